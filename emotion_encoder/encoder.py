@@ -1,0 +1,237 @@
+"""The public entry point: find faces in a video, read their expressions clip by clip.
+
+>>> from emotion_encoder import EmotionEncoder
+>>> enc = EmotionEncoder.from_preset("default")             # doctest: +SKIP
+>>> result = enc.predict("clip.mp4")                         # doctest: +SKIP
+>>> result.video_label, [(c.start, c.end, c.label) for c in result.clips]  # doctest: +SKIP
+>>> emb = enc.embed("clip.mp4")                              # doctest: +SKIP
+>>> emb.embeddings.shape, emb.starts, emb.ends               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Iterable, Iterator, Literal
+
+import numpy as np
+
+from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
+import tensorflow as tf
+
+from emotion_encoder.faces import DominantFaceTracker, crop_face, make_detector, square_box
+from emotion_encoder.models.loading import LoadedModel, load_encoder_model
+from emotion_encoder.results import (UNTRAINED_WARNING, ClipEmbeddings, ClipPrediction,
+                                     FaceBox, VideoPrediction)
+from emotion_encoder.sampling import pick, sliding_windows
+from emotion_encoder.video import VideoInfo, open_source
+
+Sampling = Literal["sliding", "fixed"]
+VideoInput = "str | os.PathLike | np.ndarray | Iterable[np.ndarray]"
+
+
+@dataclass
+class _Frame:
+    """One sampled frame reduced to what the model needs: time, face crop, box."""
+
+    t: float
+    crop: np.ndarray | None
+    box: tuple[float, float, float, float] | None
+    score: float | None
+
+
+@dataclass
+class _Clip:
+    """One window of frames, before and after inference."""
+
+    start: float
+    end: float
+    frames: list[_Frame]
+    face_ratio: float
+    probs: np.ndarray | None = None
+    embedding: np.ndarray | None = None
+    attention: np.ndarray | None = None
+
+
+class EmotionEncoder:
+    """Per-clip emotions and fused embeddings for the dominant face of a video.
+
+    Args:
+        preset: a preset name (``"default"``, ``"paper"``) or a path to a ``.keras`` model.
+        detector: ``"blazeface"`` (full range), ``"blazeface-short"`` or ``"mtcnn"``.
+        detect_every: run the face detector on every k-th sampled frame and interpolate.
+        sample_fps: frames per second sampled for sliding windows.
+        stride: frames between the starts of consecutive sliding windows.
+        min_face_ratio: share of a clip's frames that must show the face for a label.
+        batch_size: clips per forward pass.
+    """
+
+    def __init__(
+        self,
+        preset: str | os.PathLike = "default",
+        *,
+        detector: str = "blazeface",
+        detect_every: int = 2,
+        sample_fps: float = 10.0,
+        stride: int = 8,
+        min_face_ratio: float = 0.25,
+        batch_size: int = 8,
+    ):
+        loaded: LoadedModel = load_encoder_model(preset)
+        self.model = loaded.model
+        self.preprocessor = loaded.preprocessor
+        self.preset = loaded.preset
+        self.weights_trained = loaded.weights_trained
+        self.labels: tuple[str, ...] = tuple(self.model.labels)
+        self.window = int(self.model.backbone.num_frames)
+        self.detector_name = detector
+        self.detect_every = detect_every
+        self.sample_fps = sample_fps
+        self.stride = stride
+        self.min_face_ratio = min_face_ratio
+        self.batch_size = batch_size
+        self._detector = None
+        shape = (None,) + tuple(self.model.input_shape[1:])
+        self._forward = tf.function(lambda x: self.model(x, training=False),
+                                    input_signature=[tf.TensorSpec(shape, tf.float32)])
+
+    @classmethod
+    def from_preset(cls, preset: str | os.PathLike = "default", **kwargs: Any) -> "EmotionEncoder":
+        """Same as ``EmotionEncoder(preset, **kwargs)``, in the keras-hub manner."""
+        return cls(preset, **kwargs)
+
+    @property
+    def detector(self):
+        """The face detector, created on first use (fetching its model file if needed)."""
+        if self._detector is None:
+            self._detector = make_detector(self.detector_name)
+        return self._detector
+
+    def predict(self, video: VideoInput, fps: float | None = None,
+                sampling: Sampling = "sliding") -> VideoPrediction:
+        """Emotions of every clip and of the whole video.
+
+        Args:
+            video: a file path, a ``(n, h, w, 3)`` uint8 array, or an iterable of frames.
+            fps: frame rate of an array or iterable (ignored for files).
+            sampling: ``"sliding"`` windows over the video (timelines) or ``"fixed"``: one
+                clip of frames evenly spaced over the whole video (the paper's protocol).
+        """
+        info, clips = self._encode(video, fps, sampling)
+        predictions = [self._clip_prediction(clip) for clip in clips]
+        weights = np.array([c.face_ratio if c.probs is not None else 0.0 for c in clips])
+        video_label = video_probs = None
+        warnings = [] if self.weights_trained else [UNTRAINED_WARNING]
+        if weights.sum() > 0:
+            mean = sum(w * c.probs for w, c in zip(weights, clips) if w > 0) / weights.sum()
+            video_label = self.labels[int(np.argmax(mean))]
+            video_probs = {label: float(p) for label, p in zip(self.labels, mean)}
+        else:
+            warnings.append("no face found in any clip")
+        return VideoPrediction(
+            video=info.path, duration=info.duration, fps=info.fps, n_frames=info.n_frames,
+            width=info.width, height=info.height, labels=self.labels,
+            video_label=video_label, video_probs=video_probs, clips=predictions,
+            preset=self.preset, weights_trained=self.weights_trained,
+            sampling=self._sampling_dict(sampling), warnings=warnings)
+
+    def embed(self, video: VideoInput, fps: float | None = None,
+              sampling: Sampling = "sliding") -> ClipEmbeddings:
+        """Fused embeddings ``(n_clips, d)`` with clip times; same arguments as :meth:`predict`."""
+        info, clips = self._encode(video, fps, sampling)
+        dim = int(self.model.embedding_dim)
+        steps = int(self.model.output["attention"].shape[-1])
+        zeros = {"embedding": np.zeros(dim, np.float32),
+                 "probs": np.zeros(len(self.labels), np.float32),
+                 "attention": np.zeros(steps, np.float32)}
+
+        def stack(key: str) -> np.ndarray:
+            rows = [getattr(c, key) if c.probs is not None else zeros[key] for c in clips]
+            return np.stack(rows).astype(np.float32) if rows else np.zeros((0, zeros[key].size),
+                                                                             np.float32)
+
+        return ClipEmbeddings(
+            video=info.path, embeddings=stack("embedding"),
+            starts=np.array([c.start for c in clips], np.float64),
+            ends=np.array([c.end for c in clips], np.float64),
+            has_face=np.array([c.probs is not None for c in clips], bool),
+            probs=stack("probs"), attention=stack("attention"), labels=self.labels,
+            preset=self.preset, weights_trained=self.weights_trained)
+
+    def _encode(self, video: VideoInput, fps: float | None,
+                sampling: Sampling) -> tuple[VideoInfo, list[_Clip]]:
+        if sampling not in ("sliding", "fixed"):
+            raise ValueError(f"sampling must be 'sliding' or 'fixed', got {sampling!r}")
+        source = open_source(video, fps=fps)
+        target_fps = self.sample_fps if sampling == "sliding" else None
+        frames = self._face_frames(source.frames(target_fps))
+        if sampling == "fixed":
+            windows: Iterable[list[_Frame]] = [pick(list(frames), self.window)]
+        else:
+            windows = sliding_windows(frames, self.window, self.stride)
+        step = 1.0 / (target_fps or source.info.fps or 1.0)
+        clips: list[_Clip] = []
+        for batch in _batched((self._clip(w, step) for w in windows), self.batch_size):
+            self._infer([c for c in batch if c.face_ratio >= self.min_face_ratio])
+            clips.extend(batch)
+        info = source.info
+        if sampling == "fixed" and clips:
+            clips[0].start, clips[0].end = 0.0, info.duration
+        for clip in clips:
+            clip.end = min(clip.end, info.duration) if info.duration > 0 else clip.end
+        return info, clips
+
+    def _face_frames(self, frames: Iterator[tuple[float, np.ndarray]]) -> Iterator[_Frame]:
+        tracker = DominantFaceTracker(self.detector, detect_every=self.detect_every)
+        pre = self.preprocessor
+        for tracked in tracker.track(frames):
+            crop = None
+            if tracked.box is not None:
+                x0, y0, x1, y1 = square_box(tracked.box, pre.face_margin, tracked.frame.shape)
+                dy = pre.face_offset * (y1 - y0)
+                crop = crop_face(tracked.frame, (x0, y0 + dy, x1, y1 + dy), pre.image_size)
+            yield _Frame(tracked.t, crop, tracked.box, tracked.score)
+
+    def _clip(self, frames: list[_Frame], step: float) -> _Clip:
+        seen = sum(f.crop is not None for f in frames)
+        return _Clip(frames[0].t, frames[-1].t + step, frames, seen / len(frames))
+
+    def _infer(self, clips: list[_Clip]) -> None:
+        if not clips:
+            return
+        batch = np.stack([self.preprocessor(np.stack(_fill_gaps(c.frames))) for c in clips])
+        outputs = {k: v.numpy() for k, v in self._forward(tf.constant(batch)).items()}
+        for i, clip in enumerate(clips):
+            clip.probs = outputs["probs"][i]
+            clip.embedding = outputs["embedding"][i]
+            clip.attention = outputs["attention"][i]
+
+    def _clip_prediction(self, clip: _Clip) -> ClipPrediction:
+        boxes = [f.box + (f.score or 0.0,) for f in clip.frames if f.box is not None]
+        face = FaceBox(*np.median(np.array(boxes), axis=0)) if boxes else None
+        if clip.probs is None:
+            return ClipPrediction(clip.start, clip.end, None, None, None, face, clip.face_ratio)
+        best = int(np.argmax(clip.probs))
+        return ClipPrediction(clip.start, clip.end, self.labels[best], float(clip.probs[best]),
+                              {k: float(p) for k, p in zip(self.labels, clip.probs)}, face,
+                              clip.face_ratio)
+
+    def _sampling_dict(self, sampling: Sampling) -> dict[str, Any]:
+        if sampling == "fixed":
+            return {"mode": "fixed", "window": self.window}
+        return {"mode": "sliding", "window": self.window, "stride": self.stride,
+                "fps": self.sample_fps, "detector": self.detector_name,
+                "detect_every": self.detect_every}
+
+
+def _fill_gaps(frames: list[_Frame]) -> list[np.ndarray]:
+    """Crops of a clip, each frame without a face taking the nearest frame's crop."""
+    have = [i for i, f in enumerate(frames) if f.crop is not None]
+    return [frames[min(have, key=lambda j: abs(j - i))].crop for i in range(len(frames))]
+
+
+def _batched(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch

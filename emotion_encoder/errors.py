@@ -1,0 +1,31 @@
+"""Errors raised for bad input. Each message names the file and the problem.
+
+>>> raise VideoError("clip.mp4", "file is empty")
+Traceback (most recent call last):
+emotion_encoder.errors.VideoError: clip.mp4: file is empty
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class EmotionEncoderError(Exception):
+    """Base class: an error a user can act on, shown without a traceback by the CLI."""
+
+
+class VideoError(EmotionEncoderError):
+    """A video cannot be read: missing, empty, not a video, truncated to nothing."""
+
+    def __init__(self, path: str | os.PathLike | None, problem: str):
+        self.path = None if path is None else os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class ModelFileError(EmotionEncoderError):
+    """A face-detector model file is missing and could not be fetched."""
+
+
+class PresetError(EmotionEncoderError):
+    """An unknown preset name or an unreadable model file."""

@@ -1,0 +1,54 @@
+"""Canonical emotion labels and the aliases that datasets use for them.
+
+>>> normalize_label("Happy")
+'happiness'
+>>> normalize_label("surprised")
+'surprise'
+"""
+
+from __future__ import annotations
+
+CANONICAL_LABELS: tuple[str, ...] = (
+    "anger",
+    "disgust",
+    "fear",
+    "happiness",
+    "sadness",
+    "surprise",
+    "neutral",
+)
+"""The seven labels of the shipped model, in output order."""
+
+OULU_LABELS: tuple[str, ...] = CANONICAL_LABELS[:6]
+"""The six basic emotions of Oulu-CASIA (no neutral)."""
+
+EXTRA_LABELS: tuple[str, ...] = ("contempt",)
+"""Labels some datasets add (CK+ has contempt)."""
+
+ALIASES: dict[str, str] = {
+    "angry": "anger",
+    "anger": "anger",
+    "mad": "anger",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "afraid": "fear",
+    "scared": "fear",
+    "happy": "happiness",
+    "happiness": "happiness",
+    "joy": "happiness",
+    "sad": "sadness",
+    "sadness": "sadness",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "neutral": "neutral",
+    "calm": "neutral",
+    "contempt": "contempt",
+}
+
+
+def normalize_label(name: str) -> str:
+    """Map a dataset's label name onto the canonical label; unknown names pass through lower-cased."""
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    return ALIASES.get(key, key)

@@ -1,0 +1,152 @@
+"""3D-ResNet backbone (R3D) that keeps a real temporal axis.
+
+The paper's backbone is a 3D-ResNet34: a 3D convolution stem and BasicBlocks in four
+stages of [3, 4, 6, 3] blocks. Usual R3D strides shrink 16 frames to 1 by the last stage;
+here each stage has its own temporal stride (default ``(1, 1, 2, 2)``: 16 frames -> 4 time
+steps) so the ConvLSTM and the Transformer downstream see a sequence.
+
+Layer names are the same for every configuration, and ``dims=2`` builds the 2D twin of
+the network, so 2D weights (trained on still faces) inflate into the 3D net one-to-one.
+
+>>> backbone = ResNet3DBackbone(stackwise_num_filters=(8, 16, 32, 64), stem_filters=8,
+...                             num_frames=8, image_size=32, channels=1)
+>>> backbone.output_shape
+(None, 2, 2, 2, 64)
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
+import keras
+from keras import layers
+
+_BN = {"epsilon": 1e-5, "momentum": 0.9}
+
+
+def _conv(dims: int, filters: int, kernel: Sequence[int], strides: Sequence[int], name: str):
+    """A bias-free convolution; ``kernel``/``strides`` are (t, h, w) and lose ``t`` in 2D."""
+    if dims == 2:
+        return layers.Conv2D(filters, tuple(kernel[1:]), tuple(strides[1:]), padding="same",
+                             use_bias=False, kernel_initializer="he_normal", name=name)
+    return layers.Conv3D(filters, tuple(kernel), tuple(strides), padding="same",
+                         use_bias=False, kernel_initializer="he_normal", name=name)
+
+
+def basic_block(x, filters: int, strides: Sequence[int], temporal_kernel: int, dims: int,
+                name: str):
+    """Two 3x3(x3) convolutions with batch norm and an identity or projection shortcut."""
+    kernel = (temporal_kernel, 3, 3)
+    shortcut = x
+    if any(s != 1 for s in strides) or x.shape[-1] != filters:
+        shortcut = _conv(dims, filters, (1, 1, 1), strides, f"{name}_proj")(x)
+        shortcut = layers.BatchNormalization(**_BN, name=f"{name}_proj_bn")(shortcut)
+    y = _conv(dims, filters, kernel, strides, f"{name}_conv1")(x)
+    y = layers.BatchNormalization(**_BN, name=f"{name}_bn1")(y)
+    y = layers.ReLU(name=f"{name}_relu1")(y)
+    y = _conv(dims, filters, kernel, (1, 1, 1), f"{name}_conv2")(y)
+    y = layers.BatchNormalization(**_BN, gamma_initializer="zeros", name=f"{name}_bn2")(y)
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return layers.ReLU(name=f"{name}_out")(y)
+
+
+@keras.saving.register_keras_serializable(package="emotion_encoder")
+class ResNet3DBackbone(keras.Model):
+    """R3D backbone mapping ``(batch, frames, size, size, channels)`` clips to feature maps.
+
+    Args:
+        stackwise_num_blocks: BasicBlocks per stage; ``(3, 4, 6, 3)`` is ResNet34.
+        stackwise_num_filters: widths per stage; the paper uses ``(64, 128, 256, 512)``.
+        stackwise_spatial_strides: spatial stride of each stage's first block.
+        stackwise_temporal_strides: temporal stride of each stage's first block.
+        stem_filters: width of the stem convolution.
+        stem_kernel: stem kernel as ``(t, h, w)``.
+        stem_spatial_stride: spatial stride of the stem convolution.
+        stem_pool: add a 3x3 spatial max-pool with stride 2 after the stem.
+        temporal_kernel: temporal extent of the block convolutions.
+        num_frames, image_size, channels: the clip shape.
+        dims: 3 for the video network, 2 for its still-image twin (weights inflate 2D->3D).
+    """
+
+    def __init__(
+        self,
+        stackwise_num_blocks: Sequence[int] = (3, 4, 6, 3),
+        stackwise_num_filters: Sequence[int] = (64, 128, 256, 512),
+        stackwise_spatial_strides: Sequence[int] = (1, 2, 2, 2),
+        stackwise_temporal_strides: Sequence[int] = (1, 1, 2, 2),
+        stem_filters: int = 64,
+        stem_kernel: Sequence[int] = (3, 7, 7),
+        stem_spatial_stride: int = 2,
+        stem_pool: bool = True,
+        temporal_kernel: int = 3,
+        num_frames: int = 16,
+        image_size: int = 112,
+        channels: int = 3,
+        dims: int = 3,
+        **kwargs,
+    ):
+        if dims not in (2, 3):
+            raise ValueError(f"dims must be 2 or 3, got {dims}")
+        if len({len(stackwise_num_blocks), len(stackwise_num_filters),
+                len(stackwise_spatial_strides), len(stackwise_temporal_strides)}) != 1:
+            raise ValueError("the stackwise_* arguments must all have one entry per stage")
+        shape = (num_frames, image_size, image_size, channels)
+        inputs = keras.Input(shape=shape if dims == 3 else shape[1:], name="frames")
+        x = _conv(dims, stem_filters, stem_kernel, (1, stem_spatial_stride, stem_spatial_stride),
+                  "stem_conv")(inputs)
+        x = layers.BatchNormalization(**_BN, name="stem_bn")(x)
+        x = layers.ReLU(name="stem_relu")(x)
+        if stem_pool:
+            pool = layers.MaxPooling3D((1, 3, 3), (1, 2, 2), padding="same", name="stem_pool") \
+                if dims == 3 else layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")
+            x = pool(x)
+        for stage, (blocks, filters, s_stride, t_stride) in enumerate(zip(
+                stackwise_num_blocks, stackwise_num_filters,
+                stackwise_spatial_strides, stackwise_temporal_strides)):
+            for block in range(blocks):
+                strides = (t_stride, s_stride, s_stride) if block == 0 else (1, 1, 1)
+                x = basic_block(x, filters, strides, temporal_kernel, dims,
+                                name=f"stage{stage + 1}_block{block + 1}")
+        super().__init__(inputs=inputs, outputs=x, **kwargs)
+        self.stackwise_num_blocks = tuple(stackwise_num_blocks)
+        self.stackwise_num_filters = tuple(stackwise_num_filters)
+        self.stackwise_spatial_strides = tuple(stackwise_spatial_strides)
+        self.stackwise_temporal_strides = tuple(stackwise_temporal_strides)
+        self.stem_filters = stem_filters
+        self.stem_kernel = tuple(stem_kernel)
+        self.stem_spatial_stride = stem_spatial_stride
+        self.stem_pool = stem_pool
+        self.temporal_kernel = temporal_kernel
+        self.num_frames = num_frames
+        self.image_size = image_size
+        self.channels = channels
+        self.dims = dims
+
+    @property
+    def output_steps(self) -> int:
+        """Time steps left at the last stage (what the ConvLSTM and Transformer see)."""
+        return int(self.output_shape[1]) if self.dims == 3 else 1
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "stackwise_num_blocks": list(self.stackwise_num_blocks),
+            "stackwise_num_filters": list(self.stackwise_num_filters),
+            "stackwise_spatial_strides": list(self.stackwise_spatial_strides),
+            "stackwise_temporal_strides": list(self.stackwise_temporal_strides),
+            "stem_filters": self.stem_filters,
+            "stem_kernel": list(self.stem_kernel),
+            "stem_spatial_stride": self.stem_spatial_stride,
+            "stem_pool": self.stem_pool,
+            "temporal_kernel": self.temporal_kernel,
+            "num_frames": self.num_frames,
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "dims": self.dims,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "ResNet3DBackbone":
+        return cls(**config)

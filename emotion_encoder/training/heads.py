@@ -1,0 +1,122 @@
+"""Stage 2 of the recipe: inflate the pretrained 2D backbone and train the temporal heads.
+
+The 3D backbone is inflated from the stage-1 still-face network and frozen; every still
+becomes a clip with small random motion (``still_clip``), its backbone feature maps are
+computed once and cached, and the ConvLSTM + Transformer + fusion head trains on the cache
+in minutes on a CPU. The full network's weights are written at the end.
+
+    python -m emotion_encoder.training.heads --stills-run runs/stills-default \\
+        --out runs/heads-default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
+import keras
+import tensorflow as tf
+
+from emotion_encoder.labels import CANONICAL_LABELS
+from emotion_encoder.models.emotion_classifier import emotion_head
+from emotion_encoder.models.loading import build_model
+from emotion_encoder.models.presets import PRESETS
+from emotion_encoder.training.inflate import inflate_into
+from emotion_encoder.training.still_clips import still_clip
+from emotion_encoder.training.stills import build_still_classifier
+
+HEAD_LAYERS = ("convlstm", "transformer", "fusion", "probs")
+
+
+def standardize_frames(clips: np.ndarray) -> np.ndarray:
+    """Per-frame standardisation of ``(n, t, h, w, c)`` uint8 clips, as at inference."""
+    x = clips.astype(np.float32)
+    mean = x.mean(axis=(2, 3, 4), keepdims=True)
+    std = x.std(axis=(2, 3, 4), keepdims=True)
+    return (x - mean) / np.sqrt(std**2 + 1e-6)
+
+
+def clip_features(backbone, images: np.ndarray, frames: int, seed: int | None,
+                  batch_size: int = 32) -> np.ndarray:
+    """Backbone feature maps (float16) of one clip per still; ``seed=None``: static clips."""
+    rng = np.random.default_rng(seed)
+    forward = tf.function(lambda x: backbone(x, training=False))
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        if seed is None:
+            clips = np.repeat(batch[:, None], frames, axis=1)
+        else:
+            clips = np.stack([still_clip(image, frames, rng) for image in batch])
+        out.append(forward(standardize_frames(clips)).numpy().astype(np.float16))
+    return np.concatenate(out)
+
+
+def train_heads(stills_run: Path, out: Path, preset: str = "default", epochs: int = 20,
+                variants: int = 2, batch_size: int = 128, learning_rate: float = 1e-3) -> dict:
+    """Train the head on cached features; write ``<preset>.weights.h5``; return accuracies."""
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = np.load(stills_run / "faces.npz")
+    still = build_still_classifier(preset, len(CANONICAL_LABELS))
+    still.load_weights(stills_run / "best.weights.h5")
+    model = build_model(preset)
+    inflate_into(model.backbone, still)
+    frames = model.backbone.num_frames
+
+    cache = out / "features.npz"
+    if not cache.exists():
+        features = {
+            "train": np.concatenate([clip_features(model.backbone, arrays["x_train"], frames,
+                                                   seed) for seed in range(variants)]),
+            "validation": clip_features(model.backbone, arrays["x_validation"], frames, None),
+            "test": clip_features(model.backbone, arrays["x_test"], frames, None),
+        }
+        np.savez(out / "features.tmp.npz", **features)
+        os.replace(out / "features.tmp.npz", cache)
+    features = np.load(cache)
+    y = {"train": np.tile(arrays["y_train"], variants), "validation": arrays["y_validation"],
+         "test": arrays["y_test"]}
+
+    head_config = {k: v for k, v in PRESETS[preset]["classifier"].items() if k != "labels"}
+    inputs = keras.Input(shape=model.backbone.output_shape[1:])
+    head = keras.Model(inputs, emotion_head(inputs, len(CANONICAL_LABELS), **head_config)["probs"])
+    steps = int(np.ceil(len(y["train"]) / batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps * epochs)
+    head.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+                 loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+                 metrics=["accuracy"])
+    one_hot = {k: keras.utils.to_categorical(v, len(CANONICAL_LABELS)) for k, v in y.items()}
+    best = keras.callbacks.ModelCheckpoint(out / "head.weights.h5", monitor="val_accuracy",
+                                           save_best_only=True, save_weights_only=True)
+    head.fit(features["train"].astype(np.float32), one_hot["train"], batch_size=batch_size,
+             epochs=epochs, shuffle=True, verbose=2, callbacks=[best],
+             validation_data=(features["validation"].astype(np.float32), one_hot["validation"]))
+    head.load_weights(out / "head.weights.h5")
+    result = {split: float(head.evaluate(features[split].astype(np.float32), one_hot[split],
+                                         verbose=0)[1]) for split in ("validation", "test")}
+    for name in HEAD_LAYERS:
+        model.get_layer(name).set_weights(head.get_layer(name).get_weights())
+    model.save_weights(out / f"{preset}.weights.h5")
+    (out / "result.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stills-run", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--variants", type=int, default=2, help="motion variants per still")
+    args = parser.parse_args()
+    print(json.dumps(train_heads(args.stills_run, args.out, args.preset, args.epochs,
+                                 args.variants)))
+
+
+if __name__ == "__main__":
+    main()

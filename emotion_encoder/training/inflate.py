@@ -1,0 +1,44 @@
+"""Inflate the weights of a 2D twin into the 3D backbone (centre initialisation).
+
+Each 3D kernel gets the 2D kernel in its middle temporal slice and zeros elsewhere, so a
+static clip through the 3D network gives what the still gives through the 2D one.
+
+>>> copied = inflate_into(backbone3d, still_model)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from keras import layers
+
+from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
+
+
+def inflate_into(backbone: ResNet3DBackbone, still_model) -> int:
+    """Copy every layer of ``backbone`` from the same-named layer of ``still_model``.
+
+    Returns the number of layers copied; raises if a weighted layer has no 2D twin.
+    """
+    twins = {layer.name: layer for layer in _walk(still_model)}
+    copied = 0
+    for layer in backbone.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in twins:
+            raise ValueError(f"layer {layer.name!r} has no 2D twin to inflate from")
+        weights = twins[layer.name].get_weights()
+        if isinstance(layer, layers.Conv3D):
+            kernel = np.zeros(tuple(layer.kernel.shape), np.float32)
+            kernel[kernel.shape[0] // 2] = weights[0]
+            weights = [kernel, *weights[1:]]
+        layer.set_weights(weights)
+        copied += 1
+    return copied
+
+
+def _walk(model):
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from _walk(layer)
+        else:
+            yield layer

@@ -1,0 +1,160 @@
+"""Stage 1 of the recipe: pretrain the 2D twin of a preset's backbone on still faces.
+
+Still-face sets (FER2013) are far larger than video sets, and a 2D network is ~10x cheaper
+to train than its 3D counterpart. The 2D twin shares every layer name with the 3D backbone,
+so its weights inflate into the video network afterwards. Runs resume from the last
+epoch's checkpoint.
+
+    python -m emotion_encoder.training.stills --data ../shared/data/fer2013 \\
+        --preset default --epochs 30 --out runs/stills-default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
+import keras
+import tensorflow as tf
+
+from emotion_encoder.labels import CANONICAL_LABELS, normalize_label
+from emotion_encoder.models.presets import PRESETS
+from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+
+
+def load_image_folder(root: str | os.PathLike, size: int = 48,
+                      labels: tuple[str, ...] = CANONICAL_LABELS) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``root/<class>/*.jpg`` as grey ``(N, size, size, 1)`` uint8 and label indices.
+
+    Class folder names go through :func:`normalize_label`; classes outside ``labels`` are
+    skipped.
+
+    >>> x, y = load_image_folder("../shared/data/fer2013/validation")  # doctest: +SKIP
+    """
+    from PIL import Image
+
+    images, targets = [], []
+    for class_dir in sorted(Path(root).iterdir()):
+        label = normalize_label(class_dir.name)
+        if not class_dir.is_dir() or label not in labels:
+            continue
+        for path in sorted(class_dir.iterdir()):
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                image = Image.open(path).convert("L").resize((size, size))
+                images.append(np.asarray(image, dtype=np.uint8))
+                targets.append(labels.index(label))
+    if not images:
+        raise FileNotFoundError(f"{root}: no images in <class>/ folders")
+    return np.stack(images)[..., None], np.asarray(targets, dtype=np.int32)
+
+
+def standardize(x: tf.Tensor) -> tf.Tensor:
+    """Per-image standardisation (zero mean, unit variance), as the preprocessor does."""
+    x = tf.cast(x, tf.float32)
+    mean, var = tf.nn.moments(x, axes=[-3, -2, -1], keepdims=True)
+    return (x - mean) / tf.sqrt(var + 1e-6)
+
+
+def augment(x: tf.Tensor, size: int) -> tf.Tensor:
+    """Flip, scale/crop jitter, small rotation, brightness and contrast jitter."""
+    x = tf.image.random_flip_left_right(x)
+    crop = tf.random.uniform([], int(size * 0.8), size + 1, dtype=tf.int32)
+    x = tf.image.random_crop(x, [crop, crop, 1])
+    x = tf.image.resize(x, [size, size])
+    x = tf.image.random_brightness(x, 32.0)
+    x = tf.image.random_contrast(x, 0.7, 1.3)
+    return x
+
+
+def build_still_classifier(preset: str, num_classes: int) -> keras.Model:
+    """The preset's backbone with ``dims=2`` plus pooling and a softmax head."""
+    config = dict(PRESETS[preset]["backbone"], dims=2)
+    backbone = ResNet3DBackbone(**config, name="backbone")
+    x = keras.layers.GlobalAveragePooling2D()(backbone.output)
+    x = keras.layers.Dropout(0.3)(x)
+    probs = keras.layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    return keras.Model(backbone.input, probs, name=f"{preset}_stills")
+
+
+def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
+          learning_rate: float) -> dict:
+    """Train (or resume) and return the best validation accuracy and the test accuracy."""
+    out.mkdir(parents=True, exist_ok=True)
+    size = PRESETS[preset]["backbone"]["image_size"]
+    cache = out / "faces.npz"
+    if not cache.exists():
+        arrays = {}
+        for split in ("train", "validation", "test"):
+            arrays[f"x_{split}"], arrays[f"y_{split}"] = load_image_folder(data / split, size)
+        np.savez(cache.with_suffix(".tmp.npz"), **arrays)
+        os.replace(cache.with_suffix(".tmp.npz"), cache)
+    arrays = np.load(cache)
+    x_train, y_train = arrays["x_train"], arrays["y_train"]
+    steps = int(np.ceil(len(x_train) / batch_size))
+
+    def dataset(x, y, training):
+        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        if training:
+            ds = ds.shuffle(len(x), reshuffle_each_iteration=True)
+            ds = ds.map(lambda a, b: (augment(a, size), b), tf.data.AUTOTUNE)
+        ds = ds.map(lambda a, b: (standardize(a), tf.one_hot(b, len(CANONICAL_LABELS))))
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    state_file, last = out / "state.json", out / "last.keras"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {"epoch": 0,
+                                                                            "best": 0.0}
+    if last.exists():
+        model = keras.saving.load_model(last)
+    else:
+        model = build_still_classifier(preset, len(CANONICAL_LABELS))
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, steps * (epochs - 1), warmup_target=learning_rate, warmup_steps=steps)
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+                      metrics=["accuracy"])
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs["val_accuracy"] > state["best"]:
+                state["best"] = float(logs["val_accuracy"])
+                self.model.save_weights(out / "best.weights.h5")
+            state["epoch"] = epoch + 1
+            self.model.save(out / "last.tmp.keras")
+            os.replace(out / "last.tmp.keras", last)
+            state_file.write_text(json.dumps(state))
+
+    train_ds = dataset(x_train, y_train, True)
+    val_ds = dataset(arrays["x_validation"], arrays["y_validation"], False)
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
+              callbacks=[Checkpoint(), keras.callbacks.CSVLogger(out / "log.csv", append=True)],
+              verbose=2)
+    model.load_weights(out / "best.weights.h5")
+    _, test_accuracy = model.evaluate(dataset(arrays["x_test"], arrays["y_test"], False),
+                                      verbose=0)
+    state["test_accuracy"] = float(test_accuracy)
+    state_file.write_text(json.dumps(state))
+    return state
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder with train/validation/test")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (resumes if present)")
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    args = parser.parse_args()
+    print(json.dumps(train(args.data, args.out, args.preset, args.epochs, args.batch_size,
+                           args.learning_rate)))
+
+
+if __name__ == "__main__":
+    main()

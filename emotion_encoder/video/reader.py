@@ -1,0 +1,214 @@
+"""Read video files through moviepy's bundled ffmpeg: probe them, stream their frames.
+
+Frames come one at a time from an ffmpeg pipe, so a feature film costs the memory of
+one frame. Every failure is a one-line :class:`~emotion_encoder.errors.VideoError`.
+
+>>> info = probe_video("clip.mp4")                             # doctest: +SKIP
+>>> info.fps, info.n_frames, (info.width, info.height)         # doctest: +SKIP
+(25.0, 75, (320, 240))
+>>> for t, frame in iter_frames("clip.mp4", fps=5):            # doctest: +SKIP
+...     print(t, frame.shape)                                  # 0.0 (240, 320, 3), 0.2 ...
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from typing import Iterator
+
+import numpy as np
+from moviepy.config import FFMPEG_BINARY
+from moviepy.video.io.ffmpeg_reader import FFmpegInfosParser
+
+from emotion_encoder.errors import EmotionEncoderError, VideoError
+
+PROBE_TIMEOUT_S = 120.0
+_ROTATION = re.compile(r"(?:displaymatrix|Display Matrix): rotation of (-?[\d.]+) degrees", re.I)
+_LOG_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What is known about a video: frame rate, length and frame size (after rotation).
+
+    >>> VideoInfo("a.mp4", 25.0, 3.0, 75, 320, 240).to_dict()["n_frames"]
+    75
+    """
+
+    path: str | None
+    fps: float
+    duration: float
+    n_frames: int
+    width: int
+    height: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _check_file(path: str) -> None:
+    if not os.path.exists(path):
+        raise VideoError(path, "file not found")
+    if os.path.isdir(path):
+        raise VideoError(path, "is a directory, not a video file")
+    if os.path.getsize(path) == 0:
+        raise VideoError(path, "file is empty")
+
+
+def _ffmpeg_input(path: str) -> str:
+    """``path`` for ffmpeg's ``-i``: never read as an option ("-x") or a protocol ("http:")."""
+    return "file:" + os.path.abspath(path)
+
+
+def ffmpeg_reason(stderr: str) -> str:
+    """Shorten ffmpeg's log to the one clause that says what went wrong.
+
+    >>> ffmpeg_reason("[in#0 @ 0x1] moov atom not found\\nError opening input files: Invalid data")
+    'moov atom not found: the file is truncated or not fully written'
+    >>> ffmpeg_reason("Error opening input files: Invalid data found when processing input")
+    'Invalid data found when processing input'
+    """
+    if "moov atom not found" in stderr:
+        return "moov atom not found: the file is truncated or not fully written"
+    lines = [_LOG_PREFIX.sub("", line).strip() for line in stderr.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("frame=")]
+    if not lines:
+        return "no output"
+    return lines[-1].rsplit(": ", 1)[-1]
+
+
+def _input_header(stderr: str) -> str:
+    """The part of ffmpeg's log that describes the input (FFmpegInfosParser's diet)."""
+    kept = []
+    for line in stderr.splitlines():
+        if line.startswith(("Output #", "Stream mapping:")):
+            break
+        if line.strip():
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Describe a video file, checking that at least its first frame decodes.
+
+    One ffmpeg call prints the container's header and decodes one grey frame.
+    ``width``/``height`` are those of the decoded (rotation-applied) frames;
+    ``n_frames`` is estimated as ``round(duration * fps)``.
+
+    >>> probe_video("missing.mp4")
+    Traceback (most recent call last):
+    emotion_encoder.errors.VideoError: missing.mp4: file not found
+    """
+    path = os.fspath(path)
+    _check_file(path)
+    cmd = [FFMPEG_BINARY, "-hide_banner", "-nostdin", "-i", _ffmpeg_input(path),
+           "-map", "0:v:0", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise VideoError(path, f"ffmpeg took over {PROBE_TIMEOUT_S:.0f} s to read the header") from None
+    stderr = proc.stderr.decode("utf-8", "replace")
+    try:
+        meta = FFmpegInfosParser(_input_header(stderr), path).parse()
+    except Exception:  # the parser trips over logs of files ffmpeg cannot open
+        meta = {"video_found": False, "inputs": []}
+    if not meta["inputs"]:
+        raise VideoError(path, f"not a readable video (ffmpeg: {ffmpeg_reason(stderr)})")
+    if not meta["video_found"]:
+        raise VideoError(path, "no video stream (audio or data only)")
+    if not proc.stdout:
+        raise VideoError(path, f"no decodable video frames (ffmpeg: {ffmpeg_reason(stderr)})")
+    width, height = meta["video_size"]
+    rotation = meta.get("video_rotation")
+    match = _ROTATION.search(stderr)
+    if rotation is None and match:
+        rotation = float(match.group(1))
+    if rotation is not None and round(abs(float(rotation))) % 180 == 90:
+        width, height = height, width
+    fps = float(meta.get("video_fps") or 0.0)
+    if fps <= 0:
+        raise VideoError(path, "video stream has no frame rate")
+    duration = float(meta.get("duration") or 0.0)
+    n_frames = max(1, round(duration * fps))
+    duration = duration if duration > 0 else n_frames / fps
+    return VideoInfo(path, fps, duration, n_frames, int(width), int(height))
+
+
+def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """Frame size after shrinking so the longer side is <= ``max_side`` (even sides).
+
+    >>> scaled_size(4000, 2200, 1280)
+    (1280, 704)
+    >>> scaled_size(320, 240, 1280)
+    (320, 240)
+    """
+    if max_side is None or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def _read_exactly(stream, size: int) -> bytearray | None:
+    """Read ``size`` bytes, or return None at EOF (a partial last frame is dropped)."""
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        n = stream.readinto(view[got:])
+        if not n:
+            return None
+        got += n
+    return buf
+
+
+def iter_frames(path: str | os.PathLike, fps: float | None = None,
+                max_side: int | None = 1280) -> Iterator[tuple[float, np.ndarray]]:
+    """Stream ``(time_s, rgb_uint8_HxWx3)`` frames of a video file from an ffmpeg pipe.
+
+    ``fps`` resamples with ffmpeg's ``fps`` filter (frame ``i`` is at ``i / fps``);
+    without it every decoded frame comes out at ``i / native_fps``. Frames larger than
+    ``max_side`` are shrunk. A truncated file ends at its last whole frame; a file that
+    yields no frame at all raises :class:`VideoError`. Closing the generator early kills
+    ffmpeg.
+
+    >>> frames = iter_frames("clip.mp4", fps=10, max_side=640)     # doctest: +SKIP
+    >>> next(frames)[0]                                             # doctest: +SKIP
+    0.0
+    """
+    if fps is not None and not fps > 0:
+        raise EmotionEncoderError(f"fps must be a positive number, got {fps!r}")
+    if max_side is not None and max_side < 2:
+        raise EmotionEncoderError(f"max_side must be at least 2 pixels, got {max_side!r}")
+    info = probe_video(path)
+    width, height = scaled_size(info.width, info.height, max_side)
+    filters = [f"fps={fps}:eof_action=pass"] if fps else []  # pass: a 1-frame video keeps it
+    if (width, height) != (info.width, info.height):
+        filters.append(f"scale={width}:{height}:flags=area")
+    cmd = [FFMPEG_BINARY, "-hide_banner", "-nostdin", "-loglevel", "error",
+           "-i", _ffmpeg_input(info.path),
+           "-map", "0:v:0", "-an", "-sn"]
+    cmd += ["-vf", ",".join(filters)] if filters else []
+    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    rate = fps or info.fps
+    frame_bytes = width * height * 3
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=log, bufsize=frame_bytes)
+        count = 0
+        try:
+            while (buf := _read_exactly(proc.stdout, frame_bytes)) is not None:
+                yield count / rate, np.frombuffer(buf, np.uint8).reshape(height, width, 3)
+                count += 1
+            proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        if count == 0:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 4000))
+            reason = ffmpeg_reason(log.read().decode("utf-8", "replace"))
+            raise VideoError(info.path, f"no decodable video frames (ffmpeg: {reason})")

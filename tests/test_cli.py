@@ -1,0 +1,87 @@
+"""The emotion-encoder command, run as a user would: in a subprocess, on real files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synthetic import write_face_video
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emotion_encoder", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "face clip.mp4"
+    write_face_video(path, seconds=2.5)
+    return path
+
+
+def test_predict_json(video, tmp_path):
+    out = tmp_path / "result.json"
+    proc = run_cli("predict", video, "--json", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert json.loads(out.read_text()) == data
+    assert data["video"] == str(video)
+    assert data["duration"] == pytest.approx(2.5, abs=0.1)
+    assert data["labels"][:7] == ["anger", "disgust", "fear", "happiness", "sadness",
+                                  "surprise", "neutral"]
+    assert data["video_label"] in data["labels"]
+    assert set(data["video_probs"]) == set(data["labels"])
+    for clip in data["clips"]:
+        assert {"start", "end", "label", "confidence", "probs", "face"} <= set(clip)
+        assert clip["face"]["x1"] > clip["face"]["x0"]
+    assert "Traceback" not in proc.stderr
+
+
+def test_embed_writes_npz(video, tmp_path):
+    out = tmp_path / "emb.npz"
+    proc = run_cli("embed", video, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    with np.load(out) as data:
+        assert data["embeddings"].shape[1] == 256
+        assert len(data["starts"]) == len(data["ends"]) == len(data["embeddings"]) >= 1
+        assert data["has_face"].all()
+
+
+def test_info_reports_versions_backend_and_onednn():
+    proc = run_cli("info")
+    assert proc.returncode == 0, proc.stderr
+    for word in ("tensorflow", "keras_backend", "tensorflow", "onednn", "on", "model_cache",
+                 "default"):
+        assert word in proc.stdout
+
+
+@pytest.mark.parametrize("kind", ["missing", "text", "empty", "truncated"])
+def test_bad_input_is_one_clear_line(kind, tmp_path, video):
+    path = tmp_path / f"{kind}.mp4"
+    if kind == "text":
+        path.write_text("this is not a video\n" * 100)
+    elif kind == "empty":
+        path.touch()
+    elif kind == "truncated":
+        path.write_bytes(video.read_bytes()[:1500])
+    proc = run_cli("predict", path, "--json")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and str(path) in errors[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_no_face_prints_flagged_result_and_exits_3(tmp_path):
+    path = tmp_path / "no_face.mp4"
+    write_face_video(path, seconds=1.0, face=False)
+    proc = run_cli("predict", path, "--json")
+    assert proc.returncode == 3
+    data = json.loads(proc.stdout)
+    assert data["faces_found"] is False and data["video_label"] is None
+    assert "no face found" in proc.stderr and "Traceback" not in proc.stderr

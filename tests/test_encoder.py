@@ -1,0 +1,143 @@
+"""EmotionEncoder end to end: real video files, real face detection, the default network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emotion_encoder import CANONICAL_LABELS, EmotionEncoder, EmotionEncoderError, VideoError
+from emotion_encoder.results import UNTRAINED_WARNING
+
+from synthetic import face_frames, write_face_video
+
+SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
+
+
+@pytest.fixture(scope="module")
+def encoder() -> EmotionEncoder:
+    return EmotionEncoder.from_preset("default")
+
+
+@pytest.fixture(scope="module")
+def face_video(tmp_path_factory) -> tuple[Path, list]:
+    path = tmp_path_factory.mktemp("videos") / "face.mp4"
+    boxes = write_face_video(path, seconds=3.0, fps=25)
+    return path, boxes
+
+
+def _iou(a, b) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / area
+
+
+def test_predict_sliding_windows_on_a_video_file(encoder, face_video):
+    path, boxes = face_video
+    result = encoder.predict(path)
+    assert result.video == str(path)
+    assert result.duration == pytest.approx(3.0, abs=0.1)
+    assert result.fps == pytest.approx(25.0, abs=0.01)
+    assert result.labels == CANONICAL_LABELS
+    # 30 frames sampled at 10 fps, windows of 16 every 8 -> starts at 0.0, 0.8, end-aligned 1.4
+    assert [round(c.start, 2) for c in result.clips] == [0.0, 0.8, 1.4]
+    assert all(c.end - c.start == pytest.approx(1.6) for c in result.clips)
+    assert result.clips[-1].end == pytest.approx(3.0, abs=0.05)
+    for clip in result.clips:
+        assert clip.has_face and clip.face_ratio == 1.0
+        assert sum(clip.probs.values()) == pytest.approx(1.0, abs=1e-4)
+        assert clip.label == max(clip.probs, key=clip.probs.get)
+        middle = boxes[int(clip.segment.middle * 25)][0]
+        assert _iou((clip.face.x0, clip.face.y0, clip.face.x1, clip.face.y1), middle) > 0.4
+    assert result.video_label in CANONICAL_LABELS
+    assert sum(result.video_probs.values()) == pytest.approx(1.0, abs=1e-4)
+    assert (UNTRAINED_WARNING in result.warnings) == (not result.weights_trained)
+
+
+def test_fixed_interval_gives_one_clip_over_the_whole_video(encoder, face_video):
+    path, _ = face_video
+    result = encoder.predict(path, sampling="fixed")
+    assert len(result.clips) == 1
+    assert (result.clips[0].start, result.clips[0].end) == (0.0, pytest.approx(3.0, abs=0.05))
+    assert result.sampling["mode"] == "fixed"
+
+
+def test_array_and_iterable_inputs_match_the_file(encoder, face_video):
+    path, _ = face_video
+    frames, _ = face_frames(seconds=3.0, fps=25)
+    from_file = encoder.predict(path)
+    from_array = encoder.predict(np.stack(frames), fps=25)
+    from_iter = encoder.predict(iter(frames), fps=25)
+    for other in (from_array, from_iter):
+        assert [c.start for c in other.clips] == pytest.approx([c.start for c in from_file.clips])
+        assert all(c.has_face for c in other.clips)
+    assert from_array.video is None and from_array.n_frames == 75
+    with pytest.raises(EmotionEncoderError, match="fps"):
+        encoder.predict(np.stack(frames))
+
+
+def test_embed_matches_predict_times(encoder, face_video):
+    path, _ = face_video
+    emb = encoder.embed(path)
+    pred = encoder.predict(path)
+    assert emb.embeddings.shape == (len(pred.clips), 256)
+    assert emb.starts.tolist() == pytest.approx([c.start for c in pred.clips])
+    assert emb.has_face.all()
+    assert np.abs(emb.embeddings).sum(axis=1).min() > 0
+    np.testing.assert_allclose(emb.probs.sum(-1), 1.0, atol=1e-4)
+    assert emb.attention.shape == (len(pred.clips), 4)
+
+
+def test_no_face_video_is_flagged_not_dropped(encoder, tmp_path):
+    path = tmp_path / "empty_room.mp4"
+    write_face_video(path, seconds=2.0, face=False)
+    result = encoder.predict(path)
+    assert result.clips and not result.faces_found
+    assert all(c.label is None and c.face is None and c.face_ratio == 0 for c in result.clips)
+    assert result.video_label is None and result.video_probs is None
+    assert "no face found in any clip" in result.warnings
+    emb = encoder.embed(path)
+    assert not emb.has_face.any() and not emb.embeddings.any()
+
+
+def test_gap_without_face_is_flagged_in_its_clips(encoder, tmp_path):
+    path = tmp_path / "gap.mp4"
+    write_face_video(path, seconds=6.0, no_face_spans=[(2.0, 4.4)])
+    result = encoder.predict(path, )
+    flags = [(round(c.start, 1), c.has_face) for c in result.clips]
+    assert any(has for _, has in flags) and not all(has for _, has in flags)
+    inside = [c for c in result.clips if c.start >= 2.0 and c.end <= 4.4]
+    assert inside and all(not c.has_face for c in inside)
+    assert result.clips[0].has_face and result.clips[-1].has_face
+
+
+def test_one_frame_video(encoder, tmp_path):
+    path = tmp_path / "one.mp4"
+    write_face_video(path, seconds=0.04, fps=25)
+    result = encoder.predict(path)
+    assert len(result.clips) == 1 and result.clips[0].has_face
+
+
+def test_missing_file_is_a_video_error(encoder, tmp_path):
+    with pytest.raises(VideoError, match="nope.mp4: file not found"):
+        encoder.predict(tmp_path / "nope.mp4")
+
+
+@pytest.mark.skipif(not SHARED_VIDEOS.exists(), reason="../shared/data/videos not present")
+@pytest.mark.parametrize("name,min_face_share", [("mead_happy.mp4", 0.9),
+                                                 ("talking_woman.mp4", 0.8)])
+def test_real_face_videos(encoder, name, min_face_share):
+    result = encoder.predict(SHARED_VIDEOS / name)
+    share = np.mean([c.has_face for c in result.clips])
+    assert share >= min_face_share
+    assert result.clips[-1].end == pytest.approx(result.duration, abs=0.15)
+
+
+@pytest.mark.skipif(not SHARED_VIDEOS.exists(), reason="../shared/data/videos not present")
+def test_real_multiface_video_with_no_face_stretches(encoder):
+    result = encoder.predict(SHARED_VIDEOS / "stage_multiface.mp4")
+    assert result.faces_found
+    assert result.duration == pytest.approx(10.0, abs=0.1)  # the data README says 9.2 s; ffmpeg reads 10.0

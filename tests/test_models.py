@@ -1,0 +1,143 @@
+"""The network: four ablation configurations, temporal axis, presets, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emotion_encoder import _runtime  # noqa: F401
+import keras
+
+from emotion_encoder.labels import CANONICAL_LABELS
+from emotion_encoder.models import EmotionClassifier, FacePreprocessor, PRESETS, ResNet3DBackbone
+from emotion_encoder.models.loading import build_model, load_encoder_model
+
+TINY = dict(stackwise_num_blocks=(1, 1, 1, 1), stackwise_num_filters=(4, 8, 8, 16),
+            stem_filters=4, num_frames=16, image_size=32, channels=1, stem_pool=False)
+HEAD = dict(convlstm_filters=8, transformer_dim=16, transformer_heads=2,
+            transformer_mlp_dim=16, embedding_dim=24)
+
+
+@pytest.mark.parametrize("use_convlstm,use_transformer",
+                         [(False, False), (True, False), (False, True), (True, True)])
+def test_ablation_configurations_have_the_same_outputs(use_convlstm, use_transformer):
+    model = EmotionClassifier(ResNet3DBackbone(**TINY), use_convlstm=use_convlstm,
+                              use_transformer=use_transformer, **HEAD)
+    out = model.predict(np.random.default_rng(0).normal(size=(3, 16, 32, 32, 1)), verbose=0)
+    assert out["probs"].shape == (3, len(CANONICAL_LABELS))
+    np.testing.assert_allclose(out["probs"].sum(-1), 1.0, atol=1e-5)
+    assert out["embedding"].shape == (3, 24)
+    assert out["attention"].shape == (3, 4)
+    np.testing.assert_allclose(out["attention"].sum(-1), 1.0, atol=1e-5)
+    names = {layer.name for layer in model.layers}
+    assert ("convlstm" in names) == use_convlstm
+    assert ("transformer" in names) == use_transformer
+    if not use_transformer:
+        np.testing.assert_allclose(out["attention"], 0.25)
+
+
+def test_attention_depends_on_the_input():
+    model = EmotionClassifier(ResNet3DBackbone(**TINY), **HEAD)
+    rng = np.random.default_rng(1)
+    a = model.predict(rng.normal(size=(2, 16, 32, 32, 1)), verbose=0)["attention"]
+    assert not np.allclose(a[0], a[1])
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_presets_keep_a_real_temporal_axis(preset):
+    config = PRESETS[preset]["backbone"]
+    backbone = ResNet3DBackbone(**dict(config, stackwise_num_filters=[4, 4, 4, 4],
+                                       stem_filters=4))
+    assert backbone.num_frames == 16
+    assert backbone.output_steps >= 4
+    assert backbone.output_shape[1] == 4
+
+
+def test_paper_preset_is_the_papers_network():
+    config = PRESETS["paper"]["backbone"]
+    assert config["stackwise_num_blocks"] == [3, 4, 6, 3]
+    assert config["stackwise_num_filters"] == [64, 128, 256, 512]
+    assert (config["num_frames"], config["image_size"], config["channels"]) == (16, 112, 3)
+
+
+def test_backbone_2d_twin_shares_layer_names_and_inflates():
+    backbone3d = ResNet3DBackbone(**TINY)
+    backbone2d = ResNet3DBackbone(**dict(TINY, dims=2))
+    names3d = {w.path.split("/", 1)[1] for w in backbone3d.weights}
+    names2d = {w.path.split("/", 1)[1] for w in backbone2d.weights}
+    assert names3d == names2d
+    # centre inflation: a static clip through the 3D net equals the still through the 2D net
+    for layer2d in backbone2d.layers:
+        layer3d = backbone3d.get_layer(layer2d.name)
+        weights = layer2d.get_weights()
+        if isinstance(layer2d, keras.layers.Conv2D):
+            kernel = np.zeros(layer3d.kernel.shape, np.float32)
+            kernel[kernel.shape[0] // 2] = weights[0]
+            weights = [kernel]
+        if weights:
+            layer3d.set_weights(weights)
+    image = np.random.default_rng(2).normal(size=(1, 32, 32, 1)).astype("float32")
+    still = backbone2d(image, training=False).numpy()
+    clip = backbone3d(np.repeat(image[:, None], 16, axis=1), training=False).numpy()
+    np.testing.assert_allclose(clip[0, 1], still[0], rtol=1e-4, atol=1e-4)
+
+
+def test_get_config_round_trip():
+    model = EmotionClassifier(ResNet3DBackbone(**TINY), use_convlstm=False, **HEAD)
+    clone = EmotionClassifier.from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    assert clone.count_params() == model.count_params()
+
+
+def test_save_and_reload_give_identical_outputs(tmp_path):
+    model = EmotionClassifier(ResNet3DBackbone(**TINY), labels=("a", "b", "c"), **HEAD)
+    x = np.random.default_rng(3).normal(size=(2, 16, 32, 32, 1)).astype("float32")
+    before = model.predict(x, verbose=0)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    after = reloaded.predict(x, verbose=0)
+    assert isinstance(reloaded, EmotionClassifier)
+    assert reloaded.labels == ("a", "b", "c")
+    for key in before:
+        np.testing.assert_array_equal(before[key], after[key])
+
+
+def test_default_preset_builds_with_the_documented_shape():
+    model = build_model("default")
+    assert model.input_shape == (None, 16, 48, 48, 1)
+    assert model.output["probs"].shape[-1] == 7
+    assert model.output["attention"].shape[-1] == 4
+    assert model.backbone.stackwise_num_blocks == (3, 4, 6, 3)
+
+
+def test_missing_weights_are_announced(recwarn):
+    loaded = load_encoder_model("default", weights=False)
+    assert loaded.weights_trained is False
+    assert any("no trained weights" in str(w.message) for w in recwarn.list)
+
+
+def test_unknown_preset_is_a_clear_error():
+    from emotion_encoder.errors import PresetError
+
+    with pytest.raises(PresetError, match="unknown preset 'nope'"):
+        load_encoder_model("nope")
+
+
+def test_bad_keras_file_is_a_clear_error(tmp_path):
+    from emotion_encoder.errors import PresetError
+
+    bad = tmp_path / "broken.keras"
+    bad.write_text("not a model")
+    with pytest.raises(PresetError, match="broken.keras: not a loadable"):
+        load_encoder_model(bad)
+
+
+def test_preprocessor_grey_and_standardised():
+    pre = FacePreprocessor(image_size=48, channels=1)
+    crops = np.random.default_rng(4).integers(0, 255, size=(16, 96, 96, 3), dtype=np.uint8)
+    out = pre(crops)
+    assert out.shape == (16, 48, 48, 1) and out.dtype == np.float32
+    np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.std(axis=(1, 2, 3)), 1.0, atol=1e-3)
+    rgb = FacePreprocessor(image_size=32, channels=3)(crops[:2])
+    assert rgb.shape == (2, 32, 32, 3)

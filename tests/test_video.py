@@ -1,0 +1,308 @@
+"""Video reading: probing, streaming, bad files, and the three kinds of frame source."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from moviepy.config import FFMPEG_BINARY
+
+from emotion_encoder.errors import EmotionEncoderError, VideoError
+from emotion_encoder.video import VideoInfo, iter_frames, open_source, probe_video
+from emotion_encoder.video.reader import ffmpeg_reason, scaled_size
+from emotion_encoder.video.source import as_rgb_uint8, subsample
+from synthetic import face_frames, write_video
+
+
+def ffmpeg_children() -> list[int]:
+    """Live ffmpeg processes started by this test process (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        if int(rest[1]) == os.getpid() and "ffmpeg" in name and rest[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def assert_one_line_video_error(exc: pytest.ExceptionInfo, path, words: str) -> None:
+    message = str(exc.value)
+    assert isinstance(exc.value, VideoError)
+    assert message.startswith(f"{os.fspath(path)}: ")
+    assert words in message
+    assert "\n" not in message
+
+
+# -- probing every container ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_frames():
+    frames, _ = face_frames(seconds=1.2, fps=25, size=(160, 120))
+    return frames
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv", ".avi", ".webm", ".flv", ".mov"])
+def test_probe_and_read_each_container(tmp_path, small_frames, ext):
+    path = write_video(tmp_path / f"clip{ext}", small_frames, fps=25)
+    info = probe_video(path)
+    assert (info.width, info.height) == (160, 120)
+    assert info.fps == pytest.approx(25.0, rel=0.01)
+    assert info.duration == pytest.approx(1.2, abs=0.1)
+    assert abs(info.n_frames - 30) <= 2
+    times, frames = zip(*iter_frames(path))
+    assert abs(len(frames) - 30) <= 1
+    assert frames[0].shape == (120, 160, 3) and frames[0].dtype == np.uint8
+    assert np.allclose(times, np.arange(len(times)) / info.fps)
+    # the drawn face is there: the centre is skin-coloured (R > G > B), the corner is not
+    r, g, b = frames[0][60, 56].astype(int)
+    assert r > g > b
+
+
+def test_video_info_to_dict():
+    info = VideoInfo("a.mp4", 25.0, 3.0, 75, 320, 240)
+    assert info.to_dict() == {"path": "a.mp4", "fps": 25.0, "duration": 3.0, "n_frames": 75,
+                              "width": 320, "height": 240}
+
+
+def test_probe_reports_rotated_size(tmp_path, face_video):
+    rotated = tmp_path / "rotated.mp4"
+    subprocess.run([FFMPEG_BINARY, "-v", "error", "-display_rotation", "90", "-i",
+                    str(face_video[0]), "-c", "copy", str(rotated)], check=True)
+    info = probe_video(rotated)
+    assert (info.width, info.height) == (240, 320)
+    _, frame = next(iter_frames(rotated))
+    assert frame.shape == (320, 240, 3)
+
+
+# -- streaming ---------------------------------------------------------------------------
+
+def test_iter_frames_native_rate(face_video):
+    times, frames = zip(*iter_frames(face_video[0]))
+    assert len(frames) == 75
+    assert times[:3] == (0.0, 0.04, 0.08)
+    assert all(f.shape == (240, 320, 3) for f in frames)
+
+
+@pytest.mark.parametrize("fps, expected", [(10, 30), (5, 15), (1, 3)])
+def test_iter_frames_target_fps(face_video, fps, expected):
+    times = [t for t, _ in iter_frames(face_video[0], fps=fps)]
+    assert abs(len(times) - expected) <= 1
+    assert np.allclose(times, np.arange(len(times)) / fps)
+    assert all(b > a for a, b in zip(times, times[1:]))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_closing_the_stream_early_kills_ffmpeg(face_video):
+    before = set(ffmpeg_children())
+    frames = iter_frames(face_video[0])
+    next(frames)
+    assert set(ffmpeg_children()) - before, "ffmpeg should be running while frames stream"
+    frames.close()
+    assert set(ffmpeg_children()) - before == set()
+
+
+def test_one_frame_video(tmp_path):
+    frames, _ = face_frames(seconds=0.04, fps=25)
+    path = write_video(tmp_path / "one.mp4", frames, fps=25)
+    info = probe_video(path)
+    assert info.n_frames == 1
+    assert len(list(iter_frames(path))) == 1
+    assert len(list(iter_frames(path, fps=5))) == 1
+    assert len(list(open_source(path).frames(target_fps=5))) == 1
+
+
+def test_huge_frames_are_scaled_down(tmp_path):
+    frame = np.zeros((2200, 4000, 3), np.uint8)
+    frame[:, :2000] = (200, 50, 50)
+    path = write_video(tmp_path / "huge.mp4", [frame, frame], fps=25)
+    info = probe_video(path)
+    assert (info.width, info.height) == (4000, 2200)
+    frames = [f for _, f in iter_frames(path, max_side=1280)]
+    assert len(frames) == 2
+    assert frames[0].shape == (704, 1280, 3)
+    assert frames[0][350, 300, 0] > 150 and frames[0][350, 1000, 0] < 50
+    assert next(iter_frames(path, max_side=None))[1].shape == (2200, 4000, 3)
+
+
+def test_scaled_size_keeps_even_sides():
+    assert scaled_size(4000, 2200, 1280) == (1280, 704)
+    assert scaled_size(1081, 1921, 1280) == (720, 1280)
+    assert scaled_size(640, 480, None) == (640, 480)
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+def test_missing_file(tmp_path):
+    with pytest.raises(VideoError) as exc:
+        probe_video(tmp_path / "nope.mp4")
+    assert_one_line_video_error(exc, tmp_path / "nope.mp4", "file not found")
+
+
+def test_directory(tmp_path):
+    with pytest.raises(VideoError) as exc:
+        list(iter_frames(tmp_path))
+    assert_one_line_video_error(exc, tmp_path, "directory")
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.mp4"
+    path.write_bytes(b"")
+    with pytest.raises(VideoError) as exc:
+        open_source(path)
+    assert_one_line_video_error(exc, path, "file is empty")
+
+
+def test_text_file_named_mp4(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("these are not the frames you are looking for\n" * 20)
+    with pytest.raises(VideoError) as exc:
+        probe_video(path)
+    assert_one_line_video_error(exc, path, "not a readable video (ffmpeg: ")
+
+
+def test_audio_only_file(tmp_path):
+    path = tmp_path / "sound.mp4"
+    subprocess.run([FFMPEG_BINARY, "-v", "error", "-f", "lavfi", "-i", "sine=duration=1",
+                    "-c:a", "aac", str(path)], check=True)
+    with pytest.raises(VideoError) as exc:
+        probe_video(path)
+    assert_one_line_video_error(exc, path, "no video stream")
+
+
+def test_truncated_mp4_without_index_is_a_clean_error(tmp_path, face_video):
+    data = face_video[0].read_bytes()  # moviepy writes the moov index at the end
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VideoError) as exc:
+        list(iter_frames(path))
+    assert_one_line_video_error(exc, path, "truncated")
+
+
+@pytest.mark.parametrize("ext, params", [(".mp4", ["-movflags", "+faststart"]), (".mkv", None)])
+def test_truncated_file_gives_its_whole_frames(tmp_path, ext, params):
+    frames, _ = face_frames(seconds=3.0, fps=25)
+    full = write_video(tmp_path / f"full{ext}", frames, fps=25, ffmpeg_params=params)
+    data = Path(full).read_bytes()
+    cut = tmp_path / f"cut{ext}"
+    cut.write_bytes(data[: len(data) // 2])
+    got = [f for _, f in iter_frames(cut)]
+    assert 5 < len(got) < 75
+    assert all((a != b).any() for a, b in zip(got, got[1:])), "no repeated last frame"
+
+
+def test_ffmpeg_reason_is_short():
+    log = ("[in#0 @ 0x5] Format mov detected only with low score of 1\n"
+           "Error opening input file x.mp4.\n"
+           "Error opening input files: Invalid data found when processing input\n")
+    assert ffmpeg_reason(log) == "Invalid data found when processing input"
+    assert ffmpeg_reason("") == "no output"
+
+
+# -- frame sources -----------------------------------------------------------------------
+
+def test_array_source_knows_everything(face_video):
+    frames = np.stack(face_frames(seconds=2.0, fps=25)[0])
+    src = open_source(frames, fps=25)
+    assert src.info == VideoInfo(None, 25.0, 2.0, 50, 320, 240)
+    out = list(src.frames(target_fps=10))
+    assert [round(t, 2) for t, _ in out][:5] == [0.0, 0.12, 0.2, 0.32, 0.4]
+    assert len(out) == 20
+    assert out[1][1] is not None and np.array_equal(out[1][1], frames[3])
+    assert len(list(src.frames())) == 50
+    assert len(list(src.frames(target_fps=50))) == 50, "never upsamples"
+
+
+def test_float_and_grey_arrays_become_rgb_uint8():
+    floats = np.full((4, 8, 8, 3), 0.5, np.float32)
+    _, frame = next(open_source(floats, fps=4).frames())
+    assert frame.dtype == np.uint8 and frame[0, 0].tolist() == [128, 128, 128]
+    grey = np.arange(4 * 8 * 8, dtype=np.uint8).reshape(4, 8, 8)
+    src = open_source(grey, fps=4)
+    assert (src.info.width, src.info.height, src.info.n_frames) == (8, 8, 4)
+    _, frame = next(src.frames())
+    assert frame.shape == (8, 8, 3) and (frame[..., 0] == grey[0]).all()
+
+
+@pytest.mark.parametrize("bad, words", [
+    (np.full((2, 8, 8, 3), 2.0), "[0, 1]"),
+    (np.zeros((0, 8, 8, 3), np.uint8), "no frames"),
+    (np.zeros((64, 64, 3), np.uint8), "frames[None]"),
+    (np.zeros((2, 8, 8, 4), np.uint8), "(N, H, W, 3)"),
+    (np.zeros((2, 8, 8, 3), np.int32), "dtype int32"),
+])
+def test_bad_arrays(bad, words):
+    with pytest.raises(EmotionEncoderError) as exc:
+        open_source(bad, fps=25)
+    assert words in str(exc.value)
+
+
+def test_fps_is_required_for_arrays_and_iterables():
+    with pytest.raises(EmotionEncoderError, match="fps is required"):
+        open_source(np.zeros((3, 8, 8, 3), np.uint8))
+    with pytest.raises(EmotionEncoderError, match="fps is required"):
+        open_source(iter([np.zeros((8, 8, 3), np.uint8)]))
+    with pytest.raises(EmotionEncoderError, match="positive"):
+        open_source([np.zeros((8, 8, 3), np.uint8)], fps=0)
+
+
+def test_generator_source_counts_frames_after_a_pass():
+    frames = face_frames(seconds=1.0, fps=25, size=(64, 48))[0]
+    src = open_source((f for f in frames), fps=25)
+    assert (src.info.width, src.info.height, src.info.n_frames) == (64, 48, 0)
+    out = list(src.frames(target_fps=5))
+    assert [round(t, 2) for t, _ in out] == [0.0, 0.2, 0.4, 0.6, 0.8]
+    assert src.info.n_frames == 25 and src.info.duration == pytest.approx(1.0)
+    with pytest.raises(EmotionEncoderError, match="already read"):
+        list(src.frames())
+
+
+def test_list_source_can_be_read_twice():
+    frames = face_frames(seconds=0.4, fps=25, size=(64, 48))[0]
+    src = open_source(frames, fps=25)
+    assert src.info.n_frames == 10
+    assert len(list(src.frames())) == len(list(src.frames())) == 10
+    with pytest.raises(EmotionEncoderError, match="no frames"):
+        open_source([], fps=25)
+
+
+def test_path_source(face_video):
+    src = open_source(str(face_video[0]), fps=99)  # a file's own rate wins
+    assert src.info == probe_video(face_video[0])
+    assert abs(len(list(src.frames(target_fps=10))) - 30) <= 1
+    assert len(list(src.frames(target_fps=100))) == 75, "never upsamples"
+    assert open_source(src) is src
+
+
+def test_unsupported_input():
+    with pytest.raises(EmotionEncoderError, match="cannot read a video from int"):
+        open_source(42, fps=25)
+
+
+def test_as_rgb_uint8_rejects_bad_frames():
+    with pytest.raises(EmotionEncoderError, match="shape"):
+        as_rgb_uint8(np.zeros((4, 4, 2)))
+    with pytest.raises(EmotionEncoderError, match="dtype"):
+        as_rgb_uint8(np.zeros((4, 4, 3), np.int64))
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 120), fps=st.sampled_from([10, 24, 25, 29.97, 30, 60]),
+       target=st.floats(0.5, 70))
+def test_subsample_keeps_first_frame_at_or_after_each_tick(n, fps, target):
+    kept = [round(t * fps) for t, _ in subsample(range(n), fps, target)]
+    if target >= fps:
+        assert kept == list(range(n))
+        return
+    expected = sorted({int(np.ceil(k * fps / target - 1e-6)) for k in range(int(n * target / fps) + 2)})
+    assert kept == [i for i in expected if i < n]
