@@ -11,10 +11,13 @@ TensorFlow leaves oneDNN off on many CPUs; turning it on makes the 3D convolutio
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
+from typing import IO, Iterator
 
 _USER_SET_ONEDNN = "TF_ENABLE_ONEDNN_OPTS" in os.environ
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
@@ -24,3 +27,21 @@ def onednn_state() -> str:
     state = "on" if value.strip().lower() in {"1", "true", "yes", "on"} else "off"
     who = "set by user" if _USER_SET_ONEDNN else "set by emotion_encoder"
     return f"{state} ({who})"
+
+
+@contextmanager
+def native_stderr_to(log: IO[bytes]) -> Iterator[None]:
+    """Send what C++ libraries (TensorFlow, MediaPipe, LiteRT) print on fd 2 to ``log``.
+
+    Their start-up lines ("oneDNN custom operations are on", "failed call to cuInit", ...)
+    bypass ``TF_CPP_MIN_LOG_LEVEL`` and would drown a command's one-line messages.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)

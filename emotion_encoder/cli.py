@@ -61,10 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _encoder(args: argparse.Namespace):
-    from emotion_encoder.encoder import EmotionEncoder
+    """Load TensorFlow and the model with their C++ start-up logs kept off the console."""
+    with tempfile.TemporaryFile() as log, _runtime.native_stderr_to(log), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from emotion_encoder.encoder import EmotionEncoder
 
-    return EmotionEncoder(args.preset, detector=args.detector, sample_fps=args.fps,
-                          stride=args.stride, detect_every=args.detect_every)
+        encoder = EmotionEncoder(args.preset, detector=args.detector, sample_fps=args.fps,
+                                 stride=args.stride, detect_every=args.detect_every)
+        encoder.detector  # noqa: B018  (load it now, under the same quiet)
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            print(f"emotion-encoder: warning: {warning.message}", file=sys.stderr)
+    return encoder
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -118,11 +127,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     from importlib import metadata
 
     from emotion_encoder import __version__
-    from emotion_encoder.faces.model_files import cache_dir, model_status
-    from emotion_encoder.models.loading import weights_path
-    from emotion_encoder.models.presets import PRESETS
 
-    import keras
+    with tempfile.TemporaryFile() as log, _runtime.native_stderr_to(log):
+        import keras
+
+        from emotion_encoder.faces.model_files import cache_dir, model_status
+        from emotion_encoder.models.loading import weights_path
+        from emotion_encoder.models.presets import PRESETS
 
     info = {"emotion_encoder": __version__, "python": sys.version.split()[0]}
     for package in ("tensorflow", "keras", "mediapipe", "moviepy", "librosa", "gradio",

@@ -17,13 +17,12 @@ import sys
 import tempfile
 import threading
 import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Iterator, Protocol
+from typing import IO, Protocol
 
 import numpy as np
 
-from emotion_encoder import _runtime  # noqa: F401  (must precede TensorFlow / mtcnn)
+from emotion_encoder._runtime import native_stderr_to  # (must precede TensorFlow / mtcnn)
 from emotion_encoder.errors import EmotionEncoderError, ModelFileError
 from emotion_encoder.faces.model_files import model_path as find_model
 from emotion_encoder.video.source import as_rgb_uint8
@@ -94,21 +93,8 @@ class _Closing:
         """Release the model."""
 
 
-@contextmanager
-def _native_stderr(log: IO[bytes]) -> Iterator[None]:
-    """Send the C++ logs of MediaPipe/LiteRT (dozens of INFO/WARNING lines) to ``log``."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    os.dup2(log.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _close_quietly(task) -> None:
-    with tempfile.TemporaryFile() as log, _native_stderr(log):
+    with tempfile.TemporaryFile() as log, native_stderr_to(log):
         task.close()
 
 
@@ -186,7 +172,7 @@ class BlazeFaceDetector(_Closing):
             min_detection_confidence=min_score)
         blank = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8))
         task = None
-        with tempfile.TemporaryFile() as log, _native_stderr(log):
+        with tempfile.TemporaryFile() as log, native_stderr_to(log):
             try:
                 task = vision.FaceDetector.create_from_options(options)
                 # A first detection proves the model fits the graph, and spends the

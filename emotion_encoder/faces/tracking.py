@@ -136,6 +136,8 @@ class DominantFaceTracker:
             raise EmotionEncoderError(f"detect_every must be >= 1, got {detect_every}")
         if not 0.0 <= smoothing < 1.0:
             raise EmotionEncoderError(f"smoothing must be in [0, 1), got {smoothing}")
+        if max_gap < 0:
+            raise EmotionEncoderError(f"max_gap must be >= 0, got {max_gap}")
         self.detector = detector
         self.detect_every = detect_every
         self.smoothing = smoothing
