@@ -34,6 +34,7 @@ setup(
         "opencv-contrib-python>=4.10",
         "pillow>=10",
         "scikit-image>=0.24",
+        "pyyaml>=6",
     ],
     extras_require={
         "dev": ["pytest>=8", "hypothesis>=6"],

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     embed = sub.add_parser("embed", help="write fused embeddings and clip times to .npz")
     _add_encoder_options(embed)
     embed.add_argument("-o", "--output", type=Path, required=True, help="output .npz file")
+    train = sub.add_parser("train", help="run (or resume) a training recipe config")
+    train.add_argument("config", type=Path, help="YAML/JSON recipe, e.g. configs/default.yaml")
+    train.add_argument("--out", type=Path, help="run folder (default: the config's 'out')")
     sub.add_parser("info", help="versions, presets, backend, oneDNN state, model cache")
     example = sub.add_parser("example", help="write a short example video (a real face)")
     example.add_argument("output", type=Path, nargs="?", default=Path("example.mp4"))
@@ -165,6 +168,13 @@ def cmd_fetch_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from emotion_encoder.training.recipe import run_recipe
+
+    print(json.dumps(run_recipe(args.config, args.out)))
+    return 0
+
+
 def cmd_example(args: argparse.Namespace) -> int:
     from emotion_encoder.examples import write_example_video
 
@@ -173,7 +183,7 @@ def cmd_example(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"predict": cmd_predict, "embed": cmd_embed, "info": cmd_info,
-            "example": cmd_example, "fetch-models": cmd_fetch_models}
+            "example": cmd_example, "train": cmd_train, "fetch-models": cmd_fetch_models}
 
 
 def main(argv: list[str] | None = None) -> int:

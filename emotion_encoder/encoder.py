@@ -20,7 +20,7 @@ import numpy as np
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import tensorflow as tf
 
-from emotion_encoder.faces import DominantFaceTracker, crop_face, make_detector, square_box
+from emotion_encoder.faces import DominantFaceTracker, FaceCrop, iter_face_crops, make_detector
 from emotion_encoder.models.loading import LoadedModel, load_encoder_model
 from emotion_encoder.results import (UNTRAINED_WARNING, ClipEmbeddings, ClipPrediction,
                                      FaceBox, VideoPrediction)
@@ -32,22 +32,12 @@ VideoInput = "str | os.PathLike | np.ndarray | Iterable[np.ndarray]"
 
 
 @dataclass
-class _Frame:
-    """One sampled frame reduced to what the model needs: time, face crop, box."""
-
-    t: float
-    crop: np.ndarray | None
-    box: tuple[float, float, float, float] | None
-    score: float | None
-
-
-@dataclass
 class _Clip:
     """One window of frames, before and after inference."""
 
     start: float
     end: float
-    frames: list[_Frame]
+    frames: list[FaceCrop]
     face_ratio: float
     probs: np.ndarray | None = None
     embedding: np.ndarray | None = None
@@ -164,13 +154,16 @@ class EmotionEncoder:
         if sampling not in ("sliding", "fixed"):
             raise ValueError(f"sampling must be 'sliding' or 'fixed', got {sampling!r}")
         source = open_source(video, fps=fps)
-        target_fps = self.sample_fps if sampling == "sliding" else None
+        target_fps = self.sample_fps
+        if sampling == "fixed":  # 4 candidates per picked frame bound the memory
+            duration = source.info.duration
+            target_fps = 4 * self.window / duration if duration > 0 else None
         frames = self._face_frames(source.frames(target_fps))
         if sampling == "fixed":
-            windows: Iterable[list[_Frame]] = [pick(list(frames), self.window)]
+            windows: Iterable[list[FaceCrop]] = [pick(list(frames), self.window)]
         else:
             windows = sliding_windows(frames, self.window, self.stride)
-        step = 1.0 / (target_fps or source.info.fps or 1.0)
+        step = 1.0 / min(target_fps or source.info.fps, source.info.fps)  # sources never upsample
         clips: list[_Clip] = []
         for batch in _batched((self._clip(w, step) for w in windows), self.batch_size):
             self._infer([c for c in batch if c.face_ratio >= self.min_face_ratio])
@@ -182,18 +175,12 @@ class EmotionEncoder:
             clip.end = min(clip.end, info.duration) if info.duration > 0 else clip.end
         return info, clips
 
-    def _face_frames(self, frames: Iterator[tuple[float, np.ndarray]]) -> Iterator[_Frame]:
-        tracker = DominantFaceTracker(self.detector, detect_every=self.detect_every)
+    def _face_frames(self, frames: Iterator[tuple[float, np.ndarray]]) -> Iterator[FaceCrop]:
         pre = self.preprocessor
-        for tracked in tracker.track(frames):
-            crop = None
-            if tracked.box is not None:
-                x0, y0, x1, y1 = square_box(tracked.box, pre.face_margin, tracked.frame.shape)
-                dy = pre.face_offset * (y1 - y0)
-                crop = crop_face(tracked.frame, (x0, y0 + dy, x1, y1 + dy), pre.image_size)
-            yield _Frame(tracked.t, crop, tracked.box, tracked.score)
+        tracker = DominantFaceTracker(self.detector, detect_every=self.detect_every)
+        return iter_face_crops(frames, tracker, pre.image_size, pre.face_margin, pre.face_offset)
 
-    def _clip(self, frames: list[_Frame], step: float) -> _Clip:
+    def _clip(self, frames: list[FaceCrop], step: float) -> _Clip:
         seen = sum(f.crop is not None for f in frames)
         return _Clip(frames[0].t, frames[-1].t + step, frames, seen / len(frames))
 
@@ -225,7 +212,7 @@ class EmotionEncoder:
                 "detect_every": self.detect_every}
 
 
-def _fill_gaps(frames: list[_Frame]) -> list[np.ndarray]:
+def _fill_gaps(frames: list[FaceCrop]) -> list[np.ndarray]:
     """Crops of a clip, each frame without a face taking the nearest frame's crop."""
     have = [i for i, f in enumerate(frames) if f.crop is not None]
     return [frames[min(have, key=lambda j: abs(j - i))].crop for i in range(len(frames))]

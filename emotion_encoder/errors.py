@@ -29,3 +29,18 @@ class ModelFileError(EmotionEncoderError):
 
 class PresetError(EmotionEncoderError):
     """An unknown preset name or an unreadable model file."""
+
+
+class DatasetError(EmotionEncoderError):
+    """A dataset on disk is malformed: missing files or columns, unknown labels, bad values.
+
+    >>> str(DatasetError("clips.csv", "missing column 'label'", line=1))
+    "clips.csv:1: missing column 'label'"
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str, line: int | None = None):
+        self.path = os.fspath(path)
+        self.problem = problem
+        self.line = line
+        where = self.path if line is None else f"{self.path}:{line}"
+        super().__init__(f"{where}: {problem}")

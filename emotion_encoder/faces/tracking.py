@@ -205,14 +205,19 @@ class FaceCrop:
 
 
 def iter_face_crops(frames: Iterable[tuple[float, np.ndarray]], tracker: DominantFaceTracker,
-                    size: int, margin: float = 0.25, border: str = "edge") -> Iterator[FaceCrop]:
-    """Track the dominant face and cut a ``size x size`` crop (``margin`` around it) per frame.
+                    size: int, margin: float = 0.25, offset: float = 0.0,
+                    border: str = "edge") -> Iterator[FaceCrop]:
+    """Track the dominant face and cut a ``size x size`` crop per frame.
+
+    The crop is the face's square box enlarged by ``margin`` and shifted down by ``offset``
+    times its side (negative: up).
 
     >>> crops = list(iter_face_crops(source.frames(10), tracker, size=112))  # doctest: +SKIP
     """
     for tracked in tracker.track(frames):
         crop = None
         if tracked.box is not None:
-            crop = crop_face(tracked.frame, square_box(tracked.box, margin, tracked.frame.shape),
-                             size, border)
+            x0, y0, x1, y1 = square_box(tracked.box, margin, tracked.frame.shape)
+            dy = offset * (y1 - y0)
+            crop = crop_face(tracked.frame, (x0, y0 + dy, x1, y1 + dy), size, border)
         yield FaceCrop(tracked.t, crop, tracked.box, tracked.score)

@@ -22,37 +22,10 @@ from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
 import tensorflow as tf
 
-from emotion_encoder.labels import CANONICAL_LABELS, normalize_label
+from emotion_encoder.data.fer2013 import load_image_folder
+from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
-
-
-def load_image_folder(root: str | os.PathLike, size: int = 48,
-                      labels: tuple[str, ...] = CANONICAL_LABELS) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``root/<class>/*.jpg`` as grey ``(N, size, size, 1)`` uint8 and label indices.
-
-    Class folder names go through :func:`normalize_label`; classes outside ``labels`` are
-    skipped.
-
-    >>> x, y = load_image_folder("../shared/data/fer2013/validation")  # doctest: +SKIP
-    """
-    from PIL import Image
-
-    images, targets = [], []
-    for class_dir in sorted(Path(root).iterdir()):
-        label = normalize_label(class_dir.name)
-        if not class_dir.is_dir() or label not in labels:
-            continue
-        for path in sorted(class_dir.iterdir()):
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                image = Image.open(path).convert("L").resize((size, size))
-                images.append(np.asarray(image, dtype=np.uint8))
-                targets.append(labels.index(label))
-    if not images:
-        raise FileNotFoundError(f"{root}: no images in <class>/ folders")
-    return np.stack(images)[..., None], np.asarray(targets, dtype=np.int32)
 
 
 def standardize(x: tf.Tensor) -> tf.Tensor:
@@ -115,7 +88,7 @@ def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
     else:
         model = build_still_classifier(preset, len(CANONICAL_LABELS))
         schedule = keras.optimizers.schedules.CosineDecay(
-            0.0, steps * (epochs - 1), warmup_target=learning_rate, warmup_steps=steps)
+            0.0, max(1, steps * (epochs - 1)), warmup_target=learning_rate, warmup_steps=steps)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
                       metrics=["accuracy"])

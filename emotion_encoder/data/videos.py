@@ -1,0 +1,57 @@
+"""Folders of labelled video clips: ``root/<class>/<clip>.(mp4|avi|mkv|webm|mov|flv)``.
+
+Subjects are unknown unless ``subject_from`` (a regular expression searched in the file
+name) says where they are: its group ``subject``, else its first group, else the match.
+
+>>> crema = load_video_folder("CREMA-D-by-class", subject_from=r"^(\\d+)_")  # doctest: +SKIP
+>>> crema[0].subject                                                        # doctest: +SKIP
+'1001'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Unpack
+
+from emotion_encoder.data.dataset import Dataset, LabelOptions, Sample, make_dataset
+from emotion_encoder.data.files import VIDEO_SUFFIXES, class_folders, existing_dir, natural_key
+from emotion_encoder.errors import DatasetError
+from emotion_encoder.labels import normalize_label
+
+
+def _subject(pattern: re.Pattern | None, clip: Path) -> str | None:
+    """The subject id that ``pattern`` finds in the clip's file name (None without one)."""
+    if pattern is None:
+        return None
+    match = pattern.search(clip.name)
+    if match is None:
+        raise DatasetError(clip, f"subject_from {pattern.pattern!r} does not match the file name")
+    if "subject" in pattern.groupindex:
+        subject = match.group("subject")
+    else:
+        subject = match.group(1) if pattern.groups else match.group(0)
+    if not subject:
+        raise DatasetError(clip, f"subject_from {pattern.pattern!r} matched an empty subject")
+    return subject
+
+
+def load_video_folder(root: str | os.PathLike, subject_from: str | None = None,
+                      name: str | None = None, **options: Unpack[LabelOptions]) -> Dataset:
+    """Each clip as one whole-video sample labelled by its folder; ``name`` defaults to the
+    root folder's name. Files with other suffixes are ignored."""
+    root = existing_dir(root)
+    name = name or root.name
+    pattern = None if subject_from is None else re.compile(subject_from)
+    samples = []
+    for class_dir in class_folders(root):
+        clips = sorted((p for p in class_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES),
+                       key=lambda p: natural_key(p.name))
+        samples += [Sample(label=normalize_label(class_dir.name), dataset=name, video=clip,
+                           subject=_subject(pattern, clip), sequence=clip.stem)
+                    for clip in clips]
+    if not samples:
+        raise DatasetError(root, "no video clips (.mp4, .avi, .mkv, .webm, .mov, .flv) "
+                                 "in <class>/ folders")
+    return make_dataset(name, root, samples, **options)
