@@ -27,13 +27,13 @@ def _subject(pattern: re.Pattern | None, clip: Path) -> str | None:
         return None
     match = pattern.search(clip.name)
     if match is None:
-        raise DatasetError(clip, f"subject_from {pattern.pattern!r} does not match the file name")
+        raise DatasetError(clip, f"subject_from '{pattern.pattern}' does not match the file name")
     if "subject" in pattern.groupindex:
         subject = match.group("subject")
     else:
         subject = match.group(1) if pattern.groups else match.group(0)
     if not subject:
-        raise DatasetError(clip, f"subject_from {pattern.pattern!r} matched an empty subject")
+        raise DatasetError(clip, f"subject_from '{pattern.pattern}' matched an empty subject")
     return subject
 
 
