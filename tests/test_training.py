@@ -12,18 +12,26 @@ from PIL import Image
 
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.training.recipe import read_config
-from emotion_encoder.training.still_clips import still_clip
+from emotion_encoder.training.motion_clips import moving_clip
 
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 
-def test_still_clip_moves_smoothly():
-    image = np.zeros((48, 48, 1), np.uint8)
-    image[16:32, 20:28] = 255
-    clip = still_clip(image, 16, np.random.default_rng(0)).astype(float)
+def test_moving_clip_moves_smoothly():
+    image = np.zeros((1, 48, 48, 1), np.uint8)
+    image[0, 16:32, 20:28] = 255
+    clip = moving_clip(image, 16, np.random.default_rng(0)).astype(float)
     steps = np.abs(np.diff(clip, axis=0)).mean(axis=(1, 2, 3))
     assert clip.shape == (16, 48, 48, 1)
     assert np.abs(clip[0] - clip[-1]).mean() > steps.max()  # drifts, without jumps
+
+
+def test_moving_clip_keeps_the_order_of_a_sequence():
+    frames = np.stack([np.full((48, 48, 1), v, np.uint8) for v in (50, 100, 150, 200)])
+    clip = moving_clip(frames, 16, np.random.default_rng(1), brightness=0.0)
+    means = clip.mean(axis=(1, 2, 3))
+    assert means[0] == pytest.approx(50, abs=1) and means[-1] == pytest.approx(200, abs=1)
+    assert np.all(np.diff(means) >= -1)
 
 
 def test_config_errors_name_the_file(tmp_path):

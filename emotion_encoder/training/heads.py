@@ -1,7 +1,7 @@
 """Stage 2 of the recipe: inflate the pretrained 2D backbone and train the temporal heads.
 
 The 3D backbone is inflated from the stage-1 still-face network and frozen; every still
-becomes a clip with small random motion (``still_clip``), its backbone feature maps are
+becomes a clip with small random motion (``moving_clip``), its backbone feature maps are
 computed once and cached, and the ConvLSTM + Transformer + fusion head trains on the cache
 in minutes on a CPU. The full network's weights are written at the end.
 
@@ -20,14 +20,13 @@ import numpy as np
 
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
-import tensorflow as tf
 
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.emotion_classifier import emotion_head
 from emotion_encoder.models.loading import build_model
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.training.inflate import inflate_into
-from emotion_encoder.training.still_clips import still_clip
+from emotion_encoder.training.motion_clips import moving_clip
 from emotion_encoder.training.stills import build_still_classifier
 
 HEAD_LAYERS = ("convlstm", "transformer", "fusion", "probs")
@@ -41,19 +40,24 @@ def standardize_frames(clips: np.ndarray) -> np.ndarray:
     return (x - mean) / np.sqrt(std**2 + 1e-6)
 
 
+def features_of(backbone, clips: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Backbone feature maps (float16) of ``(n, t, h, w, c)`` uint8 clips."""
+    x = np.repeat(standardize_frames(clips), backbone.channels // clips.shape[-1], axis=-1)
+    return backbone.predict(x, batch_size=batch_size, verbose=0).astype(np.float16)
+
+
 def clip_features(backbone, images: np.ndarray, frames: int, seed: int | None,
-                  batch_size: int = 32) -> np.ndarray:
-    """Backbone feature maps (float16) of one clip per still; ``seed=None``: static clips."""
+                  batch_size: int = 256) -> np.ndarray:
+    """Features of one clip per still: moving (``moving_clip``) or, with ``seed=None``, static."""
     rng = np.random.default_rng(seed)
-    forward = tf.function(lambda x: backbone(x, training=False))
     out = []
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size]
         if seed is None:
             clips = np.repeat(batch[:, None], frames, axis=1)
         else:
-            clips = np.stack([still_clip(image, frames, rng) for image in batch])
-        out.append(forward(standardize_frames(clips)).numpy().astype(np.float16))
+            clips = np.stack([moving_clip(image[None], frames, rng) for image in batch])
+        out.append(features_of(backbone, clips))
     return np.concatenate(out)
 
 

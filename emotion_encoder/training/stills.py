@@ -61,6 +61,7 @@ def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
     """Train (or resume) and return the best validation accuracy and the test accuracy."""
     out.mkdir(parents=True, exist_ok=True)
     size = PRESETS[preset]["backbone"]["image_size"]
+    channels = PRESETS[preset]["backbone"]["channels"]  # grey faces feed RGB nets as 3 copies
     cache = out / "faces.npz"
     if not cache.exists():
         arrays = {}
@@ -77,7 +78,8 @@ def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
         if training:
             ds = ds.shuffle(len(x), reshuffle_each_iteration=True)
             ds = ds.map(lambda a, b: (augment(a, size), b), tf.data.AUTOTUNE)
-        ds = ds.map(lambda a, b: (standardize(a), tf.one_hot(b, len(CANONICAL_LABELS))))
+        ds = ds.map(lambda a, b: (tf.repeat(standardize(a), channels, axis=-1),
+                                  tf.one_hot(b, len(CANONICAL_LABELS))))
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     state_file, last = out / "state.json", out / "last.keras"
