@@ -1,0 +1,100 @@
+"""The one-call API, in two steps as in whisperX: load a track, then align it.
+
+>>> track = load_track("clip.npz")    # a ClipEmbeddings.save file  # doctest: +SKIP
+>>> cond = align(track, mel_frames_for="clip.mp4", sr=22050, hop_length=256)  # doctest: +SKIP
+>>> cond.values.shape, cond.mask.mean()        # doctest: +SKIP
+((1399, 512), 0.93)
+>>> lines = align(track, subtitles="clip.srt", pool="confidence")            # doctest: +SKIP
+>>> lines[0].text, lines[0].label, lines[0].face_ratio                        # doctest: +SKIP
+('Where were you?', 'anger', 1.0)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from emotion_encoder.results import ClipEmbeddings
+from v2c_bridge.errors import AlignmentError
+from v2c_bridge import mel
+from v2c_bridge.mel import MelConditioning, align_to_mel, mel_frame_count, mel_frame_times
+from v2c_bridge.pooling import AlignedInterval, Pool, pool_intervals
+from v2c_bridge.timeline import EmotionTrack, SampleMode
+from v2c_bridge.transcripts import Interval, read_subtitles, read_textgrid, read_words
+
+TrackSource = EmotionTrack | ClipEmbeddings | str | os.PathLike
+TranscriptSource = str | os.PathLike | Sequence[Interval]
+
+
+def load_track(source: TrackSource) -> EmotionTrack:
+    """An :class:`EmotionTrack` from a track, a :class:`ClipEmbeddings` or its ``.npz``."""
+    if isinstance(source, EmotionTrack):
+        return source
+    if isinstance(source, ClipEmbeddings):
+        return EmotionTrack.from_embeddings(source)
+    try:
+        return EmotionTrack.from_embeddings(ClipEmbeddings.load(source))
+    except FileNotFoundError:
+        raise AlignmentError(source, "file not found") from None
+    except KeyError as e:
+        raise AlignmentError(source, f"not a ClipEmbeddings .npz (no {e.args[0]!r} array)") \
+            from None
+    except (OSError, ValueError, TypeError) as e:
+        raise AlignmentError(source, f"not a ClipEmbeddings .npz ({e})") from None
+
+
+def _intervals(subtitles: TranscriptSource | None, textgrid: TranscriptSource | None,
+               words: TranscriptSource | None, tier: str | None) -> list[Interval]:
+    given = {k: v for k, v in (("subtitles", subtitles), ("textgrid", textgrid),
+                               ("words", words)) if v is not None}
+    if len(given) != 1:
+        raise ValueError("give one of subtitles=, textgrid= and words=")
+    (kind, source), = given.items()
+    if tier is not None and kind != "textgrid":
+        raise ValueError("tier= selects a TextGrid tier; it needs textgrid=")
+    if not isinstance(source, (str, os.PathLike)):
+        return list(source)
+    if kind == "subtitles":
+        return read_subtitles(source)
+    if kind == "words":
+        return read_words(source)
+    return read_textgrid(source, tier or "words")
+
+
+def align(track: TrackSource, *, mel_frames_for: str | os.PathLike | np.ndarray | None = None,
+          sr: int = 22050, hop_length: int = 256, n_fft: int = 1024, center: bool = True,
+          n_mel_frames: int | None = None, subtitles: TranscriptSource | None = None,
+          textgrid: TranscriptSource | None = None, words: TranscriptSource | None = None,
+          tier: str | None = None, pool: Pool = "mean",
+          interpolation: SampleMode = "linear") -> MelConditioning | list[AlignedInterval]:
+    """Align an emotion track to mel frames, or to words / phones / subtitle lines.
+
+    Mel frames: give ``mel_frames_for`` (a video or audio file, or its samples at ``sr``)
+    or ``n_mel_frames``; returns a :class:`MelConditioning` sampled with
+    ``interpolation`` ("nearest", "linear", "hold"). Intervals: give one of ``subtitles``
+    (SRT/WebVTT), ``textgrid`` (tier ``tier``, default "words") or ``words`` (whisper /
+    whisperX JSON) as a path or a list of :class:`Interval`; returns one
+    :class:`AlignedInterval` per interval, pooled with ``pool``.
+    """
+    track = load_track(track)
+    wants_mel = mel_frames_for is not None or n_mel_frames is not None
+    if wants_mel == any(x is not None for x in (subtitles, textgrid, words)):
+        raise ValueError("give mel_frames_for= or n_mel_frames= (mel frames), or one of "
+                         "subtitles=, textgrid=, words= (intervals)")
+    if not wants_mel:
+        return pool_intervals(track, _intervals(subtitles, textgrid, words, tier), pool)
+    if mel_frames_for is not None and n_mel_frames is not None:
+        raise ValueError("give mel_frames_for= or n_mel_frames=, not both")
+    fps = None
+    if isinstance(mel_frames_for, np.ndarray):
+        n_mel_frames = mel_frame_count(len(mel_frames_for), sr, hop_length, n_fft, center)
+    elif mel_frames_for is not None:
+        n_mel_frames = mel.mel_frames_for(mel_frames_for, sr, hop_length, n_fft, center)
+        fps = mel.probe(mel_frames_for).get("video_fps")
+    values, mask = align_to_mel(track, n_mel_frames, sr=sr, hop_length=hop_length,
+                                n_fft=n_fft, center=center, mode=interpolation)
+    times = mel_frame_times(n_mel_frames, sr, hop_length, n_fft, center)
+    return MelConditioning(values, mask, times, sr, hop_length, n_fft, center, interpolation,
+                           fps, track.labels, track.preset, track.video)
