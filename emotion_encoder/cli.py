@@ -2,6 +2,8 @@
 
     emotion-encoder predict clip.mp4 --json
     emotion-encoder embed clip.mp4 -o clip.npz
+    emotion-encoder timeline scene.mp4 --faces all -f textgrid -o scene.TextGrid
+    emotion-encoder align scene.mp4 --sr 22050 --hop 256 -o cond.npz
     emotion-encoder info
     emotion-encoder example example.mp4
     emotion-encoder fetch-models
@@ -60,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("output", type=Path, nargs="?", default=Path("example.mp4"))
     fetch = sub.add_parser("fetch-models", help="download and verify the face detector models")
     fetch.add_argument("--force", action="store_true", help="download again even if cached")
+    _add_tag_and_demo_parsers(sub)  # issue 5: batch tagging and the Gradio demo
+    _add_timeline_and_align_parsers(sub)  # per-face timelines and speech alignment
     return parser
 
 
@@ -185,6 +189,191 @@ def cmd_example(args: argparse.Namespace) -> int:
 COMMANDS = {"predict": cmd_predict, "embed": cmd_embed, "info": cmd_info,
             "example": cmd_example, "train": cmd_train, "fetch-models": cmd_fetch_models}
 
+
+# ---- issue 5: `tag` (batch tagging) and `demo` (Gradio app)
+
+def _add_tag_and_demo_parsers(sub) -> None:
+    tag = sub.add_parser("tag", help="tag many videos: one result JSON each, plus an index")
+    tag.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="video files, folders (searched recursively) or globs")
+    tag.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    tag.add_argument("--workers", type=int, default=1,
+                     help="processes, each loading the model once (default: 1)")
+    tag.add_argument("--engine", default="local", choices=["local"],
+                     help="where to run (only 'local' for now)")
+    tag.add_argument("--embeddings", action="store_true",
+                     help="also write each video's clip embeddings (.npz)")
+    tag.add_argument("--preset", default="default",
+                     help="preset name or path to a .keras model (default: default)")
+    tag.add_argument("--detector", default="blazeface",
+                     choices=["blazeface", "blazeface-full", "blazeface-short", "mtcnn"])
+    tag.add_argument("--sampling", default="sliding", choices=["sliding", "fixed"])
+    tag.add_argument("--fps", type=float, default=10.0, help="sampled frames per second")
+    tag.add_argument("--stride", type=int, default=8, help="frames between window starts")
+    tag.add_argument("--detect-every", type=int, default=2,
+                     help="run the face detector on every k-th sampled frame")
+    demo = sub.add_parser("demo", help="start the Gradio demo app on localhost")
+    demo.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument("--share", action="store_true", help="make a public Gradio share link")
+    demo.add_argument("--cache-dir", type=Path, help="where the example video is kept")
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    from emotion_encoder.tagging import TagInputError, tag
+
+    if args.workers < 1:
+        raise EmotionEncoderError(f"--workers must be at least 1, got {args.workers}")
+    options = {"detector": args.detector, "sample_fps": args.fps, "stride": args.stride,
+               "detect_every": args.detect_every}
+    try:
+        summary = tag(args.inputs, args.output, workers=args.workers, preset=args.preset,
+                      sampling=args.sampling, embeddings=args.embeddings,
+                      encoder_options=options)
+    except TagInputError as exc:
+        raise EmotionEncoderError(str(exc)) from None
+    print(f"tagged {summary['done']}, skipped {summary['skipped']} (already done), "
+          f"failed {summary['failed']}; {summary['clips']} clips from "
+          f"{summary['seconds_of_video']:.1f} s of video in {summary['wall_seconds']:.1f} s; "
+          f"index: {', '.join(summary['index'])}; log: {summary['log']}")
+    return 1 if summary["failed"] else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from demo.app import launch
+
+    launch(port=args.port, host=args.host, share=args.share, cache_dir=args.cache_dir)
+    return 0
+
+
+COMMANDS["tag"] = cmd_tag
+COMMANDS["demo"] = cmd_demo
+
+
+# ---- per-face emotion timelines (`timeline`) and their alignment to speech (`align`)
+
+TIMELINE_FORMATS = {".json": "json", ".csv": "csv", ".srt": "srt", ".vtt": "vtt",
+                    ".textgrid": "textgrid"}
+
+
+def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", help="video file (any container ffmpeg reads)")
+    parser.add_argument("--preset", default="default",
+                        help="preset name or path to a .keras model (default: default)")
+    parser.add_argument("--detector", default="blazeface",
+                        choices=["blazeface", "blazeface-full", "blazeface-short", "mtcnn"])
+    parser.add_argument("--fps", type=float, default=10.0, help="sampled frames per second")
+    parser.add_argument("--stride", type=int, default=8, help="frames between window starts")
+    parser.add_argument("--detect-every", type=int, default=2,
+                        help="run the face detector on every k-th sampled frame")
+    parser.add_argument("--no-smooth", dest="smooth", action="store_false",
+                        help="keep raw clip probabilities (no HMM smoothing per shot)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output file")
+
+
+def _add_timeline_and_align_parsers(sub) -> None:
+    timeline = sub.add_parser("timeline", help="emotion timeline of the speaker (and of every "
+                                               "face) as json, csv, srt, vtt or TextGrid")
+    _add_tracking_options(timeline)
+    timeline.add_argument("-f", "--format", choices=sorted(set(TIMELINE_FORMATS.values())),
+                          help="output format (default: from the output's extension)")
+    timeline.add_argument("--faces", default="speaker", choices=["speaker", "all"],
+                          help="the speaker only, or also one tier per tracked face")
+    align = sub.add_parser("align", help="align the speaker's emotions to mel frames (.npz) "
+                                         "or to subtitle lines / words (json, csv, srt, ...)")
+    _add_tracking_options(align)
+    given = align.add_mutually_exclusive_group()
+    given.add_argument("--subtitles", type=Path, help="SRT or WebVTT file: one vector per line")
+    given.add_argument("--textgrid", type=Path, help="Praat TextGrid: one vector per interval")
+    given.add_argument("--words", type=Path, help="whisper / whisperX JSON: one per word")
+    align.add_argument("--tier", help="TextGrid tier (default: words)")
+    align.add_argument("--pool", default="mean", choices=["mean", "confidence", "attention"])
+    align.add_argument("--sr", type=int, default=22050, help="audio sample rate of the mels")
+    align.add_argument("--hop", type=int, default=256, help="hop length of the mels")
+    align.add_argument("--n-fft", type=int, default=1024, help="FFT size of the mels")
+    align.add_argument("--interpolation", default="linear", choices=["nearest", "linear", "hold"])
+
+
+def _output_format(path: Path, given: str | None, allowed: dict[str, str]) -> str:
+    fmt = given or allowed.get(path.suffix.lower())
+    if fmt is None:
+        raise EmotionEncoderError(f"{path}: cannot tell the output format from the extension "
+                                  f"(use one of {', '.join(sorted(allowed))})")
+    return fmt
+
+
+def _write_intervals(path: Path, fmt: str, intervals, tiers=None) -> None:
+    from v2c_bridge import write_csv, write_json, write_srt, write_textgrid, write_vtt
+
+    if fmt == "textgrid":
+        write_textgrid(path, tiers or {"speaker": intervals})
+    else:
+        {"json": write_json, "csv": write_csv, "srt": write_srt, "vtt": write_vtt}[fmt](
+            path, intervals)
+
+
+def _tracks(args: argparse.Namespace, faces: str):
+    from emotion_encoder.video import probe_video
+
+    probe_video(args.video)  # a bad video fails before the model loads
+    tracks = _encoder(args).track(args.video, faces=faces, smooth=args.smooth)
+    if not tracks.speaker.has_face.any():
+        print(f"emotion-encoder: {args.video}: no face found in any clip", file=sys.stderr)
+    return tracks
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from v2c_bridge import emotion_runs
+
+    fmt = _output_format(args.output, args.format, TIMELINE_FORMATS)
+    tracks = _tracks(args, args.faces)
+    tiers = {"speaker": tracks.speaker}
+    tiers.update({f"face {f.id}": f.track for f in tracks.faces})
+    runs = {name: [replace(iv, tier=name) for iv in emotion_runs(track)]
+            for name, track in tiers.items()}
+    _write_intervals(args.output, fmt, runs["speaker"] if fmt in ("srt", "vtt") else
+                     [iv for ivs in runs.values() for iv in ivs], runs)
+    print(f"{args.output}: {len(runs['speaker'])} speaker runs, {len(tracks.faces)} face "
+          f"tracks, {len(tracks.cuts)} shot cuts")
+    return 0 if tracks.speaker.has_face.any() else EXIT_NO_FACE
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    from v2c_bridge import align, read_subtitles, read_textgrid, read_words, write_npz
+    from v2c_bridge.mel import probe
+
+    transcript = None
+    if args.tier and not args.textgrid:
+        raise EmotionEncoderError("--tier selects a TextGrid tier; it needs --textgrid")
+    if args.subtitles or args.textgrid or args.words:
+        fmt = _output_format(args.output, None, TIMELINE_FORMATS)
+        transcript = (read_subtitles(args.subtitles) if args.subtitles else
+                      read_words(args.words) if args.words else
+                      read_textgrid(args.textgrid, args.tier or "words"))
+    else:
+        _output_format(args.output, None, {".npz": "npz"})
+        if not probe(args.video).get("audio_found"):
+            raise EmotionEncoderError(f"{args.video}: has no audio track to count mel frames "
+                                      "of (give --subtitles, --textgrid or --words instead)")
+    tracks = _tracks(args, "speaker")
+    if transcript is None:
+        cond = align(tracks, mel_frames_for=args.video, sr=args.sr, hop_length=args.hop,
+                     n_fft=args.n_fft, interpolation=args.interpolation)
+        write_npz(args.output, cond)
+        print(f"{args.output}: {cond.n_frames} mel frames x {cond.values.shape[1]} dims, "
+              f"{cond.mask.mean():.0%} with a face")
+    else:
+        lines = align(tracks, subtitles=transcript, pool=args.pool)
+        _write_intervals(args.output, fmt, lines)
+        print(f"{args.output}: {len(lines)} intervals, "
+              f"{sum(iv.label is not None for iv in lines)} with a face")
+    return 0 if tracks.speaker.has_face.any() else EXIT_NO_FACE
+
+
+COMMANDS["timeline"] = cmd_timeline
+COMMANDS["align"] = cmd_align
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)

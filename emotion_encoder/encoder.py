@@ -6,6 +6,8 @@
 >>> result.video_label, [(c.start, c.end, c.label) for c in result.clips]  # doctest: +SKIP
 >>> emb = enc.embed("clip.mp4")                              # doctest: +SKIP
 >>> emb.embeddings.shape, emb.starts, emb.ends               # doctest: +SKIP
+>>> tracks = enc.track("scene.mp4", faces="all")             # doctest: +SKIP
+>>> tracks.speaker, tracks.faces, tracks.cuts                # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import tensorflow as tf
 
 from emotion_encoder.faces import DominantFaceTracker, FaceCrop, iter_face_crops, make_detector
+from emotion_encoder.faces.multi_tracking import MultiFaceTracker, iter_multi_face_crops
 from emotion_encoder.models.loading import LoadedModel, load_encoder_model
 from emotion_encoder.results import (UNTRAINED_WARNING, ClipEmbeddings, ClipPrediction,
                                      FaceBox, VideoPrediction)
 from emotion_encoder.sampling import pick, sliding_windows
+from emotion_encoder.tracks import FaceClip, TrackAssembler, note_cuts, window_faces
 from emotion_encoder.video import VideoInfo, open_source
+from v2c_bridge.faces import FaceTracks
 
 Sampling = Literal["sliding", "fixed"]
 VideoInput = "str | os.PathLike | np.ndarray | Iterable[np.ndarray]"
@@ -149,6 +154,46 @@ class EmotionEncoder:
             probs=stack("probs"), attention=stack("attention"), labels=self.labels,
             preset=self.preset, weights_trained=self.weights_trained)
 
+    def track(self, video: VideoInput, fps: float | None = None,
+              faces: Literal["speaker", "all"] = "speaker", smooth: bool = True) -> FaceTracks:
+        """Emotion timelines per face, the speaker's timeline and the shot cuts.
+
+        Every face is tracked (one id per person and shot, see
+        :mod:`emotion_encoder.faces.multi_tracking`); each sliding window's speaker is the
+        face with visible mouth motion, else the largest (see :mod:`emotion_encoder.tracks`).
+        ``faces="speaker"`` runs the network on the speaker's clips only; ``"all"`` on every
+        face's and fills :attr:`FaceTracks.faces`. ``smooth``: HMM posteriors per shot
+        (:mod:`v2c_bridge.smoothing`). No-face windows stay gaps. Frames are streamed.
+
+        >>> tracks = EmotionEncoder().track("scene.mp4", faces="all")   # doctest: +SKIP
+        >>> tracks.speaker.clip_labels[:3], tracks.cuts                 # doctest: +SKIP
+        """
+        if faces not in ("speaker", "all"):
+            raise ValueError(f"faces must be 'speaker' or 'all', got {faces!r}")
+        source = open_source(video, fps=fps)
+        pre = self.preprocessor
+        tracker = MultiFaceTracker(self.detector, detect_every=self.detect_every)
+        cuts: list[float] = []
+        frames = note_cuts(iter_multi_face_crops(source.frames(self.sample_fps), tracker,
+                                                 pre.image_size, pre.face_margin,
+                                                 pre.face_offset), cuts)
+        step = 1.0 / min(self.sample_fps, source.info.fps)
+        windows = (window_faces(w, step, self.min_face_ratio)
+                   for w in sliding_windows(frames, self.window, self.stride))
+        assembler = TrackAssembler(self.labels, int(self.model.embedding_dim),
+                                   int(self.model.output["attention"].shape[-1]), self.preset,
+                                   self.weights_trained, keep_faces=faces == "all")
+        for batch in _batched(windows, self.batch_size):
+            if faces == "all":
+                todo = [c for w in batch for c in w.clips if c.face_ratio >= self.min_face_ratio]
+            else:
+                todo = [w.speaker for w in batch if w.speaker is not None]
+            self._infer(todo)
+            for window in batch:
+                assembler.add(window)
+        info = source.info
+        return assembler.result(info.path, info.duration, cuts, smooth)
+
     def _encode(self, video: VideoInput, fps: float | None,
                 sampling: Sampling) -> tuple[VideoInfo, list[_Clip]]:
         if sampling not in ("sliding", "fixed"):
@@ -184,7 +229,7 @@ class EmotionEncoder:
         seen = sum(f.crop is not None for f in frames)
         return _Clip(frames[0].t, frames[-1].t + step, frames, seen / len(frames))
 
-    def _infer(self, clips: list[_Clip]) -> None:
+    def _infer(self, clips: list[_Clip] | list[FaceClip]) -> None:
         if not clips:
             return
         batch = np.stack([self.preprocessor(np.stack(_fill_gaps(c.frames))) for c in clips])

@@ -15,7 +15,9 @@ whisperX — load the clips as a track, then align it:
 
 Modules: ``timeline`` (SlidingWindow, EmotionTrack), ``mel`` (frame arithmetic, audio,
 MelConditioning), ``transcripts`` (TextGrid, whisper JSON, SRT/WebVTT readers),
-``pooling`` (one vector per interval, label runs), ``align``, ``export`` (writers/readers).
+``pooling`` (one vector per interval, label runs), ``align``, ``export`` (writers/readers),
+``smoothing`` (HMM posteriors / Viterbi per shot), ``faces`` (FaceTrack, FaceTracks: the
+per-person and speaker tracks of ``EmotionEncoder().track(video)``, accepted by ``align``).
 No-face time is a gap: NaN with a False mask on mel frames, a zero vector without a label
 for intervals — never interpolated across.
 """
@@ -25,19 +27,22 @@ from __future__ import annotations
 from emotion_encoder.timing import Segment
 from v2c_bridge.align import align, load_track
 from v2c_bridge.errors import AlignmentError, TranscriptWarning
+from v2c_bridge.faces import FaceTrack, FaceTracks
 from v2c_bridge.export import (read_json, read_npz, write_csv, write_json, write_npz, write_srt,
                                write_textgrid, write_vtt)
 from v2c_bridge.mel import (MelConditioning, align_to_mel, audio_of_video, mel_frame_count,
                             mel_frame_times, mel_frames_for, mel_window, video_frame_indices)
 from v2c_bridge.pooling import AlignedInterval, emotion_runs, pool_interval, pool_intervals
+from v2c_bridge.smoothing import smooth_track, track_viterbi, viterbi_path
 from v2c_bridge.timeline import EmotionTrack, SlidingWindow
 from v2c_bridge.transcripts import Interval, read_subtitles, read_textgrid, read_words
 
 __all__ = [
-    "AlignedInterval", "AlignmentError", "EmotionTrack", "Interval", "MelConditioning",
-    "Segment", "SlidingWindow", "TranscriptWarning", "align", "align_to_mel", "audio_of_video",
-    "emotion_runs", "load_track", "mel_frame_count", "mel_frame_times", "mel_frames_for",
-    "mel_window", "pool_interval", "pool_intervals", "read_json", "read_npz", "read_subtitles",
-    "read_textgrid", "read_words", "video_frame_indices", "write_csv", "write_json",
+    "AlignedInterval", "AlignmentError", "EmotionTrack", "FaceTrack", "FaceTracks", "Interval",
+    "MelConditioning", "Segment", "SlidingWindow", "TranscriptWarning", "align",
+    "align_to_mel", "audio_of_video", "emotion_runs", "load_track", "mel_frame_count",
+    "mel_frame_times", "mel_frames_for", "mel_window", "pool_interval", "pool_intervals",
+    "read_json", "read_npz", "read_subtitles", "read_textgrid", "read_words", "smooth_track",
+    "track_viterbi", "video_frame_indices", "viterbi_path", "write_csv", "write_json",
     "write_npz", "write_srt", "write_textgrid", "write_vtt",
 ]

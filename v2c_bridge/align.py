@@ -19,19 +19,25 @@ import numpy as np
 from emotion_encoder.results import ClipEmbeddings
 from v2c_bridge.errors import AlignmentError
 from v2c_bridge import mel
+from v2c_bridge.faces import FaceTrack, FaceTracks
 from v2c_bridge.mel import MelConditioning, align_to_mel, mel_frame_count, mel_frame_times
 from v2c_bridge.pooling import AlignedInterval, Pool, pool_intervals
 from v2c_bridge.timeline import EmotionTrack, SampleMode
 from v2c_bridge.transcripts import Interval, read_subtitles, read_textgrid, read_words
 
-TrackSource = EmotionTrack | ClipEmbeddings | str | os.PathLike
+TrackSource = EmotionTrack | FaceTracks | FaceTrack | ClipEmbeddings | str | os.PathLike
 TranscriptSource = str | os.PathLike | Sequence[Interval]
 
 
 def load_track(source: TrackSource) -> EmotionTrack:
-    """An :class:`EmotionTrack` from a track, a :class:`ClipEmbeddings` or its ``.npz``."""
+    """An :class:`EmotionTrack` from a track, a :class:`ClipEmbeddings` or its ``.npz``,
+    a :class:`FaceTrack`, or :class:`FaceTracks` (its speaker track)."""
     if isinstance(source, EmotionTrack):
         return source
+    if isinstance(source, FaceTracks):
+        return source.speaker
+    if isinstance(source, FaceTrack):
+        return source.track
     if isinstance(source, ClipEmbeddings):
         return EmotionTrack.from_embeddings(source)
     try:

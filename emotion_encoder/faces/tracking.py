@@ -217,7 +217,18 @@ def iter_face_crops(frames: Iterable[tuple[float, np.ndarray]], tracker: Dominan
     for tracked in tracker.track(frames):
         crop = None
         if tracked.box is not None:
-            x0, y0, x1, y1 = square_box(tracked.box, margin, tracked.frame.shape)
-            dy = offset * (y1 - y0)
-            crop = crop_face(tracked.frame, (x0, y0 + dy, x1, y1 + dy), size, border)
+            crop = model_crop(tracked.frame, tracked.box, size, margin, offset, border)
         yield FaceCrop(tracked.t, crop, tracked.box, tracked.score)
+
+
+def model_crop(frame: np.ndarray, box: Box, size: int, margin: float = 0.25,
+               offset: float = 0.0, border: str = "edge") -> np.ndarray:
+    """The ``size x size`` crop of a face box: its square enlarged by ``margin``, shifted
+    down by ``offset`` times its side (see :func:`iter_face_crops`).
+
+    >>> model_crop(np.zeros((100, 100, 3), np.uint8), (40, 40, 60, 60), 16).shape
+    (16, 16, 3)
+    """
+    x0, y0, x1, y1 = square_box(box, margin, frame.shape)
+    dy = offset * (y1 - y0)
+    return crop_face(frame, (x0, y0 + dy, x1, y1 + dy), size, border)

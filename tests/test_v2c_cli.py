@@ -1,0 +1,106 @@
+"""`emotion-encoder timeline` and `emotion-encoder align`, run in a subprocess on real files;
+their outputs are read back with the v2c_bridge readers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from v2c_bridge import read_json, read_npz, read_subtitles, read_textgrid
+
+from synthetic import face_frames
+
+
+def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emotion_encoder", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def talking(tmp_path_factory) -> Path:
+    """2.5 s of two drawn faces with a 440 Hz tone as the audio track (AAC in MP4)."""
+    from moviepy import ImageSequenceClip
+    from moviepy.audio.AudioClip import AudioArrayClip
+
+    path = tmp_path_factory.mktemp("v2c cli") / "two faces.mp4"
+    frames, _ = face_frames(seconds=2.5, fps=25, faces=2)
+    rate = 44100
+    t = np.arange(int(2.5 * rate)) / rate
+    audio = AudioArrayClip(np.stack([0.3 * np.sin(2 * np.pi * 440 * t)] * 2, axis=1), fps=rate)
+    clip = ImageSequenceClip(frames, fps=25).with_audio(audio).with_duration(2.5)
+    clip.write_videofile(str(path), codec="libx264", audio_codec="aac", audio_fps=rate,
+                         logger=None, ffmpeg_params=["-pix_fmt", "yuv420p"])
+    return path
+
+
+def test_timeline_json_and_textgrid_per_face(talking, tmp_path):
+    out = tmp_path / "timeline.json"
+    proc = run_cli("timeline", talking, "--faces", "all", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    intervals = read_json(out)
+    tiers = {iv.tier for iv in intervals}
+    assert tiers == {"speaker", "face 0", "face 1"}
+    speaker = [iv for iv in intervals if iv.tier == "speaker"]
+    assert speaker[0].segment.start == 0.0 and speaker[-1].segment.end == pytest.approx(2.5, 0.05)
+    assert all(iv.label is not None and iv.vector.shape == (intervals[0].vector.size,)
+               for iv in intervals)
+    grid = tmp_path / "timeline.TextGrid"
+    proc = run_cli("timeline", talking, "-o", grid)  # format from the extension
+    assert proc.returncode == 0, proc.stderr
+    assert [iv.text for iv in read_textgrid(grid, "speaker") if iv.text]
+    assert "Traceback" not in proc.stderr
+
+
+def test_timeline_srt_readable_as_subtitles(talking, tmp_path):
+    out = tmp_path / "emotions.srt"
+    proc = run_cli("timeline", talking, "-f", "srt", "-o", out, "--no-smooth")
+    assert proc.returncode == 0, proc.stderr
+    cues = read_subtitles(out)
+    assert cues and cues[0].segment.start == 0.0
+    assert cues[0].text.split()[0] in ("anger", "disgust", "fear", "happiness", "sadness",
+                                       "surprise", "neutral", "contempt")
+
+
+def test_align_to_mel_frames_and_to_subtitles(talking, tmp_path):
+    out = tmp_path / "cond.npz"
+    proc = run_cli("align", talking, "--sr", 22050, "--hop", 256, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    cond = read_npz(out)
+    assert cond.n_frames == 1 + int(2.5 * 22050) // 256  # librosa's count (center=True)
+    assert cond.sr == 22050 and cond.hop_length == 256 and cond.mask.all()
+    assert cond.fps == pytest.approx(25.0)
+    srt = tmp_path / "lines.srt"
+    srt.write_text("1\n00:00:00,200 --> 00:00:01,000\nHello\n\n"
+                   "2\n00:00:01,200 --> 00:00:02,300\nthere\n")
+    lines = tmp_path / "lines.json"
+    proc = run_cli("align", talking, "--subtitles", srt, "-o", lines)
+    assert proc.returncode == 0, proc.stderr
+    aligned = read_json(lines)
+    assert [iv.text for iv in aligned] == ["Hello", "there"]
+    assert all(iv.face_ratio == 1.0 and iv.vector.shape == cond.values.shape[1:]
+               for iv in aligned)
+
+
+@pytest.mark.parametrize("args, says", [
+    (("timeline", "missing.mp4", "-o", "{tmp}/t.json"), "missing.mp4"),
+    (("timeline", "{video}", "-o", "{tmp}/t.txt"), "extension"),
+    (("align", "{video}", "--subtitles", "{tmp}/none.srt", "-o", "{tmp}/a.json"), "none.srt"),
+    (("align", "{video}", "-o", "{tmp}/a.json"), "extension"),
+    (("align", "{silent}", "-o", "{tmp}/a.npz"), "no audio"),
+])
+def test_bad_input_is_one_line_and_exit_2(talking, tmp_path, args, says):
+    silent = tmp_path / "silent.mp4"
+    if "{silent}" in args:
+        from synthetic import write_face_video
+
+        write_face_video(silent, seconds=0.5)
+    args = [a.format(tmp=tmp_path, video=talking, silent=silent) for a in args]
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emotion-encoder: error:") and says in lines[0]
+    assert not list(tmp_path.glob("[ta].*"))
