@@ -141,3 +141,13 @@ def test_real_multiface_video_with_no_face_stretches(encoder):
     result = encoder.predict(SHARED_VIDEOS / "stage_multiface.mp4")
     assert result.faces_found
     assert result.duration == pytest.approx(10.0, abs=0.1)  # the data README says 9.2 s; ffmpeg reads 10.0
+
+
+def test_mirror_averaging_is_mirror_invariant(encoder):
+    clips = np.random.default_rng(0).normal(size=(2, 16, 48, 48, 1)).astype("float32")
+    plain = encoder._forward(clips)
+    mirrored = encoder._forward(clips[:, :, :, ::-1].copy())
+    for key in ("probs", "embedding", "attention"):
+        np.testing.assert_allclose(plain[key].numpy(), mirrored[key].numpy(), atol=1e-5)
+    single = EmotionEncoder(mirror=False)._forward(clips)["probs"].numpy()
+    assert not np.allclose(single, plain["probs"].numpy(), atol=1e-6)
