@@ -35,9 +35,11 @@ setup(
         "pillow>=10",
         "scikit-image>=0.24",
         "pyyaml>=6",
+        "pyarrow>=15",  # emotion-encoder tag: index.parquet
     ],
     extras_require={
         "dev": ["pytest>=8", "hypothesis>=6"],
+        "browser-tests": ["selenium>=4.20"],  # tests/test_demo_browser.py
     },
     entry_points={"console_scripts": ["emotion-encoder=emotion_encoder.cli:main"]},
     classifiers=[

@@ -1,4 +1,4 @@
-"""Gradio upload demo of the emotion encoder.
+"""Gradio upload demo of the emotion encoder (``emotion-encoder demo`` or ``python -m demo``).
 
-Not implemented yet: this package is reserved for issue #5.
+See :mod:`demo.app`: :func:`~demo.app.build_app`, :func:`~demo.app.launch`.
 """

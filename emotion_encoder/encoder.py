@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 import numpy as np
 
@@ -25,7 +25,7 @@ import tensorflow as tf
 from emotion_encoder.faces import DominantFaceTracker, FaceCrop, iter_face_crops, make_detector
 from emotion_encoder.faces.multi_tracking import MultiFaceTracker, iter_multi_face_crops
 from emotion_encoder.models.loading import LoadedModel, load_encoder_model
-from emotion_encoder.results import (UNTRAINED_WARNING, ClipEmbeddings, ClipPrediction,
+from emotion_encoder.results import (UNTRAINED_WARNING, Analysis, ClipEmbeddings, ClipPrediction,
                                      FaceBox, VideoPrediction)
 from emotion_encoder.sampling import pick, sliding_windows
 from emotion_encoder.tracks import FaceClip, TrackAssembler, note_cuts, window_faces
@@ -124,46 +124,35 @@ class EmotionEncoder:
             sampling: ``"sliding"`` windows over the video (timelines) or ``"fixed"``: one
                 clip of frames evenly spaced over the whole video (the paper's protocol).
         """
-        info, clips = self._encode(video, fps, sampling)
-        predictions = [self._clip_prediction(clip) for clip in clips]
-        weights = np.array([c.face_ratio if c.probs is not None else 0.0 for c in clips])
-        video_label = video_probs = None
-        warnings = [] if self.weights_trained else [UNTRAINED_WARNING]
-        if weights.sum() > 0:
-            mean = sum(w * c.probs for w, c in zip(weights, clips) if w > 0) / weights.sum()
-            video_label = self.labels[int(np.argmax(mean))]
-            video_probs = {label: float(p) for label, p in zip(self.labels, mean)}
-        else:
-            warnings.append("no face found in any clip")
-        return VideoPrediction(
-            video=info.path, duration=info.duration, fps=info.fps, n_frames=info.n_frames,
-            width=info.width, height=info.height, labels=self.labels,
-            video_label=video_label, video_probs=video_probs, clips=predictions,
-            preset=self.preset, weights_trained=self.weights_trained,
-            sampling=self._sampling_dict(sampling), warnings=warnings)
+        return self._prediction(*self._encode(video, fps, sampling), sampling)
 
     def embed(self, video: VideoInput, fps: float | None = None,
               sampling: Sampling = "sliding") -> ClipEmbeddings:
         """Fused embeddings ``(n_clips, d)`` with clip times; same arguments as :meth:`predict`."""
-        info, clips = self._encode(video, fps, sampling)
-        dim = int(self.model.embedding_dim)
-        steps = int(self.model.output["attention"].shape[-1])
-        zeros = {"embedding": np.zeros(dim, np.float32),
-                 "probs": np.zeros(len(self.labels), np.float32),
-                 "attention": np.zeros(steps, np.float32)}
+        return self._embeddings(*self._encode(video, fps, sampling))
 
-        def stack(key: str) -> np.ndarray:
-            rows = [getattr(c, key) if c.probs is not None else zeros[key] for c in clips]
-            return np.stack(rows).astype(np.float32) if rows else np.zeros((0, zeros[key].size),
-                                                                             np.float32)
+    def analyze(self, video: VideoInput, fps: float | None = None,
+                sampling: Sampling = "sliding",
+                progress: Callable[[FaceCrop], None] | None = None) -> Analysis:
+        """:meth:`predict` and :meth:`embed` from one decoding and one network pass.
 
-        return ClipEmbeddings(
-            video=info.path, embeddings=stack("embedding"),
-            starts=np.array([c.start for c in clips], np.float64),
-            ends=np.array([c.end for c in clips], np.float64),
-            has_face=np.array([c.probs is not None for c in clips], bool),
-            probs=stack("probs"), attention=stack("attention"), labels=self.labels,
-            preset=self.preset, weights_trained=self.weights_trained)
+        ``progress`` is called with every sampled frame's :class:`FaceCrop` (time, box) as
+        the video streams by; the boxes also come back in ``Analysis.frame_boxes``.
+
+        >>> out = EmotionEncoder().analyze("clip.mp4", progress=lambda f: print(f.t))  # doctest: +SKIP
+        >>> out.prediction.video_label, out.embeddings.embeddings.shape                  # doctest: +SKIP
+        """
+        boxes: list[tuple[float, tuple[float, float, float, float] | None]] = []
+
+        def seen(frame: FaceCrop) -> None:
+            boxes.append((float(frame.t), None if frame.box is None else
+                          tuple(float(v) for v in frame.box[:4])))
+            if progress is not None:
+                progress(frame)
+
+        info, clips = self._encode(video, fps, sampling, seen)
+        return Analysis(self._prediction(info, clips, sampling), self._embeddings(info, clips),
+                        tuple(boxes))
 
     def track(self, video: VideoInput, fps: float | None = None,
               faces: Literal["speaker", "all"] = "speaker", smooth: bool = True) -> FaceTracks:
@@ -205,8 +194,9 @@ class EmotionEncoder:
         info = source.info
         return assembler.result(info.path, info.duration, cuts, smooth)
 
-    def _encode(self, video: VideoInput, fps: float | None,
-                sampling: Sampling) -> tuple[VideoInfo, list[_Clip]]:
+    def _encode(self, video: VideoInput, fps: float | None, sampling: Sampling,
+                on_frame: Callable[[FaceCrop], None] | None = None
+                ) -> tuple[VideoInfo, list[_Clip]]:
         if sampling not in ("sliding", "fixed"):
             raise ValueError(f"sampling must be 'sliding' or 'fixed', got {sampling!r}")
         source = open_source(video, fps=fps)
@@ -215,6 +205,8 @@ class EmotionEncoder:
             duration = source.info.duration
             target_fps = 4 * self.window / duration if duration > 0 else None
         frames = self._face_frames(source.frames(target_fps))
+        if on_frame is not None:
+            frames = _observed(frames, on_frame)
         if sampling == "fixed":
             windows: Iterable[list[FaceCrop]] = [pick(list(frames), self.window)]
         else:
@@ -230,6 +222,45 @@ class EmotionEncoder:
         for clip in clips:
             clip.end = min(clip.end, info.duration) if info.duration > 0 else clip.end
         return info, clips
+
+    def _prediction(self, info: VideoInfo, clips: list[_Clip],
+                    sampling: Sampling) -> VideoPrediction:
+        predictions = [self._clip_prediction(clip) for clip in clips]
+        weights = np.array([c.face_ratio if c.probs is not None else 0.0 for c in clips])
+        video_label = video_probs = None
+        warnings = [] if self.weights_trained else [UNTRAINED_WARNING]
+        if weights.sum() > 0:
+            mean = sum(w * c.probs for w, c in zip(weights, clips) if w > 0) / weights.sum()
+            video_label = self.labels[int(np.argmax(mean))]
+            video_probs = {label: float(p) for label, p in zip(self.labels, mean)}
+        else:
+            warnings.append("no face found in any clip")
+        return VideoPrediction(
+            video=info.path, duration=info.duration, fps=info.fps, n_frames=info.n_frames,
+            width=info.width, height=info.height, labels=self.labels,
+            video_label=video_label, video_probs=video_probs, clips=predictions,
+            preset=self.preset, weights_trained=self.weights_trained,
+            sampling=self._sampling_dict(sampling), warnings=warnings)
+
+    def _embeddings(self, info: VideoInfo, clips: list[_Clip]) -> ClipEmbeddings:
+        dim = int(self.model.embedding_dim)
+        steps = int(self.model.output["attention"].shape[-1])
+        zeros = {"embedding": np.zeros(dim, np.float32),
+                 "probs": np.zeros(len(self.labels), np.float32),
+                 "attention": np.zeros(steps, np.float32)}
+
+        def stack(key: str) -> np.ndarray:
+            rows = [getattr(c, key) if c.probs is not None else zeros[key] for c in clips]
+            return np.stack(rows).astype(np.float32) if rows else np.zeros((0, zeros[key].size),
+                                                                             np.float32)
+
+        return ClipEmbeddings(
+            video=info.path, embeddings=stack("embedding"),
+            starts=np.array([c.start for c in clips], np.float64),
+            ends=np.array([c.end for c in clips], np.float64),
+            has_face=np.array([c.probs is not None for c in clips], bool),
+            probs=stack("probs"), attention=stack("attention"), labels=self.labels,
+            preset=self.preset, weights_trained=self.weights_trained)
 
     def _face_frames(self, frames: Iterator[tuple[float, np.ndarray]]) -> Iterator[FaceCrop]:
         pre = self.preprocessor
@@ -272,6 +303,13 @@ def _fill_gaps(frames: list[FaceCrop]) -> list[np.ndarray]:
     """Crops of a clip, each frame without a face taking the nearest frame's crop."""
     have = [i for i, f in enumerate(frames) if f.crop is not None]
     return [frames[min(have, key=lambda j: abs(j - i))].crop for i in range(len(frames))]
+
+
+def _observed(frames: Iterator[FaceCrop], on_frame: Callable[[FaceCrop], None]
+              ) -> Iterator[FaceCrop]:
+    for frame in frames:
+        on_frame(frame)
+        yield frame
 
 
 def _batched(items: Iterable, size: int) -> Iterator[list]:

@@ -199,3 +199,13 @@ class ClipEmbeddings:
                 preset=str(data["preset"]),
                 weights_trained=bool(data["weights_trained"]),
             )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What :meth:`EmotionEncoder.analyze` returns: both results of one pass over a video,
+    and the tracked face box (or None) of every sampled frame as ``(t, box)``."""
+
+    prediction: VideoPrediction
+    embeddings: ClipEmbeddings
+    frame_boxes: tuple[tuple[float, tuple[float, float, float, float] | None], ...] = ()

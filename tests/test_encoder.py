@@ -151,3 +151,14 @@ def test_mirror_averaging_is_mirror_invariant(encoder):
         np.testing.assert_allclose(plain[key].numpy(), mirrored[key].numpy(), atol=1e-5)
     single = EmotionEncoder(mirror=False)._forward(clips)["probs"].numpy()
     assert not np.allclose(single, plain["probs"].numpy(), atol=1e-6)
+
+
+def test_analyze_is_predict_and_embed_in_one_pass(encoder, face_video):
+    path, boxes = face_video
+    seen = []
+    out = encoder.analyze(path, progress=seen.append)
+    assert out.prediction.to_dict() == encoder.predict(path).to_dict()
+    np.testing.assert_allclose(out.embeddings.embeddings, encoder.embed(path).embeddings,
+                               atol=1e-5)
+    assert [round(f.t, 2) for f in seen] == [round(t, 2) for t, _ in out.frame_boxes]
+    assert len(seen) == 30 and all(box is not None for _, box in out.frame_boxes)

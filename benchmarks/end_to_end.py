@@ -1,0 +1,211 @@
+"""End-to-end speed on a 60 s 640x360 25 fps video: real-time factor, per-stage frames/s,
+peak memory.
+
+    python benchmarks/end_to_end.py                    # 60 s, default preset
+    python benchmarks/end_to_end.py --seconds 20 --json
+    python benchmarks/end_to_end.py --video my_clip.mp4
+
+The video is made from ``/work/shared/data/videos/*.mp4`` (or ``--source-dir``), scaled
+and padded to 640x360 at 25 fps and concatenated/looped to the length; without source
+videos it loops the bundled astronaut example. Stages, each timed on its own:
+
+* decode: ffmpeg decoding and resampling to the sampled fps (frames/s of sampled frames);
+* faces: decode + face detection/tracking + crops (sampled frames/s);
+* model: the network alone on as many clips as the video has (clips/s);
+* end to end: :func:`emotion_encoder.tagging.analyze` (prediction and embeddings in one
+  pass), as the ``tag`` command runs it: real-time factor = wall time / video duration;
+* render: the demo's annotated H.264 video (output frames/s).
+
+Peak RSS is ``resource.getrusage`` of this process (ffmpeg children not included).
+Weights do not change speed, so untrained presets measure the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SHARED_VIDEOS = "/work/shared/data/videos"
+WIDTH, HEIGHT, FPS = 640, 360, 25
+
+
+def _ffmpeg() -> str:
+    from moviepy.config import FFMPEG_BINARY
+
+    return FFMPEG_BINARY
+
+
+def build_video(out: Path, seconds: float, source_dir: str | None = SHARED_VIDEOS) -> str:
+    """Write the benchmark video; returns a description of what it was made from."""
+    sources = sorted(glob.glob(os.path.join(source_dir, "*.mp4"))) if source_dir else []
+    if not sources:
+        from emotion_encoder.examples import write_example_video
+
+        example = out.with_name("example_4s.mp4")
+        write_example_video(example, seconds=4.0, fps=FPS, size=(WIDTH, HEIGHT))
+        sources, origin = [str(example)], "the astronaut example, looped"
+    else:
+        origin = f"{len(sources)} videos from {source_dir}, concatenated and looped"
+    from emotion_encoder.video import probe_video
+
+    durations = [max(0.1, probe_video(s).duration) for s in sources]
+    inputs: list[str] = []
+    total, i = 0.0, 0
+    while total < seconds + 1:
+        inputs.append(sources[i % len(sources)])
+        total += durations[i % len(sources)]
+        i += 1
+    norm = (f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease,"
+            f"pad={WIDTH}:{HEIGHT}:(ow-iw)/2:(oh-ih)/2,fps={FPS},setsar=1,format=yuv420p")
+    parts = ";".join(f"[{k}:v:0]{norm}[v{k}]" for k in range(len(inputs)))
+    concat = "".join(f"[v{k}]" for k in range(len(inputs)))
+    cmd = [_ffmpeg(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error"]
+    for path in inputs:
+        cmd += ["-i", path]
+    cmd += ["-filter_complex", f"{parts};{concat}concat=n={len(inputs)}:v=1:a=0[out]",
+            "-map", "[out]", "-t", f"{seconds}", "-c:v", "libx264", "-preset", "veryfast",
+            "-crf", "23", "-an", str(out)]
+    subprocess.run(cmd, check=True)
+    return origin
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (Linux reports kB). Children (ffmpeg) are left
+    out: ``RUSAGE_CHILDREN`` counts the parent's pages a child held between fork and exec."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run(video: str, preset: str, sample_fps: float, stride: int, render: bool) -> dict:
+    import numpy as np
+
+    from emotion_encoder.tagging import analyze, load_encoder
+    from emotion_encoder.video import open_source, probe_video
+
+    info = probe_video(video)
+    result: dict = {"video": {"path": video, "duration_s": info.duration, "fps": info.fps,
+                              "width": info.width, "height": info.height,
+                              "frames": info.n_frames},
+                    "preset": preset, "sample_fps": sample_fps, "stride": stride,
+                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    t = time.perf_counter()
+    encoder = load_encoder(preset, sample_fps=sample_fps, stride=stride)
+    result["load_s"] = round(time.perf_counter() - t, 2)
+
+    # warm-up: trace the model and start the detector on a second of video
+    warm = encoder.window
+    encoder._forward(np.zeros((1,) + tuple(encoder.model.input_shape[1:]), np.float32))
+    stages: dict[str, dict] = {}
+
+    t = time.perf_counter()
+    n = sum(1 for _ in open_source(video).frames(sample_fps))
+    dt = time.perf_counter() - t
+    stages["decode"] = {"frames": n, "seconds": round(dt, 2), "frames_per_s": round(n / dt, 1)}
+
+    t = time.perf_counter()
+    crops = list(encoder._face_frames(open_source(video).frames(sample_fps)))
+    dt = time.perf_counter() - t
+    seen = sum(c.crop is not None for c in crops)
+    stages["decode+faces"] = {"frames": len(crops), "with_face": seen, "seconds": round(dt, 2),
+                              "frames_per_s": round(len(crops) / dt, 1)}
+    del crops
+
+    t = time.perf_counter()
+    analysis = analyze(encoder, video)
+    dt = time.perf_counter() - t
+    clips = len(analysis.prediction.clips)
+    stages["end_to_end"] = {"clips": clips, "seconds": round(dt, 2),
+                            "sampled_frames_per_s": round(n / dt, 1),
+                            "video_frames_per_s": round(info.n_frames / dt, 1)}
+
+    shape = tuple(encoder.model.input_shape[1:])
+    batch = np.random.default_rng(0).random((encoder.batch_size,) + shape, np.float32)
+    import tensorflow as tf
+
+    batches = max(1, -(-clips // encoder.batch_size))
+    t = time.perf_counter()
+    for _ in range(batches):
+        encoder._forward(tf.constant(batch))
+    dt = time.perf_counter() - t
+    done = batches * encoder.batch_size
+    stages["model"] = {"clips": done, "seconds": round(dt, 2), "clips_per_s": round(done / dt, 1),
+                       "frames_per_s": round(done * warm / dt, 1)}
+
+    if render:
+        from demo.app import render_annotated
+
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            out = render_annotated(video, analysis.prediction, Path(tmp) / "annotated.mp4",
+                                   frame_boxes=analysis.frame_boxes)
+            dt = time.perf_counter() - t
+            frames = probe_video(out).n_frames
+        stages["render"] = {"frames": frames, "seconds": round(dt, 2),
+                            "frames_per_s": round(frames / dt, 1)}
+
+    total = stages["end_to_end"]["seconds"]
+    result["stages"] = stages
+    result["real_time_factor"] = round(total / info.duration, 3) if info.duration else None
+    result["x_real_time"] = round(info.duration / total, 2) if total else None
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def print_report(r: dict) -> None:
+    v = r["video"]
+    print(f"video: {v['duration_s']:.1f} s, {v['width']}x{v['height']} @ {v['fps']:.0f} fps "
+          f"({v['frames']} frames; {r.get('origin', v['path'])})")
+    print(f"preset {r['preset']}, sampled {r['sample_fps']:g} fps, stride {r['stride']}, "
+          f"{r['machine']['cpus']} CPUs; model load {r['load_s']:.1f} s")
+    print(f"{'stage':<14} {'seconds':>8}  throughput")
+    for name, s in r["stages"].items():
+        if name == "model":
+            rate = f"{s['clips_per_s']:.1f} clips/s ({s['frames_per_s']:.0f} frames/s)"
+        elif name == "end_to_end":
+            rate = (f"{s['sampled_frames_per_s']:.1f} sampled frames/s, "
+                    f"{s['video_frames_per_s']:.1f} video frames/s, {s['clips']} clips")
+        else:
+            rate = f"{s['frames_per_s']:.1f} frames/s"
+        print(f"{name:<14} {s['seconds']:8.2f}  {rate}")
+    print(f"real-time factor {r['real_time_factor']:.3f} "
+          f"({r['x_real_time']:.1f}x real time); peak RSS {r['peak_rss_mb']:.0f} MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--video", help="benchmark this file instead of building one")
+    parser.add_argument("--source-dir", default=SHARED_VIDEOS,
+                        help="videos to build from (default: %(default)s)")
+    parser.add_argument("--preset", default="default")
+    parser.add_argument("--fps", type=float, default=10.0, help="sampled fps")
+    parser.add_argument("--stride", type=int, default=8)
+    parser.add_argument("--no-render", action="store_true", help="skip the annotated video")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # demo/ for the render stage
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.video:
+            video, origin = args.video, args.video
+        else:
+            video = str(Path(tmp) / f"bench_{int(args.seconds)}s.mp4")
+            origin = build_video(Path(video), args.seconds, args.source_dir)
+        result = run(video, args.preset, args.fps, args.stride, not args.no_render)
+        result["origin"] = origin
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_report(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

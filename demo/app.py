@@ -1,0 +1,623 @@
+"""The Gradio app: upload a video (or take the bundled example), get its emotion timeline.
+
+    emotion-encoder demo --port 7860
+    python -m demo --port 7860
+
+Outputs: a timeline plot (probability per emotion over time, the chosen label as a band,
+no-face stretches shaded), a table of clips, the video with face boxes and labels drawn
+in (H.264 mp4, at most 640 px), and downloads (JSON, CSV, SRT, embeddings npz). Every error
+reaches the page as one line (``gr.Error``), never as a stack trace.
+
+The main event is exposed to the API as ``/analyze``:
+
+>>> from gradio_client import Client, handle_file                    # doctest: +SKIP
+>>> Client("http://127.0.0.1:7860/").predict(                        # doctest: +SKIP
+...     {"video": handle_file("clip.mp4")}, "default", 8, 10.0, api_name="/analyze")
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_UPLOAD_MB = 200
+MAX_DURATION_S = 600
+RENDER_MAX_SIDE = 640
+RENDER_MAX_FPS = 25.0
+DETECTION_MAX_SIDE = 1280  # FileSource's default: face boxes are in this frame size
+
+LABEL_COLORS = {
+    "anger": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happiness": "#f2b701",
+    "sadness": "#1f77b4", "surprise": "#17becf", "neutral": "#7f7f7f", "contempt": "#e377c2",
+}
+TABLE_HEADERS = ["#", "start (s)", "end (s)", "label", "confidence", "face seen", "face box",
+                 "face"]
+FACE_MODES = {"main face": None, "speaker": "speaker", "all faces": "all"}
+"""Faces option: the dominant face (``predict``), or ``EmotionEncoder.track``'s speaker or
+every tracked face (offered only when the encoder has ``track``)."""
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("EMOTION_ENCODER_DEMO_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+        "emotion_encoder", "demo")
+    return Path(base)
+
+
+def ensure_example(cache_dir: str | os.PathLike) -> Path:
+    """The bundled example (astronaut photo, public domain), written on first start."""
+    from emotion_encoder.examples import write_example_video
+
+    path = Path(cache_dir) / "astronaut_example.mp4"
+    if not path.exists():
+        write_example_video(path)
+    return path
+
+
+def label_color(label: str | None, labels: tuple[str, ...] = ()) -> str:
+    if label in LABEL_COLORS:
+        return LABEL_COLORS[label]
+    import matplotlib
+
+    palette = matplotlib.colormaps["tab10"].colors
+    index = labels.index(label) if label in labels else abs(hash(label)) % len(palette)
+    return matplotlib.colors.to_hex(palette[index % len(palette)])
+
+
+# ------------------------------------------------------------------ the model, once per preset
+
+class EncoderCache:
+    """One loaded :class:`EmotionEncoder` per preset; one analysis at a time."""
+
+    def __init__(self):
+        self._encoders: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def get(self, preset: str):
+        if preset not in self._encoders:
+            from emotion_encoder.tagging import load_encoder
+
+            self._encoders[preset] = load_encoder(preset)
+        return self._encoders[preset]
+
+
+ENCODERS = EncoderCache()
+
+
+def presets() -> list[str]:
+    from emotion_encoder.models.presets import PRESETS
+
+    return list(PRESETS)
+
+
+# ------------------------------------------------------------------ outputs
+
+def clip_rows(prediction, faces=()) -> list[list[Any]]:
+    """Table rows: the prediction's clips, or (``faces``: ``(name, prediction)``) every
+    tracked person's clips, by start time."""
+    named = list(faces) or [("main", prediction)]
+    items = sorted(((clip.start, k, name, clip) for k, (name, pred) in enumerate(named)
+                    for clip in pred.clips), key=lambda x: (x[0], x[1]))
+    rows = []
+    for i, (_, _, name, clip) in enumerate(items):
+        box = "" if clip.face is None else (
+            f"{clip.face.x0:.0f},{clip.face.y0:.0f},{clip.face.x1:.0f},{clip.face.y1:.0f}")
+        rows.append([i, round(clip.start, 2), round(clip.end, 2), clip.label or "no face",
+                     None if clip.confidence is None else round(clip.confidence, 3),
+                     f"{clip.face_ratio:.0%}", box, name])
+    return rows
+
+
+def _no_face_spans(prediction) -> list[tuple[float, float]]:
+    spans: list[tuple[float, float]] = []
+    for clip in prediction.clips:
+        if clip.has_face:
+            continue
+        if spans and clip.start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], clip.end))
+        else:
+            spans.append((clip.start, clip.end))
+    # a stretch also covered by a clip with a face is not a no-face stretch
+    faced = [(c.start, c.end) for c in prediction.clips if c.has_face]
+    trimmed = []
+    for a, b in spans:
+        for fa, fb in faced:
+            if fa <= a < fb:
+                a = fb
+            if fa < b <= fb:
+                b = fa
+        if b > a:
+            trimmed.append((a, b))
+    return trimmed
+
+
+def _label_band(prediction) -> list[tuple[float, float, str | None]]:
+    """Each clip owns the time from its start to the next clip's start (the last: its end)."""
+    clips = prediction.clips
+    band = []
+    for i, clip in enumerate(clips):
+        end = clips[i + 1].start if i + 1 < len(clips) else clip.end
+        if end > clip.start:
+            band.append((clip.start, end, clip.label))
+    return band
+
+
+def timeline_figure(prediction, cuts=()):
+    """Matplotlib figure: probability curves, the label band, shaded no-face stretches
+    (and shot cuts as dashed lines)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    fig = Figure(figsize=(10, 4.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    labels = prediction.labels
+    mids = np.array([(c.start + c.end) / 2 for c in prediction.clips])
+    for label in labels:
+        values = np.array([c.probs[label] if c.probs else np.nan for c in prediction.clips])
+        if len(mids):
+            ax.plot(mids, values, marker="o", markersize=3, linewidth=1.6,
+                    color=label_color(label, labels), label=label)
+    for a, b in _no_face_spans(prediction):
+        ax.axvspan(a, b, color="0.6", alpha=0.3, linewidth=0)
+    for cut in cuts:
+        ax.axvline(cut, color="0.3", linestyle="--", linewidth=1)
+    for a, b, label in _label_band(prediction):
+        ax.axvspan(a, b, ymin=0.905, ymax=1.0, color=label_color(label, labels) if label
+                   else "0.85", linewidth=0)
+        if label and (b - a) > 0.06 * max(prediction.duration, 1e-6):
+            ax.text((a + b) / 2, 1.055, label, ha="center", va="center", fontsize=8,
+                    color="white" if label not in ("happiness", "surprise") else "black")
+    ax.set_xlim(0, max(prediction.duration, mids.max() if len(mids) else 0, 1e-3))
+    ax.set_ylim(0, 1.1)
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("probability")
+    title = f"Emotion timeline — video label: {prediction.video_label or 'no face found'}"
+    ax.set_title(title, fontsize=11)
+    ax.grid(alpha=0.25)
+    handles, names = ax.get_legend_handles_labels()
+    handles.append(Patch(color="0.6", alpha=0.3))
+    names.append("no face")
+    ax.legend(handles, names, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8,
+              frameon=False)
+    return fig
+
+
+def write_clips_csv(path: Path, prediction, faces=()) -> Path:
+    """One row per clip (per person's clip with ``faces``), probabilities as columns."""
+    from emotion_encoder.tagging import write_atomic
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    labels = list(prediction.labels)
+    writer.writerow(["face", "start", "end", "label", "confidence", "face_ratio", "x0", "y0",
+                     "x1", "y1"] + [f"prob_{k}" for k in labels])
+    named = list(faces) or [("main", prediction)]
+    for name, clip in ((name, clip) for name, pred in named for clip in pred.clips):
+        box = [""] * 4 if clip.face is None else [round(clip.face.x0, 1), round(clip.face.y0, 1),
+                                                   round(clip.face.x1, 1), round(clip.face.y1, 1)]
+        probs = clip.probs or {}
+        writer.writerow([name, round(clip.start, 4), round(clip.end, 4), clip.label or "",
+                         "" if clip.confidence is None else round(clip.confidence, 4),
+                         round(clip.face_ratio, 3), *box]
+                        + ["" if k not in probs else round(probs[k], 4) for k in labels])
+    return write_atomic(path, buf.getvalue())
+
+
+def write_downloads(folder: Path, stem: str, analysis, doc: dict | None = None,
+                    faces=()) -> list[Path]:
+    """JSON, clips CSV, emotion SRT (one cue per run of a label), embeddings npz."""
+    import json
+
+    from emotion_encoder.tagging import write_atomic
+    from v2c_bridge import load_track, write_srt
+
+    pred, emb = analysis.prediction, analysis.embeddings
+    text = pred.to_json() if doc is None else json.dumps(doc, indent=2)
+    files = [write_atomic(folder / f"{stem}.emotions.json", text + "\n"),
+             write_clips_csv(folder / f"{stem}.clips.csv", pred, faces)]
+    srt = folder / f"{stem}.emotions.srt"
+    if len(emb):
+        write_srt(srt, load_track(emb))
+    else:
+        write_atomic(srt, "")
+    files.append(srt)
+    files.append(emb.save(folder / f"{stem}.embeddings.npz"))
+    return files
+
+
+def prediction_from_track(track, boxes, info, encoder, sampling: dict[str, Any]):
+    """A :class:`VideoPrediction` of one :class:`~v2c_bridge.timeline.EmotionTrack` (the
+    speaker's or a person's) with per-clip boxes ``(n, 4)`` (NaN: not seen). The face score
+    is not kept by tracks (0.0) and ``face_ratio`` is 1.0 for clips with a face, else 0.0."""
+    from emotion_encoder.results import (UNTRAINED_WARNING, ClipPrediction, FaceBox,
+                                         VideoPrediction)
+
+    labels = tuple(track.labels)
+    clips = []
+    for i in range(len(track)):
+        box = None if boxes is None or i >= len(boxes) else np.asarray(boxes[i], float)
+        face = FaceBox(*map(float, box), 0.0) if box is not None and np.all(
+            np.isfinite(box)) else None
+        start, end = float(track.starts[i]), float(track.ends[i])
+        if not track.has_face[i]:
+            clips.append(ClipPrediction(start, end, None, None, None, face, 0.0))
+            continue
+        probs = track.probs[i]
+        best = int(np.argmax(probs))
+        clips.append(ClipPrediction(start, end, labels[best], float(probs[best]),
+                                    {k: float(v) for k, v in zip(labels, probs)}, face, 1.0))
+    warnings = [] if encoder.weights_trained else [UNTRAINED_WARNING]
+    video_label = video_probs = None
+    if track.has_face.any():
+        mean = track.probs[track.has_face].mean(axis=0)
+        video_label = labels[int(np.argmax(mean))]
+        video_probs = {k: float(v) for k, v in zip(labels, mean)}
+    else:
+        warnings.append("no face found in any clip")
+    return VideoPrediction(video=info.path, duration=info.duration, fps=info.fps,
+                           n_frames=info.n_frames, width=info.width, height=info.height,
+                           labels=labels, video_label=video_label, video_probs=video_probs,
+                           clips=clips, preset=encoder.preset,
+                           weights_trained=encoder.weights_trained, sampling=sampling,
+                           warnings=warnings)
+
+
+def analyze_tracks(encoder, path: str, info, faces: str, smooth: bool):
+    """``EmotionEncoder.track``: the speaker's prediction, ``(name, prediction)`` per person
+    (``faces="all"``), the speaker's clip embeddings, and the result document."""
+    from emotion_encoder.results import ClipEmbeddings
+
+    tracks = encoder.track(path, faces=faces, smooth=smooth)
+    sampling = dict(encoder._sampling_dict("sliding"), faces=faces, smoothed=tracks.smoothed)
+    speaker = prediction_from_track(tracks.speaker, tracks.speaker_boxes, info, encoder,
+                                    sampling)
+    people = [(f"person {face.id}", prediction_from_track(face.track, face.boxes, info, encoder,
+                                                          sampling)) for face in tracks.faces]
+    sp = tracks.speaker
+    n = len(sp)
+    steps = sp.attention.shape[1] if sp.attention is not None else 0
+    embeddings = ClipEmbeddings(
+        video=info.path, embeddings=sp.embeddings, starts=sp.starts, ends=sp.ends,
+        has_face=sp.has_face, probs=sp.probs,
+        attention=sp.attention if sp.attention is not None else np.zeros((n, steps), np.float32),
+        labels=tuple(sp.labels), preset=encoder.preset, weights_trained=encoder.weights_trained)
+    doc = speaker.to_dict()
+    doc.update(speaker_ids=[int(x) for x in tracks.speaker_ids], cuts=list(tracks.cuts),
+               smoothed=bool(tracks.smoothed),
+               faces=[{"id": face.id, "clips": [c.to_dict() for c in pred.clips]}
+                      for face, (_, pred) in zip(tracks.faces, people)])
+    return speaker, people, embeddings, doc, list(tracks.cuts)
+
+
+def _clip_at(prediction, t: float):
+    best, best_d = None, None
+    for clip in prediction.clips:
+        if clip.start <= t < clip.end:
+            d = abs((clip.start + clip.end) / 2 - t)
+            if best_d is None or d < best_d:
+                best, best_d = clip, d
+    return best
+
+
+def _box_at(frame_boxes, times: np.ndarray, t: float, max_gap: float):
+    """The tracked box of the sampled frame nearest ``t`` (None if none within max_gap)."""
+    if not len(times):
+        return None
+    i = int(np.searchsorted(times, t))
+    best = min((j for j in (i - 1, i) if 0 <= j < len(times)), key=lambda j: abs(times[j] - t))
+    return frame_boxes[best][1] if abs(times[best] - t) <= max_gap else None
+
+
+def render_annotated(src: str | os.PathLike, prediction, out: Path, progress=None,
+                     frame_boxes=(), faces=()) -> Path:
+    """The video at <= 640 px and <= 25 fps with face boxes and labels, as H.264 mp4
+    (with the source's audio when it has some); the caption gives ``prediction``'s label.
+
+    ``frame_boxes``: the tracked box per sampled frame (``Analysis.frame_boxes``); without
+    them each clip's median box is drawn. ``faces``: ``(name, prediction)`` of every
+    tracked person, each drawn with its own clip boxes and labels (instead of the above).
+    """
+    import cv2
+    from moviepy.config import FFMPEG_BINARY
+
+    from emotion_encoder.video import probe_video
+    from emotion_encoder.video.reader import iter_frames, scaled_size
+
+    info = probe_video(src)
+    fps = min(info.fps, RENDER_MAX_FPS) if info.fps > 0 else RENDER_MAX_FPS
+    width, height = scaled_size(info.width, info.height, RENDER_MAX_SIDE)
+    det_width, _ = scaled_size(info.width, info.height, DETECTION_MAX_SIDE)
+    scale = width / det_width
+    out_w, out_h = width + width % 2, height + height % 2
+    tmp = out.with_name(f".{out.name}.tmp.mp4")
+    cmd = [FFMPEG_BINARY, "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{out_w}x{out_h}", "-r", f"{fps:.6f}",
+           "-i", "-", "-i", os.fspath(src), "-map", "0:v:0", "-map", "1:a:0?",
+           "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-pix_fmt", "yuv420p",
+           "-c:a", "aac", "-b:a", "96k", "-shortest", "-movflags", "+faststart", os.fspath(tmp)]
+    labels = prediction.labels
+    times = np.array([t for t, _ in frame_boxes], np.float64)
+    gap = 1.5 * float(np.median(np.diff(times))) if len(times) > 1 else 0.5
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=log)
+        try:
+            rate = fps if fps < info.fps else None
+            for t, frame in iter_frames(src, fps=rate, max_side=RENDER_MAX_SIDE):
+                img = np.zeros((out_h, out_w, 3), np.uint8)
+                img[:frame.shape[0], :frame.shape[1]] = frame
+                clip = _clip_at(prediction, t)
+                text = "no face"
+                overlays = []  # (box, label, confidence, name)
+                if faces:
+                    for name, face_pred in faces:
+                        face_clip = _clip_at(face_pred, t)
+                        if face_clip is not None and face_clip.face is not None:
+                            f = face_clip.face
+                            overlays.append(((f.x0, f.y0, f.x1, f.y1), face_clip.label,
+                                             face_clip.confidence, name))
+                else:
+                    box = None
+                    if frame_boxes:
+                        box = _box_at(frame_boxes, times, t, gap)
+                    elif clip is not None and clip.face is not None:
+                        box = (clip.face.x0, clip.face.y0, clip.face.x1, clip.face.y1)
+                    if box is not None:
+                        overlays.append((box, clip.label if clip is not None else None,
+                                         clip.confidence if clip is not None else None, ""))
+                if clip is not None and clip.label and (overlays or faces):
+                    text = f"{clip.label} {clip.confidence:.2f}"
+                for box, label, confidence, name in overlays:
+                    color = label_color(label, labels) if label else "#bbbbbb"
+                    rgb = tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+                    x0, y0, x1, y1 = (int(round(v * scale)) for v in box)
+                    thick = max(2, out_w // 320)
+                    cv2.rectangle(img, (x0, y0), (x1, y1), rgb, thick)
+                    tag = " ".join(x for x in (name, label, None if confidence is None else
+                                               f"{confidence:.2f}") if x)
+                    if tag:
+                        font = max(0.45, out_w / 1100)
+                        (tw, th), _ = cv2.getTextSize(tag, cv2.FONT_HERSHEY_SIMPLEX, font, 1)
+                        ty = max(th + 6, y0)
+                        cv2.rectangle(img, (x0, ty - th - 6), (x0 + tw + 6, ty), rgb, -1)
+                        cv2.putText(img, tag, (x0 + 3, ty - 4), cv2.FONT_HERSHEY_SIMPLEX, font,
+                                    (0, 0, 0) if label in ("happiness", "surprise")
+                                    else (255, 255, 255), 1, cv2.LINE_AA)
+                cv2.putText(img, f"{t:6.2f} s  {text}", (8, out_h - 10),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+                proc.stdin.write(img.tobytes())
+                if progress is not None and info.duration > 0:
+                    progress(min(1.0, t / info.duration))
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        finally:
+            code = proc.wait()
+        if code != 0:
+            log.seek(0)
+            reason = log.read().decode("utf-8", "replace").strip().splitlines()
+            tmp.unlink(missing_ok=True)
+            raise RuntimeError("could not encode the annotated video"
+                               + (f" ({reason[-1]})" if reason else ""))
+    os.replace(tmp, out)
+    return out
+
+
+# ------------------------------------------------------------------ the event
+
+def _friendly(exc: BaseException, upload: str | None) -> str:
+    from emotion_encoder.tagging import one_line
+
+    text = one_line(exc)
+    if upload:
+        text = text.replace(os.fspath(upload), Path(upload).name)
+    return text
+
+
+def _upload_path(video: Any) -> str | None:
+    if video is None:
+        return None
+    if isinstance(video, dict):  # {"video": ..., "subtitles": ...} or a FileData dict
+        video = video.get("video", video.get("path"))
+        if isinstance(video, dict):
+            video = video.get("path")
+    return None if video is None else os.fspath(video)
+
+
+def analyze_video(video, preset: str = "default", stride: float = 8, fps: float = 10.0,
+                  faces_mode: str = "main face", smooth: bool = False, *, max_mb: float = MAX_UPLOAD_MB, max_seconds: float = MAX_DURATION_S,
+                  progress=None):
+    """The whole pipeline behind the page: checks, analysis, outputs (raises ``gr.Error``)."""
+    import gradio as gr
+
+    path = _upload_path(video)
+    try:
+        if not path:
+            raise gr.Error("Upload a video first (or pick the example below).")
+        if not os.path.isfile(path):
+            raise gr.Error(f"{Path(path).name}: the uploaded file is missing.")
+        size_mb = os.path.getsize(path) / 1e6
+        if size_mb > max_mb:
+            raise gr.Error(f"{Path(path).name} is {size_mb:.0f} MB; the limit is {max_mb:.0f} MB.")
+        if preset not in presets():
+            raise gr.Error(f"Unknown preset {preset!r}; pick one of {', '.join(presets())}.")
+        stride, fps = int(stride), float(fps)
+        if not 1 <= stride <= 64:
+            raise gr.Error(f"Window stride must be 1 to 64 frames, got {stride}.")
+        if not 1.0 <= fps <= 30.0:
+            raise gr.Error(f"Sampled fps must be 1 to 30, got {fps:g}.")
+        if faces_mode not in FACE_MODES:
+            raise gr.Error(f"Faces must be one of {', '.join(FACE_MODES)}, got {faces_mode!r}.")
+        tracking = FACE_MODES[faces_mode] or ("speaker" if smooth else None)
+        if tracking and not encoder_supports("track"):
+            raise gr.Error("This encoder has no face tracking: use 'main face' without "
+                           "smoothing.")
+        from emotion_encoder.video import probe_video
+
+        report = progress or (lambda *a, **k: None)
+        report(0.0, desc="reading the video")
+        info = probe_video(path)
+        if info.duration > max_seconds:
+            raise gr.Error(f"{Path(path).name} is {info.duration / 60:.1f} min long; "
+                           f"the limit is {max_seconds / 60:.0f} min.")
+        from emotion_encoder.results import Analysis
+        from emotion_encoder.tagging import analyze
+
+        report(0.02, desc=f"loading the {preset} model")
+        encoder = ENCODERS.get(preset)
+        people, doc, cuts = [], None, []
+        with ENCODERS.lock:
+            encoder.stride, encoder.sample_fps = stride, fps
+            if tracking:
+                report(0.1, desc=f"tracking faces ({faces_mode}"
+                                 f"{', smoothed' if smooth else ''})")
+                speaker, people, emb, doc, cuts = analyze_tracks(encoder, path, info, tracking,
+                                                                 bool(smooth))
+                analysis = Analysis(speaker, emb)
+            else:
+                analysis = analyze(encoder, path, progress=lambda f, msg: report(
+                    0.05 + 0.7 * f, desc=f"faces and emotions: {msg}"))
+        import dataclasses
+
+        name = Path(path).name  # not the server's temp path of the upload
+        pred = dataclasses.replace(analysis.prediction, video=name)
+        analysis = dataclasses.replace(analysis, prediction=pred)
+        if doc is not None:
+            doc["video"] = name
+        folder = Path(tempfile.mkdtemp(prefix="emotion-demo-"))
+        stem = Path(path).stem or "video"
+        report(0.76, desc="drawing the faces into the video")
+        annotated = render_annotated(path, pred, folder / f"{stem}.annotated.mp4",
+                                     progress=lambda f: report(0.76 + 0.2 * f,
+                                                               desc="drawing the faces"),
+                                     frame_boxes=analysis.frame_boxes, faces=people)
+        report(0.97, desc="writing the downloads")
+        files = write_downloads(folder, stem, analysis, doc, people)
+        figure = timeline_figure(pred, cuts)
+    except gr.Error:
+        raise
+    except Exception as exc:  # noqa: BLE001  (one line in the page, never a stack trace)
+        raise gr.Error(_friendly(exc, path)) from None
+    summary = summary_markdown(pred, Path(path).name)
+    if tracking:
+        summary += (f"\n\nFaces: **{faces_mode}**, smoothing **{'on' if smooth else 'off'}**"
+                    f"{f', {len(people)} people' if people else ''}"
+                    f"{f', {len(cuts)} shot cuts' if cuts else ''} (the plot shows the "
+                    "speaker).")
+    import pandas as pd
+
+    frame = pd.DataFrame(clip_rows(pred, people), columns=TABLE_HEADERS)
+    return (summary, figure, frame, str(annotated), [str(f) for f in files],
+            doc if doc is not None else pred.to_dict())
+
+
+def summary_markdown(pred, name: str) -> str:
+    faced = sum(c.has_face for c in pred.clips)
+    head = (f"**{name}** — {pred.duration:.1f} s, {pred.width}x{pred.height}, {pred.fps:.0f} fps"
+            f" · **{len(pred.clips)} clips**, {faced} with a face · preset `{pred.preset}`")
+    if pred.video_label:
+        head += (f"\n\nVideo label: **{pred.video_label}** "
+                 f"({pred.video_probs[pred.video_label]:.2f})")
+    else:
+        head += "\n\nNo face found in any clip."
+    for warning in pred.warnings:
+        head += f"\n\n⚠️ {warning}"
+    return head
+
+
+# ------------------------------------------------------------------ the page
+
+def encoder_supports(name: str) -> bool:
+    """Whether the installed encoder has an optional method (e.g. ``track``)."""
+    try:
+        from emotion_encoder.encoder import EmotionEncoder
+    except Exception:  # noqa: BLE001
+        return False
+    return callable(getattr(EmotionEncoder, name, None))
+
+
+def build_app(cache_dir: str | os.PathLike | None = None, *, example: bool = True,
+              max_mb: float = MAX_UPLOAD_MB, max_seconds: float = MAX_DURATION_S):
+    """The Gradio Blocks app (not launched). Writes the example video into ``cache_dir``."""
+    import gradio as gr
+
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    example_path = ensure_example(cache) if example else None
+
+    tracking = encoder_supports("track")
+
+    def run(video, preset, stride, fps, *extra, progress=gr.Progress()):
+        return analyze_video(video, preset, stride, fps, *extra, max_mb=max_mb,
+                             max_seconds=max_seconds, progress=progress)
+
+    with gr.Blocks(title="Emotion encoder") as app:
+        gr.Markdown(
+            "# Emotion encoder\nFaces in a video → emotions per clip, with timestamps and "
+            "embeddings for dubbing. Upload a video (at most "
+            f"{max_mb:.0f} MB and {max_seconds / 60:.0f} min) or pick the example.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
+                with gr.Accordion("Options", open=False):
+                    preset = gr.Dropdown(presets(), value="default", label="Preset")
+                    stride = gr.Slider(1, 32, value=8, step=1,
+                                       label="Window stride (sampled frames)")
+                    fps = gr.Slider(2, 25, value=10, step=1, label="Sampled fps")
+                    extra = []
+                    if tracking:  # only when the encoder has EmotionEncoder.track
+                        extra = [gr.Radio(list(FACE_MODES), value="main face", label="Faces",
+                                          elem_id="faces-mode"),
+                                 gr.Checkbox(False, label="Smooth over time (per shot)",
+                                             elem_id="smooth")]
+                button = gr.Button("Analyze", variant="primary", elem_id="analyze")
+                if example_path is not None:
+                    gr.Examples([[str(example_path)]], inputs=[video_in],
+                                label="Example (astronaut photo, public domain)")
+            with gr.Column(scale=2):
+                summary = gr.Markdown(elem_id="summary")
+                plot = gr.Plot(label="Timeline", show_label=False, elem_id="timeline")
+        table = gr.Dataframe(headers=TABLE_HEADERS, label="Clips", elem_id="clips",
+                             interactive=False, wrap=True)
+        with gr.Row():
+            annotated = gr.Video(label="Faces and labels", elem_id="annotated",
+                                 interactive=False)
+            with gr.Column():
+                downloads = gr.File(label="Downloads (JSON, CSV, SRT, embeddings npz)",
+                                    file_count="multiple", elem_id="downloads",
+                                    interactive=False)
+                result_json = gr.JSON(label="Result JSON", open=False, elem_id="result-json")
+        button.click(run, inputs=[video_in, preset, stride, fps, *extra],
+                     outputs=[summary, plot, table, annotated, downloads, result_json],
+                     api_name="analyze", concurrency_limit=1)
+    app.emotion_cache_dir = cache  # for launch(): allowed_paths
+    return app
+
+
+def launch_options(app, *, max_mb: float = MAX_UPLOAD_MB) -> dict[str, Any]:
+    """Keyword arguments for ``app.launch`` (Gradio 6: theme and css go here)."""
+    import gradio as gr
+
+    return {"theme": gr.themes.Soft(), "max_file_size": f"{int(max_mb)}mb",
+            "allowed_paths": [str(getattr(app, "emotion_cache_dir", default_cache_dir()))],
+            "show_error": True}
+
+
+def launch(port: int = 7860, host: str = "127.0.0.1", share: bool = False,
+           cache_dir: str | os.PathLike | None = None, block: bool = True):
+    """Build and start the app; blocks until interrupted unless ``block=False``."""
+    app = build_app(cache_dir)
+    app.queue(default_concurrency_limit=1)
+    app.launch(server_name=host, server_port=port, share=share,
+               prevent_thread_lock=not block, **launch_options(app))
+    return app

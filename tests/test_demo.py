@@ -1,0 +1,137 @@
+"""The Gradio demo, driven over its HTTP API with gradio_client (the app runs in a thread)."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from synthetic import write_face_video
+
+gr = pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory):
+    from demo.app import build_app, launch_options
+
+    app = build_app(tmp_path_factory.mktemp("demo_cache"))
+    app.queue()
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+               quiet=True, **launch_options(app))
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def clip_video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo_videos") / "face clip.mp4"
+    write_face_video(path, seconds=2.5)
+    return path
+
+
+def test_round_trip_returns_table_json_plot_video_and_downloads(demo_url, clip_video):
+    from gradio_client import Client, handle_file
+
+    client = Client(demo_url, verbose=False)
+    summary, plot, table, annotated, files, result = client.predict(
+        handle_file(str(clip_video)), "default", 8, 10, api_name="/analyze")
+    # 2.5 s at 10 sampled fps = 25 frames: windows of 16 at 0 and 8, plus one ending the video
+    assert len(table["data"]) == len(result["clips"]) == 3
+    assert [row[1] for row in table["data"]] == [c["start"] for c in
+                                                 (dict(c, start=round(c["start"], 2))
+                                                  for c in result["clips"])]
+    assert result["clips"][0]["start"] == 0.0
+    assert result["clips"][-1]["end"] == pytest.approx(result["duration"], abs=0.05)
+    assert result["duration"] == pytest.approx(2.5, abs=0.1)
+    assert result["video"] == "face clip.mp4"
+    assert all(row[3] in result["labels"] for row in table["data"])  # a face in every clip
+    assert "3 clips" in summary
+    assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image")
+    assert annotated.endswith(".mp4")
+    names = sorted(f.rsplit("/", 1)[-1] for f in files)
+    assert names == ["face clip.clips.csv", "face clip.embeddings.npz",
+                     "face clip.emotions.json", "face clip.emotions.srt"]
+    by_name = {f.rsplit("/", 1)[-1]: f for f in files}
+    with open(by_name["face clip.emotions.json"]) as handle:
+        assert len(json.load(handle)["clips"]) == 3
+    with open(by_name["face clip.clips.csv"]) as handle:
+        assert len(handle.read().strip().splitlines()) == 1 + 3
+    # the options reach the encoder: a smaller stride gives more windows
+    _, _, table4, _, _, result4 = client.predict(
+        handle_file(str(clip_video)), "default", 4, 10, api_name="/analyze")
+    assert len(table4["data"]) == len(result4["clips"]) == 4
+
+
+def test_bad_video_is_one_line_error(demo_url, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    bad = tmp_path / "broken.mp4"
+    bad.write_text("this is not a video\n" * 50)
+    with pytest.raises(AppError) as info:
+        Client(demo_url, verbose=False).predict(handle_file(str(bad)), "default", 8, 10,
+                                                api_name="/analyze")
+    message = str(info.value)
+    assert "broken.mp4" in message and "not a readable video" in message
+    assert "Traceback" not in message and "\n" not in message.strip()
+
+
+def test_limits_and_missing_input_are_clear(clip_video):
+    from demo.app import analyze_video
+
+    with pytest.raises(gr.Error, match="limit is 0 MB"):
+        analyze_video(str(clip_video), max_mb=0.0001)
+    with pytest.raises(gr.Error, match=r"min long; the limit is 0 min"):
+        analyze_video(str(clip_video), max_seconds=1)
+    with pytest.raises(gr.Error, match="Upload a video first"):
+        analyze_video(None)
+    with pytest.raises(gr.Error, match="Unknown preset"):
+        analyze_video(str(clip_video), preset="nope")
+
+
+def test_timeline_shades_no_face_stretches():
+    from demo.app import _label_band, _no_face_spans, timeline_figure
+    from emotion_encoder.results import ClipPrediction, FaceBox, VideoPrediction
+
+    probs = {"happiness": 0.8, "neutral": 0.2}
+    face = FaceBox(1, 2, 30, 40, 0.9)
+    clips = [ClipPrediction(0.0, 1.6, "happiness", 0.8, probs, face, 1.0),
+             ClipPrediction(0.8, 2.4, None, None, None, None, 0.0),
+             ClipPrediction(1.6, 3.2, None, None, None, None, 0.0),
+             ClipPrediction(2.4, 4.0, "neutral", 0.6, {"happiness": 0.4, "neutral": 0.6},
+                            face, 1.0)]
+    pred = VideoPrediction("v.mp4", 4.0, 25.0, 100, 320, 240, ("happiness", "neutral"),
+                           "happiness", None, clips, "default", False, {})
+    assert _no_face_spans(pred) == [(1.6, 2.4)]
+    assert [b[2] for b in _label_band(pred)] == ["happiness", None, None, "neutral"]
+    assert timeline_figure(pred).axes[0].get_xlim() == (0.0, 4.0)
+
+
+def test_all_faces_with_smoothing_when_the_encoder_tracks(demo_url, tmp_path):
+    from gradio_client import Client, handle_file
+
+    from demo.app import encoder_supports
+
+    if not encoder_supports("track"):
+        pytest.skip("EmotionEncoder.track is not available: the demo hides these options")
+    video = tmp_path / "two faces.mp4"
+    write_face_video(video, seconds=2.5, faces=2)
+    summary, _, table, annotated, files, result = Client(demo_url, verbose=False).predict(
+        handle_file(str(video)), "default", 8, 10, "all faces", True, api_name="/analyze")
+    assert result["smoothed"] is True and len(result["faces"]) == 2
+    assert len(result["clips"]) == 3  # the speaker's windows
+    people = {row[7] for row in table["data"]}
+    assert people == {"person 0", "person 1"}
+    assert len(table["data"]) == sum(len(f["clips"]) for f in result["faces"])
+    assert "all faces" in summary and "2 people" in summary
+    assert annotated.endswith(".mp4") and len(files) == 4

@@ -1,0 +1,137 @@
+"""The demo page in headless Chromium (Selenium): upload a video, wait, check the results.
+
+Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (Debian packages ``chromium``
+and ``chromium-driver``) and ``pip install selenium``; skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from synthetic import write_face_video
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOT_COPY = Path("/tmp/demo_screenshot.png")
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium chromium-driver)",
+                allow_module_level=True)
+if not os.path.exists(CHROMEDRIVER):
+    pytest.skip("chromedriver not found (apt-get install -y chromium-driver)",
+                allow_module_level=True)
+webdriver = pytest.importorskip("selenium.webdriver",
+                                reason="selenium not installed (pip install selenium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory):
+    from demo.app import build_app, launch_options
+
+    app = build_app(tmp_path_factory.mktemp("browser_demo_cache"))
+    app.queue()
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+               quiet=True, **launch_options(app))
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage", "--window-size=1400,2000",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def wait_for(condition, timeout: float = 120.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def test_upload_analyze_and_see_plot_and_table(demo_url, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    video = tmp_path / "browser clip.mp4"
+    write_face_video(video, seconds=2.5)
+    browser.get(demo_url)
+    upload = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR,
+                                                    "#video-in input[type=file]"),
+                      60, "the upload field")[0]
+    upload.send_keys(str(video))
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#video-in video"), 60,
+             "the uploaded video preview")
+    browser.find_element(By.CSS_SELECTOR, "#analyze").click()
+
+    def table_rows():  # gradio's virtual table: header + body rows, counted by aria-rowcount
+        grids = browser.find_elements(By.CSS_SELECTOR, "#clips [role=grid]")
+        count = int(grids[0].get_attribute("aria-rowcount") or 0) - 1 if grids else 0
+        return count if count > 0 else None
+
+    assert wait_for(table_rows, 150, "the clips table") == 3
+    table_text = browser.find_element(By.CSS_SELECTOR, "#clips").text
+    for cell in ("start (s)", "label", "0.8", "2.48", "100%"):
+        assert cell in table_text
+    assert wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#timeline img"), 30,
+                    "the timeline plot")
+    summary = browser.find_element(By.CSS_SELECTOR, "#summary").text
+    assert "3 clips" in summary and "browser clip.mp4" in summary
+    assert wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#annotated video"), 30,
+                    "the annotated video")
+    downloads = browser.find_element(By.CSS_SELECTOR, "#downloads").text.replace("\n", "")
+    for suffix in (".emotions.json", ".clips.csv", ".emotions.srt", ".embeddings.npz"):
+        assert suffix in downloads
+    assert "Traceback" not in browser.page_source
+    time.sleep(1.0)  # let the plot image and video poster settle for the screenshot
+    shot = tmp_path / "demo_screenshot.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    try:
+        shutil.copyfile(shot, SCREENSHOT_COPY)
+    except OSError:
+        pass
+
+
+def test_bad_upload_shows_one_line_error(demo_url, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"junk" * 400)
+    browser.get(demo_url)
+    upload = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR,
+                                                    "#video-in input[type=file]"),
+                      60, "the upload field")[0]
+    upload.send_keys(str(bad))
+    time.sleep(2.0)
+    browser.find_element(By.CSS_SELECTOR, "#analyze").click()
+    text = wait_for(lambda: "broken.mp4" in browser.find_element(By.TAG_NAME, "body").text
+                    and browser.find_element(By.TAG_NAME, "body").text, 60, "the error")
+    assert "Error" in text or "error" in text
+    assert "Traceback" not in text
