@@ -38,8 +38,7 @@ setup(
         "pyarrow>=15",  # emotion-encoder tag: index.parquet
     ],
     extras_require={
-        "dev": ["pytest>=8", "hypothesis>=6"],
-        "browser-tests": ["selenium>=4.20"],  # tests/test_demo_browser.py
+        "dev": ["pytest>=8", "hypothesis>=6", "selenium>=4.20"],
     },
     entry_points={"console_scripts": ["emotion-encoder=emotion_encoder.cli:main"]},
     classifiers=[

@@ -5,7 +5,7 @@ peak memory.
     python benchmarks/end_to_end.py --seconds 20 --json
     python benchmarks/end_to_end.py --video my_clip.mp4
 
-The video is made from ``/work/shared/data/videos/*.mp4`` (or ``--source-dir``), scaled
+The video is made from ``../shared/data/videos/*.mp4`` (or ``--source-dir``), scaled
 and padded to 640x360 at 25 fps and concatenated/looped to the length; without source
 videos it loops the bundled astronaut example. Stages, each timed on its own:
 
@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SHARED_VIDEOS = "/work/shared/data/videos"
+SHARED_VIDEOS = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "videos")
 WIDTH, HEIGHT, FPS = 640, 360, 25
 
 

@@ -21,7 +21,7 @@ from v2c_bridge.mel import as_fraction, probe
 from v2c_bridge.pooling import clip_weights
 
 LABELS = ("happiness", "sadness", "neutral")
-SHARED_VIDEOS = Path("/work/shared/data/videos")
+SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 
 
 def clips(n: int = 8, window: float = 2.0, step: float = 1.0, no_face: tuple[int, ...] = (),
