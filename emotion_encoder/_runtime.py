@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from typing import IO, Iterator
 
@@ -45,3 +46,30 @@ def native_stderr_to(log: IO[bytes]) -> Iterator[None]:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextmanager
+def native_logs_off() -> Iterator[None]:
+    """For a whole command: C++ logs on fd 2 go to a temp file, while Python's
+    ``sys.stderr`` (our one-line messages, warnings, tracebacks) still reaches the console.
+
+    A no-op when ``sys.stderr`` is not the process's fd 2 (e.g. captured by a test runner).
+    """
+    try:
+        if sys.stderr.fileno() != 2:
+            raise OSError
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    console = os.fdopen(os.dup(2), "w", buffering=1)
+    python_stderr, sys.stderr = sys.stderr, console
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            console.flush()
+            os.dup2(console.fileno(), 2)
+            sys.stderr = python_stderr
+            console.close()

@@ -68,19 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _encoder(args: argparse.Namespace):
-    """Load TensorFlow and the model with their C++ start-up logs kept off the console."""
-    with tempfile.TemporaryFile() as log, _runtime.native_stderr_to(log), \
-            warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        from emotion_encoder.encoder import EmotionEncoder
+    from emotion_encoder.encoder import EmotionEncoder
 
-        encoder = EmotionEncoder(args.preset, detector=args.detector, sample_fps=args.fps,
-                                 stride=args.stride, detect_every=args.detect_every)
-        encoder.detector  # noqa: B018  (load it now, under the same quiet)
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            print(f"emotion-encoder: warning: {warning.message}", file=sys.stderr)
-    return encoder
+    return EmotionEncoder(args.preset, detector=args.detector, sample_fps=args.fps,
+                          stride=args.stride, detect_every=args.detect_every)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -135,12 +126,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     from emotion_encoder import __version__
 
-    with tempfile.TemporaryFile() as log, _runtime.native_stderr_to(log):
-        import keras
+    import keras
 
-        from emotion_encoder.faces.model_files import cache_dir, model_status
-        from emotion_encoder.models.loading import weights_path
-        from emotion_encoder.models.presets import PRESETS
+    from emotion_encoder.faces.model_files import cache_dir, model_status
+    from emotion_encoder.models.loading import weights_path
+    from emotion_encoder.models.presets import PRESETS
 
     info = {"emotion_encoder": __version__, "python": sys.version.split()[0]}
     for package in ("tensorflow", "keras", "mediapipe", "moviepy", "librosa", "gradio",
@@ -380,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = lambda message, *_a, **_k: print(
         f"emotion-encoder: warning: {message}", file=sys.stderr)
     try:
-        return COMMANDS[args.command](args)
+        with _runtime.native_logs_off():  # TF / MediaPipe C++ logs would drown our lines
+            return COMMANDS[args.command](args)
     except EmotionEncoderError as exc:
         print(f"emotion-encoder: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
