@@ -29,18 +29,23 @@ EXIT_ERROR = 2
 EXIT_NO_FACE = 3
 
 
-def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
+def _add_video_options(parser: argparse.ArgumentParser) -> None:
+    """The video argument and the encoder's options, shared by every command that reads one."""
     parser.add_argument("video", help="video file (any container ffmpeg reads)")
     parser.add_argument("--preset", default="default",
                         help="preset name or path to a .keras model (default: default)")
     parser.add_argument("--detector", default="blazeface",
                         choices=["blazeface", "blazeface-full", "blazeface-short", "mtcnn"])
-    parser.add_argument("--sampling", default="sliding", choices=["sliding", "fixed"],
-                        help="sliding windows (timeline) or one fixed-interval clip (paper)")
     parser.add_argument("--fps", type=float, default=10.0, help="sampled frames per second")
     parser.add_argument("--stride", type=int, default=8, help="frames between window starts")
     parser.add_argument("--detect-every", type=int, default=2,
                         help="run the face detector on every k-th sampled frame")
+
+
+def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
+    _add_video_options(parser)
+    parser.add_argument("--sampling", default="sliding", choices=["sliding", "fixed"],
+                        help="sliding windows (timeline) or one fixed-interval clip (paper)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -247,15 +252,7 @@ TIMELINE_FORMATS = {".json": "json", ".csv": "csv", ".srt": "srt", ".vtt": "vtt"
 
 
 def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", help="video file (any container ffmpeg reads)")
-    parser.add_argument("--preset", default="default",
-                        help="preset name or path to a .keras model (default: default)")
-    parser.add_argument("--detector", default="blazeface",
-                        choices=["blazeface", "blazeface-full", "blazeface-short", "mtcnn"])
-    parser.add_argument("--fps", type=float, default=10.0, help="sampled frames per second")
-    parser.add_argument("--stride", type=int, default=8, help="frames between window starts")
-    parser.add_argument("--detect-every", type=int, default=2,
-                        help="run the face detector on every k-th sampled frame")
+    _add_video_options(parser)
     parser.add_argument("--no-smooth", dest="smooth", action="store_false",
                         help="keep raw clip probabilities (no HMM smoothing per shot)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output file")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,19 @@ def gap_video(video_dir):
     """Like ``face_video`` but with no face from 1.0 s to 2.0 s."""
     path = video_dir / "gap.mp4"
     return path, write_face_video(path, seconds=3.0, fps=25, no_face_spans=[(1.0, 2.0)])
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory):
+    """The Gradio demo served on a free localhost port for one test module."""
+    from demo.app import build_app, launch_options
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = build_app(tmp_path_factory.mktemp("demo_cache"))
+    app.queue()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+               quiet=True, **launch_options(app))
+    yield f"http://127.0.0.1:{port}/"
+    app.close()

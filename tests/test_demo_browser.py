@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 
@@ -28,25 +27,6 @@ if not os.path.exists(CHROMEDRIVER):
                 allow_module_level=True)
 webdriver = pytest.importorskip("selenium.webdriver",
                                 reason="selenium not installed (pip install selenium)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def demo_url(tmp_path_factory):
-    from demo.app import build_app, launch_options
-
-    app = build_app(tmp_path_factory.mktemp("browser_demo_cache"))
-    app.queue()
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-               quiet=True, **launch_options(app))
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
 
 
 @pytest.fixture
