@@ -436,7 +436,8 @@ def _upload_path(video: Any) -> str | None:
 
 
 def analyze_video(video, preset: str = "default", stride: float = 8, fps: float = 10.0,
-                  faces_mode: str = "main face", smooth: bool = False, *, max_mb: float = MAX_UPLOAD_MB, max_seconds: float = MAX_DURATION_S,
+                  faces_mode: str = "main face", smooth: bool = False, *,
+                  max_mb: float = MAX_UPLOAD_MB, max_seconds: float = MAX_DURATION_S,
                   progress=None):
     """The whole pipeline behind the page: checks, analysis, outputs (raises ``gr.Error``)."""
     import gradio as gr
