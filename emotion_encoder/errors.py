@@ -14,13 +14,17 @@ class EmotionEncoderError(Exception):
     """Base class: an error a user can act on, shown without a traceback by the CLI."""
 
 
-class VideoError(EmotionEncoderError):
-    """A video cannot be read: missing, empty, not a video, truncated to nothing."""
+class FileProblem(EmotionEncoderError):
+    """An error about one file: the message is ``"<path>: <problem>"``."""
 
     def __init__(self, path: str | os.PathLike | None, problem: str):
         self.path = None if path is None else os.fspath(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class VideoError(FileProblem):
+    """A video cannot be read: missing, empty, not a video, truncated to nothing."""
 
 
 class ModelFileError(EmotionEncoderError):

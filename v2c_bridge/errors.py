@@ -7,18 +7,11 @@ v2c_bridge.errors.AlignmentError: clip.srt: line 4: cue ends before it starts
 
 from __future__ import annotations
 
-import os
-
-from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.errors import FileProblem
 
 
-class AlignmentError(EmotionEncoderError):
+class AlignmentError(FileProblem):
     """A track, transcript or media file cannot be used for alignment."""
-
-    def __init__(self, source: str | os.PathLike | None, problem: str):
-        self.source = None if source is None else os.fspath(source)
-        self.problem = problem
-        super().__init__(f"{self.source}: {problem}" if self.source else problem)
 
 
 class TranscriptWarning(UserWarning):

@@ -22,9 +22,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.faces.detectors import Box, Detector, FaceDetection, box_iou
-from emotion_encoder.faces.tracking import FaceCrop, _from_cwh, _to_cwh, model_crop
+from emotion_encoder.faces.tracking import (FaceCrop, _from_cwh, _to_cwh, check_tracker_settings,
+                                            model_crop)
 from emotion_encoder.shots import DEFAULT_THRESHOLD, ShotCutDetector
 
 
@@ -100,11 +100,7 @@ class MultiFaceTracker:
     def __init__(self, detector: Detector, detect_every: int = 2, max_gap: int = 5,
                  min_iou: float = 0.1, max_shift: float = 0.5, smoothing: float = 0.3,
                  cut_threshold: float | None = DEFAULT_THRESHOLD):
-        if detect_every < 1 or max_gap < 0:
-            raise EmotionEncoderError(f"need detect_every >= 1 and max_gap >= 0, "
-                                      f"got {detect_every}, {max_gap}")
-        if not 0.0 <= smoothing < 1.0:
-            raise EmotionEncoderError(f"smoothing must be in [0, 1), got {smoothing}")
+        check_tracker_settings(detect_every, max_gap, smoothing)
         self.detector = detector
         self.detect_every = detect_every
         self.max_gap = max_gap

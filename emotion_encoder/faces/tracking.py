@@ -114,6 +114,16 @@ def _from_cwh(c: np.ndarray) -> Box:
     return (cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h)
 
 
+def check_tracker_settings(detect_every: int, max_gap: int, smoothing: float) -> None:
+    """Reject settings no tracker can use, with a one-line error."""
+    if detect_every < 1:
+        raise EmotionEncoderError(f"detect_every must be >= 1, got {detect_every}")
+    if max_gap < 0:
+        raise EmotionEncoderError(f"max_gap must be >= 0, got {max_gap}")
+    if not 0.0 <= smoothing < 1.0:
+        raise EmotionEncoderError(f"smoothing must be in [0, 1), got {smoothing}")
+
+
 class DominantFaceTracker:
     """Track the dominant face of a stream of ``(t, rgb_frame)`` pairs.
 
@@ -132,12 +142,7 @@ class DominantFaceTracker:
 
     def __init__(self, detector: Detector, detect_every: int = 2, smoothing: float = 0.5,
                  max_gap: int = 10, continuity: float = 2.0):
-        if detect_every < 1:
-            raise EmotionEncoderError(f"detect_every must be >= 1, got {detect_every}")
-        if not 0.0 <= smoothing < 1.0:
-            raise EmotionEncoderError(f"smoothing must be in [0, 1), got {smoothing}")
-        if max_gap < 0:
-            raise EmotionEncoderError(f"max_gap must be >= 0, got {max_gap}")
+        check_tracker_settings(detect_every, max_gap, smoothing)
         self.detector = detector
         self.detect_every = detect_every
         self.smoothing = smoothing
