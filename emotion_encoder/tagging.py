@@ -5,7 +5,9 @@ pass) and reports progress as a fraction of the video read.
 
 :func:`tag` runs it over files, folders (recursive) and globs, writing one result JSON per
 video (atomically), an index of clip rows (JSONL, plus Parquet when pyarrow is installed)
-and a log of failures. A rerun skips the videos whose result file exists.
+and a log of failures. A rerun skips the videos whose result file exists. The work runs
+in local processes (``engine="local"``) or on Ray Data (``engine="ray"``, see
+:mod:`emotion_encoder.tagging_ray`); both write the same files.
 
 >>> summary = tag(["videos/"], "tags/", workers=2)     # doctest: +SKIP
 >>> summary["done"], summary["skipped"], summary["failed"]   # doctest: +SKIP
@@ -190,6 +192,7 @@ def write_index(outdir: Path, results: Sequence[dict[str, Any]]) -> list[Path]:
     os.close(fd)
     try:
         pq.write_table(table, tmp)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, outdir / INDEX_PARQUET)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -207,10 +210,22 @@ def _init_worker(preset: str, options: dict[str, Any]) -> None:
 
 
 def _tag_one(video: str, out: str, sampling: str, embeddings: bool) -> dict[str, Any]:
-    """Tag one video in this process; returns a status dict (never raises)."""
+    """:func:`tag_video` with this worker process's encoder."""
+    return tag_video(_WORKER["encoder"], video, out, sampling, embeddings)
+
+
+def tag_video(encoder, video: str, out: str, sampling: str = "sliding",
+              embeddings: bool = False) -> dict[str, Any]:
+    """Tag one video into the result file ``out`` (written atomically); returns a status
+    dict (``ok``, ``clips``, ``duration``, ``seconds``; ``error`` and ``trace`` on failure)
+    and never raises. Both engines run this for every video.
+
+    >>> tag_video(load_encoder(), "a.mp4", "tags/a.0badc0de.json")["ok"]   # doctest: +SKIP
+    True
+    """
     started = time.perf_counter()
     try:
-        analysis = analyze(_WORKER["encoder"], video, sampling=sampling)
+        analysis = analyze(encoder, video, sampling=sampling)
         pred = analysis.prediction
         doc = {"format": RESULT_FORMAT, "source": video, "result_file": Path(out).name,
                "prediction": pred.to_dict()}
@@ -263,15 +278,49 @@ def _clock(seconds: float) -> str:
 
 # ------------------------------------------------------------------ the batch
 
+def _run_local(todo: Sequence[tuple[str, str]], record: Callable[[dict[str, Any]], None], *,
+               workers: int, preset: str, options: dict[str, Any], sampling: str,
+               embeddings: bool) -> None:
+    """Tag ``todo`` (video, result file) pairs in this process (one worker) or in a pool of
+    spawned processes, each loading the model once; ``record`` gets every status."""
+    if workers <= 1:
+        _init_worker(preset, options)
+        for video, out in todo:
+            record(_tag_one(video, out, sampling, embeddings))
+        return
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # no fork after TensorFlow
+    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context,
+                             initializer=_init_worker, initargs=(preset, options)) as pool:
+        pending = {pool.submit(_tag_one, video, out, sampling, embeddings)
+                   for video, out in todo}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                record(future.result())
+
+
+ENGINES = ("local", "ray")
+
+
 def tag(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike, *, workers: int = 1,
         preset: str = "default", sampling: str = "sliding", embeddings: bool = False,
-        encoder_options: dict[str, Any] | None = None,
-        stream: TextIO | None = None) -> dict[str, Any]:
+        encoder_options: dict[str, Any] | None = None, engine: str = "local",
+        ray_address: str | None = None, stream: TextIO | None = None) -> dict[str, Any]:
     """Tag every video of ``inputs`` into ``outdir``; returns the run's summary.
 
     Videos with a result file in ``outdir`` are skipped. Failures are logged to
     ``outdir/tag.log`` (and ``stream``) with a one-line error; the run goes on.
+    ``engine="ray"`` runs ``workers`` Ray actors, on the cluster at ``ray_address`` (or
+    ``$RAY_ADDRESS``) if given, else on a local Ray runtime started for this run.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "ray":
+        from emotion_encoder.tagging_ray import require_ray
+
+        require_ray()
     stream = stream or sys.stderr
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -283,8 +332,9 @@ def tag(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike, *, worke
     started = time.perf_counter()
     statuses: list[dict[str, Any]] = []
     log_path = outdir / LOG_NAME
+    on_ray = " on Ray" if engine == "ray" else ""
     print(f"tag: {len(videos)} videos, {len(skipped)} already done, {len(todo)} to tag"
-          f" ({max(1, min(workers, len(todo) or 1))} worker(s))", file=stream, flush=True)
+          f" ({max(1, min(workers, len(todo) or 1))} worker(s){on_ray})", file=stream, flush=True)
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"# run {time.strftime('%Y-%m-%d %H:%M:%S')}: {len(todo)} to tag, "
                   f"{len(skipped)} skipped\n")
@@ -301,24 +351,14 @@ def tag(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike, *, worke
                 stream.write(f"tag: error: {error}\n")
             bar.update(status)
 
-        options = dict(encoder_options or {})
-        if todo and workers <= 1:
-            _init_worker(preset, options)
-            for video, out in todo:
-                record(_tag_one(video, out, sampling, embeddings))
-        elif todo:
-            import multiprocessing
+        job = {"workers": workers, "preset": preset, "options": dict(encoder_options or {}),
+               "sampling": sampling, "embeddings": embeddings}
+        if todo and engine == "ray":
+            from emotion_encoder.tagging_ray import run_ray
 
-            context = multiprocessing.get_context("spawn")  # no fork after TensorFlow
-            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context,
-                                     initializer=_init_worker,
-                                     initargs=(preset, options)) as pool:
-                pending = {pool.submit(_tag_one, video, out, sampling, embeddings)
-                           for video, out in todo}
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        record(future.result())
+            run_ray(todo, record, address=ray_address, **job)
+        elif todo:
+            _run_local(todo, record, **job)
 
     index = write_index(outdir, read_results(outdir))
     failed = [s for s in statuses if not s["ok"]]

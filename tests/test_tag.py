@@ -1,4 +1,5 @@
-"""``emotion-encoder tag``: a folder with good and bad videos, results, index, log, resume."""
+"""``emotion-encoder tag``: a folder with good and bad videos, results, index, log, resume;
+the same results from 2 worker processes and from the Ray engine (a real local Ray)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from synthetic import write_face_video
@@ -28,11 +30,58 @@ def folder(tmp_path_factory) -> Path:
     return root
 
 
-def test_tag_folder_results_index_log_and_resume(folder, tmp_path):
+@pytest.fixture(scope="module")
+def local_run(folder, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """One local, single-process run over ``folder`` (with embeddings): (process, outdir)."""
+    out = tmp_path_factory.mktemp("tag_local") / "tags"
+    return run_tag(folder, "-o", out, "--embeddings"), out
+
+
+@pytest.fixture(scope="module")
+def ray_run(folder, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """The same run on a local Ray runtime with 2 actors: (process, outdir)."""
+    out = tmp_path_factory.mktemp("tag_ray") / "tags"
+    return run_tag(folder, "-o", out, "--embeddings", "--engine", "ray", "--workers", 2), out
+
+
+def result_docs(out: Path) -> dict[str, dict]:
+    """The result documents of ``out`` by result file name."""
+    return {p.name: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
+
+
+def assert_same_results(out: Path, expected: Path) -> None:
+    """Same result files, video labels, clips (times, labels, faces; probabilities to 1e-5),
+    embeddings and index rows in both folders."""
+    docs, want = result_docs(out), result_docs(expected)
+    assert sorted(docs) == sorted(want) and len(docs) == 2
+    for name, doc in docs.items():
+        pred, ref = doc["prediction"], want[name]["prediction"]
+        assert doc["source"] == want[name]["source"]
+        assert pred["video_label"] == ref["video_label"]
+        assert pred["video_probs"] == pytest.approx(ref["video_probs"], abs=1e-5)
+        assert len(pred["clips"]) == len(ref["clips"]) >= 1
+        for clip, ref_clip in zip(pred["clips"], ref["clips"]):
+            for key in ("start", "end", "label", "face"):
+                assert clip[key] == ref_clip[key], (name, key)
+            assert clip["probs"] == pytest.approx(ref_clip["probs"], abs=1e-5)
+        npz = doc["embeddings_file"]
+        with np.load(out / npz) as got, np.load(expected / npz) as ref_npz:
+            np.testing.assert_allclose(got["embeddings"], ref_npz["embeddings"], atol=1e-5)
+    rows = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    ref_rows = [json.loads(line) for line in (expected / "index.jsonl").read_text().splitlines()]
+    key = ("video", "clip", "start", "end", "label")
+    assert [[r[k] for k in key] for r in rows] == [[r[k] for k in key] for r in ref_rows]
+
+
+def leftovers(out: Path) -> list[Path]:
+    """Temp files (``.name.XXXX.tmp``) left in ``out``."""
+    return [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
+
+
+def test_tag_folder_results_index_log_and_resume(folder, local_run):
     from emotion_encoder.tagging import result_name
 
-    out = tmp_path / "tags"
-    proc = run_tag(folder, "-o", out)
+    proc, out = local_run
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     results = sorted(out.glob("*.json"))
@@ -63,6 +112,70 @@ def test_tag_folder_results_index_log_and_resume(folder, tmp_path):
     assert "tagged 0, skipped 2 (already done), failed 0" in again.stdout
     assert {p.name: p.stat().st_mtime_ns for p in sorted(out.glob("*.json"))} == before
     assert (out / "index.jsonl").read_text().splitlines() == [json.dumps(r) for r in rows]
+
+
+def test_two_worker_processes_give_the_same_results(folder, local_run, tmp_path):
+    out = tmp_path / "tags"
+    proc = run_tag(folder, "-o", out, "--embeddings", "--workers", 2)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "(2 worker(s))" in proc.stderr and "Traceback" not in proc.stderr
+    assert "tagged 2, skipped 0 (already done), failed 1" in proc.stdout
+    assert_same_results(out, local_run[1])
+    assert not leftovers(out)
+
+
+def test_ray_engine_same_results_log_and_exit_code(folder, local_run, ray_run):
+    proc, out = ray_run
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "(2 worker(s) on Ray)" in proc.stderr
+    assert [line for line in proc.stderr.splitlines() if not line.startswith("tag")] == []
+    assert_same_results(out, local_run[1])
+    log = (out / "tag.log").read_text()
+    assert log.count("FAILED ") == 1
+    assert f"FAILED {folder / 'broken.mp4'}: not a readable video" in log
+    assert f"tag: error: {folder / 'broken.mp4'}: not a readable video" in proc.stderr
+    assert "3/3 files" in proc.stderr and "ETA" in proc.stderr
+    assert "tagged 2, skipped 0 (already done), failed 1" in proc.stdout
+    pq = pytest.importorskip("pyarrow.parquet")
+    assert pq.read_table(out / "index.parquet").num_rows == len(
+        (out / "index.jsonl").read_text().splitlines())
+    assert not leftovers(out)
+
+
+def test_ray_engine_resume_skips_finished_videos(folder, ray_run):
+    out = ray_run[1]
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
+    index = (out / "index.jsonl").read_text()
+    again = run_tag(folder, "-o", out, "--embeddings", "--engine", "ray", "--workers", 2)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "1 to tag (1 worker(s) on Ray)" in again.stderr
+    assert "tagged 0, skipped 2 (already done), failed 1" in again.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")} == before
+    assert (out / "index.jsonl").read_text() == index
+    assert (out / "tag.log").read_text().count(f"FAILED {folder / 'broken.mp4'}") == 2
+    assert not leftovers(out)
+
+
+def test_ray_engine_bad_preset_is_one_line(folder, tmp_path):
+    proc = run_tag(folder / "one.mp4", "-o", tmp_path / "tags", "--engine", "ray",
+                   "--preset", "no-such-preset")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert errors == [("emotion-encoder: error: unknown preset 'no-such-preset'; choose one of "
+                       "['default', 'paper'] or give a path to a .keras model file")]
+    assert not list((tmp_path / "tags").glob("*.json"))
+
+
+def test_ray_engine_without_ray_installed(folder, tmp_path):
+    code = ("import sys; sys.modules['ray'] = None  # as if Ray were not installed\n"
+            "from emotion_encoder.cli import main\n"
+            f"sys.exit(main(['tag', {str(folder)!r}, '-o', {str(tmp_path / 'tags')!r}, "
+            "'--engine', 'ray']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("emotion-encoder: error: --engine ray needs Ray Data: "
+                                   "pip install 'emotion-encoder[ray]'")
 
 
 def test_expand_inputs_and_missing_input(folder, tmp_path):
