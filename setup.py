@@ -36,9 +36,12 @@ setup(
         "scikit-image>=0.24",
         "pyyaml>=6",
         "pyarrow>=15",  # emotion-encoder tag: index.parquet
+        "matplotlib>=3.8",  # evaluate: confusion.png; the demo's colours
     ],
     extras_require={
-        "dev": ["pytest>=8", "hypothesis>=6", "selenium>=4.20"],
+        "dev": ["pytest>=8", "hypothesis>=6", "selenium>=4.20",
+                "ray[data]>=2.60"],  # so that the tests run `tag --engine ray` for real
+        "ray": ["ray[data]>=2.60"],  # emotion-encoder tag --engine ray
     },
     entry_points={"console_scripts": ["emotion-encoder=emotion_encoder.cli:main"]},
     classifiers=[

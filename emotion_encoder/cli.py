@@ -59,9 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     embed = sub.add_parser("embed", help="write fused embeddings and clip times to .npz")
     _add_encoder_options(embed)
     embed.add_argument("-o", "--output", type=Path, required=True, help="output .npz file")
-    train = sub.add_parser("train", help="run (or resume) a training recipe config")
-    train.add_argument("config", type=Path, help="YAML/JSON recipe, e.g. configs/default.yaml")
+    train = sub.add_parser("train", help="run (or resume) a training config")
+    train.add_argument("config", type=Path, help="YAML/JSON config, e.g. configs/default.yaml")
     train.add_argument("--out", type=Path, help="run folder (default: the config's 'out')")
+    evaluate = sub.add_parser("evaluate", help="accuracy, per-class recall, confusion matrix")
+    evaluate.add_argument("model", help="preset name or .keras file (e.g. runs/x/model.keras)")
+    evaluate.add_argument("data", type=Path, help="manifest .csv or dataset folder")
+    evaluate.add_argument("-o", "--output", type=Path,
+                          help="report folder (default: <model folder>/eval/<data>)")
+    evaluate.add_argument("--split", help="FER2013-style folders: train, validation or test")
+    evaluate.add_argument("--no-mirror", dest="mirror", action="store_false",
+                          help="do not average with the mirrored clip")
+    evaluate.add_argument("--restrict", action="store_true",
+                          help="predict among the data's labels only (e.g. 6-class view)")
+    evaluate.add_argument("--contempt", choices=["keep", "drop"], default="keep")
+    evaluate.add_argument("--others", choices=["keep", "drop"], default="keep")
     sub.add_parser("info", help="versions, presets, backend, oneDNN state, model cache")
     example = sub.add_parser("example", help="write a short example video (a real face)")
     example.add_argument("output", type=Path, nargs="?", default=Path("example.mp4"))
@@ -174,6 +186,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from emotion_encoder.evaluation import evaluate
+
+    report = evaluate(args.model, args.data, args.output, split=args.split, mirror=args.mirror,
+                      restrict=args.restrict, contempt=args.contempt, others=args.others)
+    print(report.table())
+    print(f"report: {report.out}")
+    return 0
+
+
 def cmd_example(args: argparse.Namespace) -> int:
     from emotion_encoder.examples import write_example_video
 
@@ -182,7 +204,7 @@ def cmd_example(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"predict": cmd_predict, "embed": cmd_embed, "info": cmd_info,
-            "example": cmd_example, "train": cmd_train, "fetch-models": cmd_fetch_models}
+            "example": cmd_example, "train": cmd_train, "evaluate": cmd_evaluate, "fetch-models": cmd_fetch_models}
 
 
 # ---- issue 5: `tag` (batch tagging) and `demo` (Gradio app)
@@ -193,9 +215,12 @@ def _add_tag_and_demo_parsers(sub) -> None:
                      help="video files, folders (searched recursively) or globs")
     tag.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     tag.add_argument("--workers", type=int, default=1,
-                     help="processes, each loading the model once (default: 1)")
-    tag.add_argument("--engine", default="local", choices=["local"],
-                     help="where to run (only 'local' for now)")
+                     help="processes (or Ray actors), each loading the model once (default: 1)")
+    tag.add_argument("--engine", default="local", choices=["local", "ray"],
+                     help="local processes, or Ray Data actors (pip install "
+                          "'emotion-encoder[ray]'); default: local")
+    tag.add_argument("--ray-address", metavar="ADDRESS",
+                     help="Ray cluster to run on (default: $RAY_ADDRESS, else a local runtime)")
     tag.add_argument("--embeddings", action="store_true",
                      help="also write each video's clip embeddings (.npz)")
     tag.add_argument("--preset", default="default",
@@ -224,7 +249,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
     try:
         summary = tag(args.inputs, args.output, workers=args.workers, preset=args.preset,
                       sampling=args.sampling, embeddings=args.embeddings,
-                      encoder_options=options)
+                      encoder_options=options, engine=args.engine,
+                      ray_address=args.ray_address)
     except TagInputError as exc:
         raise EmotionEncoderError(str(exc)) from None
     print(f"tagged {summary['done']}, skipped {summary['skipped']} (already done), "

@@ -1,11 +1,14 @@
-"""Run a training recipe described by a YAML or JSON config, resuming where it stopped.
+"""Run a training config (YAML or JSON), resuming where it stopped.
 
-    emotion-encoder train configs/default.yaml
+    emotion-encoder train configs/default.yaml          # the shipped default's recipe
+    emotion-encoder train configs/finetune-example.yaml # fine-tune on your own clips
 
-Stage 1 (``stills``) pretrains the 2D twin of the preset's backbone on still faces;
-stage 2 (``heads``) inflates it to 3D and trains the temporal heads on clips. The run
-folder gets the config, the git commit, each stage's checkpoints and the final
-``<preset>.weights.h5`` and ``model.keras``.
+A config holds ``preset`` and ``out`` and either the two stages of the still-face recipe
+(``stills``: pretrain the 2D twin of the backbone on still faces; ``heads``: inflate it to
+3D and train the temporal heads on clips) or a ``finetune`` section (train the clip
+network on labelled clips, optionally K-fold: :mod:`emotion_encoder.training.finetune`).
+The run folder gets the config, the git commit, checkpoints, ``result.json`` and
+``model.keras``.
 """
 
 from __future__ import annotations
@@ -29,9 +32,14 @@ def read_config(path: str | Path) -> dict:
         config = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise EmotionEncoderError(f"{path}: not valid YAML/JSON ({exc})") from None
-    for key in ("preset", "out", "stills", "heads"):
-        if key not in (config or {}):
-            raise EmotionEncoderError(f"{path}: missing key {key!r}")
+    if not isinstance(config, dict):
+        raise EmotionEncoderError(f"{path}: expected a mapping of keys, got {type(config).__name__}")
+    needed = ("preset", "out", "finetune") if "finetune" in config else \
+        ("preset", "out", "stills", "heads")
+    for key in needed:
+        if key not in config:
+            raise EmotionEncoderError(f"{path}: missing key {key!r} (a config has either "
+                                      "'stills' and 'heads', or 'finetune')")
     return config
 
 
@@ -44,16 +52,25 @@ def git_commit() -> str:
 
 
 def run_recipe(config_path: str | Path, out: str | Path | None = None) -> dict:
-    """Run (or resume) both stages; return the accuracies of stage 2."""
-    from emotion_encoder.models.loading import build_model
-    from emotion_encoder.training.heads import train_heads
-    from emotion_encoder.training.stills import train
-
+    """Run (or resume) the config's training; return its result (also in ``result.json``)."""
     config = read_config(config_path)
     run = Path(out or config["out"])
     run.mkdir(parents=True, exist_ok=True)
     shutil.copy(config_path, run / "config.yaml")
     (run / "git_commit.txt").write_text(git_commit() + "\n")
+    if "finetune" in config:
+        from emotion_encoder.training.finetune import run_finetune
+
+        return run_finetune(config, run)
+    return _run_stills_recipe(config, run)
+
+
+def _run_stills_recipe(config: dict, run: Path) -> dict:
+    """Stage 1 (2D on stills) and stage 2 (inflated 3D, temporal heads)."""
+    from emotion_encoder.models.loading import build_model
+    from emotion_encoder.training.heads import train_heads
+    from emotion_encoder.training.stills import train
+
     stills, heads, preset = config["stills"], config["heads"], config["preset"]
     data = Path(stills["data"])
     if not data.is_dir():

@@ -1,0 +1,67 @@
+"""Open a dataset from a path alone, recognising its layout.
+
+=================================================  ==========================  =========
+path                                               loader                      cropped
+=================================================  ==========================  =========
+``*.csv`` (``path,label,subject[,start,end]``)     :func:`load_manifest`       no
+``sequences.csv`` or a folder holding it           :func:`load_ckplus_cutdown` yes
+folder with ``cohn-kanade-images/``                :func:`load_ckplus`         no
+folder with ``OriginalImg/``                       :func:`load_oulu_casia`     no
+folder with ``train/ validation/ test/``           :func:`load_fer2013`        yes
+folder of ``<class>/`` video clips                 :func:`load_video_folder`   no
+=================================================  ==========================  =========
+
+"cropped" says the images are face crops already (faces are not detected again).
+
+>>> ck, cropped = open_dataset("../shared/data/ckplus", contempt="drop")   # doctest: +SKIP
+>>> len(ck), cropped                                                        # doctest: +SKIP
+(309, True)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Unpack
+
+from emotion_encoder.data.ckplus import load_ckplus, load_ckplus_cutdown
+from emotion_encoder.data.dataset import Dataset, LabelOptions
+from emotion_encoder.data.fer2013 import FER2013_SPLITS, load_fer2013
+from emotion_encoder.data.manifest import load_manifest
+from emotion_encoder.data.oulu import load_oulu_casia
+from emotion_encoder.data.videos import load_video_folder
+from emotion_encoder.errors import DatasetError
+
+
+def open_dataset(path: str | os.PathLike, split: str | None = None,
+                 **options: Unpack[LabelOptions]) -> tuple[Dataset, bool]:
+    """The dataset at ``path`` and whether its images are face crops already.
+
+    ``split`` picks a FER2013 split (default ``test``); other layouts take no split.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(path, "dataset not found")
+    if path.is_dir() and (path / "sequences.csv").is_file():
+        path = path / "sequences.csv"
+    if path.name == "sequences.csv":
+        _no_split(path, split)
+        return load_ckplus_cutdown(path.parent, **options), True
+    if path.suffix.lower() == ".csv":
+        _no_split(path, split)
+        return load_manifest(path, **options), False
+    if not path.is_dir():
+        raise DatasetError(path, "not a dataset: expected a manifest .csv or a dataset folder")
+    if all((path / name).is_dir() for name in FER2013_SPLITS):
+        return load_fer2013(path, split or "test", **options), True
+    _no_split(path, split)
+    if (path / "cohn-kanade-images").is_dir() or any(path.glob("*/cohn-kanade-images")):
+        return load_ckplus(path, **options), False
+    if (path / "OriginalImg").is_dir():
+        return load_oulu_casia(path, **options), False
+    return load_video_folder(path, **options), False
+
+
+def _no_split(path: Path, split: str | None) -> None:
+    if split is not None:
+        raise DatasetError(path, f"split={split!r} applies to FER2013-style folders only")

@@ -1,0 +1,224 @@
+"""Face crops of every sample of a :class:`Dataset`, detected once and cached on disk.
+
+Videos are decoded at ``sample_fps``, the dominant face is tracked with the inference
+detector and cut with the preprocessor's margin and offset, exactly as
+:class:`EmotionEncoder` does at inference; image samples are detected the same way, or,
+with ``detect=False``, taken as face crops already (FER2013, the cut-down CK+). Each
+sample's crops go to ``cache/<key>.npy`` (written atomically); a sample with too little
+face gets a ``<key>.skip`` note, so a rerun redoes nothing.
+
+>>> faces = cache_faces(load_manifest("clips/train.csv"), "runs/ft/faces",
+...                     image_size=48, channels=1)                     # doctest: +SKIP
+>>> faces.sequences[0].shape, faces.label_names                       # doctest: +SKIP
+((37, 48, 48, 1), ('anger', 'happiness', 'others'))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from emotion_encoder.data.dataset import Dataset, Sample
+from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.sampling import fixed_interval_indices
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CropSettings:
+    """How faces are found and cut; part of every cache key."""
+
+    image_size: int = 48
+    channels: int = 1
+    face_margin: float = 0.2
+    face_offset: float = -0.05
+    detect: bool = True
+    detector: str = "blazeface"
+    sample_fps: float = 10.0
+    max_frames: int = 160
+    min_face_ratio: float = 0.25
+
+
+@dataclass
+class FaceSequences:
+    """Per-sample face crops ``(t, size, size, channels)`` uint8 with integer labels."""
+
+    sequences: list[np.ndarray]
+    labels: np.ndarray
+    label_names: tuple[str, ...]
+    samples: list[Sample]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def select(self, indices) -> "FaceSequences":
+        """The sequences at ``indices`` (same label space)."""
+        indices = [int(i) for i in indices]
+        return FaceSequences([self.sequences[i] for i in indices], self.labels[indices],
+                             self.label_names, [self.samples[i] for i in indices])
+
+
+def sample_name(sample: Sample) -> str:
+    """A short readable name: the video or first frame, with the span if any."""
+    where = sample.video if sample.video is not None else sample.frames[0]
+    span = "" if sample.start is None and sample.end is None else \
+        f" [{sample.start or 0:g}-{'' if sample.end is None else f'{sample.end:g}'} s]"
+    return f"{where}{span}"
+
+
+def cache_key(sample: Sample, settings: CropSettings) -> str:
+    """A hash of the sample's files (path, size, mtime), span and the crop settings."""
+    files = [sample.video] if sample.video is not None else list(sample.frames)
+    stats = [(str(Path(f).resolve()), *_stat(f)) for f in files]
+    text = json.dumps([CACHE_VERSION, stats, sample.start, sample.end, settings.__dict__],
+                      sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_size, int(info.st_mtime)
+
+
+def cache_faces(dataset: Dataset, cache: str | os.PathLike, settings: CropSettings | None = None,
+                progress: bool = True, **overrides) -> FaceSequences:
+    """Crops of every sample (cached in ``cache``); samples with too little face are left
+    out and listed in ``skipped`` with the reason."""
+    settings = settings or CropSettings()
+    if overrides:
+        settings = CropSettings(**{**settings.__dict__, **overrides})
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    tracker_factory = _TrackerFactory(settings)
+    sequences, labels, kept, skipped = [], [], [], []
+    try:
+        for i, sample in enumerate(dataset):
+            crops, reason = _cached(sample, cache, settings, tracker_factory)
+            if crops is None:
+                skipped.append((sample_name(sample), reason))
+            else:
+                sequences.append(crops)
+                labels.append(dataset.labels.index(sample.label))
+                kept.append(sample)
+            if progress and (i + 1) % 200 == 0:
+                print(f"faces: {i + 1}/{len(dataset)} samples", flush=True)
+    finally:
+        tracker_factory.close()
+    if not sequences:
+        raise EmotionEncoderError(f"{dataset.name}: no sample has a usable face "
+                                  f"({len(skipped)} skipped, e.g. {skipped[:1]})")
+    return FaceSequences(sequences, np.asarray(labels, np.int64), dataset.labels, kept, skipped)
+
+
+def _cached(sample: Sample, cache: Path, settings: CropSettings, trackers: "_TrackerFactory"
+            ) -> tuple[np.ndarray | None, str]:
+    key = cache_key(sample, settings)
+    array, note = cache / f"{key}.npy", cache / f"{key}.skip"
+    if array.exists():
+        return np.load(array), ""
+    if note.exists():
+        return None, note.read_text()
+    try:
+        crops = _crops(sample, settings, trackers)
+        reason = "" if crops is not None else "too little face"
+    except EmotionEncoderError as error:  # unreadable video or image: note it and go on
+        crops, reason = None, str(error)
+    if crops is None:
+        _write_atomic(note, reason.encode())
+        return None, reason
+    with open(array.with_suffix(".tmp"), "wb") as handle:
+        np.save(handle, crops)
+    os.replace(array.with_suffix(".tmp"), array)
+    return crops, ""
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.with_suffix(".tmp").write_bytes(data)
+    os.replace(path.with_suffix(".tmp"), path)
+
+
+class _TrackerFactory:
+    """One detector for the whole dataset, a fresh tracker per sample."""
+
+    def __init__(self, settings: CropSettings):
+        self.settings = settings
+        self._detector = None
+
+    def tracker(self):
+        from emotion_encoder.faces import DominantFaceTracker, make_detector
+
+        if self._detector is None:
+            self._detector = make_detector(self.settings.detector)
+        return DominantFaceTracker(self._detector, detect_every=1)
+
+    def close(self) -> None:
+        if self._detector is not None:
+            self._detector.close()
+
+
+def _crops(sample: Sample, settings: CropSettings, trackers: _TrackerFactory
+           ) -> np.ndarray | None:
+    if not settings.detect:
+        frames = [_read_image(path) for path in sample.frames] if sample.video is None else \
+            [frame for _, frame in _video_frames(sample, settings)]
+        return _shrink(np.stack([_to_model(f, settings) for f in frames]), settings)
+    from emotion_encoder.faces import iter_face_crops
+
+    frames = ((0.04 * i, _read_image(p)) for i, p in enumerate(sample.frames)) \
+        if sample.video is None else _video_frames(sample, settings)
+    found = list(iter_face_crops(frames, trackers.tracker(), settings.image_size,
+                                 settings.face_margin, settings.face_offset))
+    have = [i for i, f in enumerate(found) if f.crop is not None]
+    if not found or len(have) < settings.min_face_ratio * len(found):
+        return None
+    crops = [found[min(have, key=lambda j: abs(j - i))].crop for i in range(len(found))]
+    return _shrink(np.stack([_to_model(c, settings) for c in crops]), settings)
+
+
+def _shrink(crops: np.ndarray, settings: CropSettings) -> np.ndarray:
+    """At most ``max_frames`` crops, evenly spaced."""
+    if len(crops) <= settings.max_frames:
+        return crops
+    return crops[fixed_interval_indices(len(crops), settings.max_frames)]
+
+
+def _to_model(rgb: np.ndarray, settings: CropSettings) -> np.ndarray:
+    """An RGB image resized to the model's side, grey when the model is."""
+    size = settings.image_size
+    if rgb.shape[:2] != (size, size):
+        rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+    if settings.channels == 1:
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None]
+    return rgb
+
+
+def _read_image(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise EmotionEncoderError(f"{path}: not a readable image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _video_frames(sample: Sample, settings: CropSettings) -> Iterator[tuple[float, np.ndarray]]:
+    """Frames of the sample's span at ``sample_fps`` (the source never upsamples)."""
+    from emotion_encoder.video import open_source
+
+    start = sample.start or 0.0
+    frames = open_source(sample.video).frames(settings.sample_fps)
+    try:
+        for t, frame in frames:
+            if sample.end is not None and t >= sample.end:
+                break
+            if t >= start:
+                yield t, frame
+    finally:
+        frames.close()

@@ -1,0 +1,223 @@
+"""Train the whole clip network on labelled clips: fine-tuning and the paper's protocol.
+
+A ``finetune`` config starts from a trained model (``init: default``, a ``.keras`` file) or
+from scratch (``init: none``), takes the label space of the data (V2C-Animation's 8
+labels, Oulu-CASIA's 6, ...; labels the init model knows keep their classifier rows),
+caches face crops once (:mod:`face_cache`), and trains on clips with temporal and spatial
+jitter (:mod:`clip_pipeline`). Each epoch is backed up, so an interrupted run resumes
+where it stopped. With ``kfold: K`` it runs the subject-independent K-fold protocol and
+reports the mean accuracy.
+
+    emotion-encoder train configs/finetune-example.yaml
+
+Config (YAML; paths relative to where the command runs)::
+
+    preset: default            # the architecture when init is none
+    init: default              # a preset with weights, a .keras file, or none
+    out: runs/my-finetune
+    finetune:
+      data: clips/train.csv    # manifest CSV or a dataset folder (see data.discover)
+      validation: clips/val.csv    # optional; else validation_fraction by subject
+      validation_fraction: 0.2
+      kfold: null              # K for subject-independent K-fold cross-validation
+      labels: {others: keep, contempt: keep, map: {}}   # label options
+      detect: null             # null: auto (already-cropped face sets are not re-detected)
+      epochs: 10
+      batch_size: 8
+      learning_rate: 0.0003
+      schedule: cosine         # or constant
+      weight_decay: 0.0001     # AdamW; 0 makes it Adam
+      label_smoothing: 0.1
+      train_backbone: false    # false: train the temporal heads and classifier only
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
+import keras
+
+from emotion_encoder.data.dataset import Dataset
+from emotion_encoder.data.discover import open_dataset
+from emotion_encoder.data.protocols import subject_kfold, summarize_folds
+from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.models.emotion_classifier import EmotionClassifier
+from emotion_encoder.models.loading import build_model, load_encoder_model
+from emotion_encoder.training.clip_pipeline import clip_dataset
+from emotion_encoder.training.face_cache import CropSettings, FaceSequences, cache_faces
+
+DEFAULTS = {"validation": None, "validation_fraction": 0.2, "kfold": None, "labels": {},
+            "detect": None, "epochs": 10, "batch_size": 8, "learning_rate": 3e-4,
+            "weight_decay": 1e-4, "label_smoothing": 0.1, "schedule": "cosine",
+            "train_backbone": False, "seed": 0,
+            "sample_fps": 10.0, "split": None}
+
+
+def finetune_settings(section: dict, source: str = "config") -> dict:
+    """The ``finetune`` section with defaults filled in; unknown keys are errors."""
+    unknown = sorted(set(section) - set(DEFAULTS) - {"data"})
+    if unknown:
+        raise EmotionEncoderError(f"{source}: unknown finetune keys {unknown}; "
+                                  f"known: {sorted(DEFAULTS) + ['data']}")
+    if "data" not in section:
+        raise EmotionEncoderError(f"{source}: the finetune section needs 'data'")
+    return {**DEFAULTS, **section}
+
+
+def init_model(init: str | None, preset: str, labels: tuple[str, ...]) -> EmotionClassifier:
+    """The network to train, with output ``labels``: the init model's weights everywhere,
+    its classifier rows for the labels it knows, fresh rows for the others."""
+    if init in (None, "none"):
+        return build_model(preset, labels=list(labels))
+    source = load_encoder_model(init).model
+    model = EmotionClassifier.from_config({**source.get_config(), "labels": list(labels)})
+    for layer in source.layers:
+        if layer.name != "probs" and layer.weights:
+            model.get_layer(layer.name).set_weights(layer.get_weights())
+    kernel, bias = model.get_layer("probs").get_weights()
+    old_kernel, old_bias = source.get_layer("probs").get_weights()
+    for i, label in enumerate(labels):
+        if label in source.labels:
+            j = source.labels.index(label)
+            kernel[:, i], bias[i] = old_kernel[:, j], old_bias[j]
+    model.get_layer("probs").set_weights([kernel, bias])
+    return model
+
+
+def _probs_model(model: EmotionClassifier) -> keras.Model:
+    """The same layers with only the softmax as output, for ``fit``."""
+    return keras.Model(model.input, model.output["probs"], name="trainer")
+
+
+def train_model(model: EmotionClassifier, train: FaceSequences, validation: FaceSequences | None,
+                out: Path, settings: dict, keep_best: bool = True) -> dict:
+    """Fit ``model`` in place, backing up every epoch in ``out`` so that a rerun resumes;
+    return the validation accuracy of the weights kept: the best validation epoch's with
+    ``keep_best``, else the last epoch's (a test fold must not pick the epoch)."""
+    out.mkdir(parents=True, exist_ok=True)
+    final, done = out / "final.weights.h5", out / "result.json"
+    trainer = _probs_model(model)
+    if final.exists() and done.exists():  # finished by an earlier run
+        trainer.load_weights(final)
+        return json.loads(done.read_text())
+    frames, channels = model.backbone.num_frames, model.backbone.channels
+    batch = int(settings["batch_size"])
+    keras.utils.set_random_seed(int(settings["seed"]))
+    model.backbone.trainable = bool(settings["train_backbone"])
+    trainer.compile(optimizer=keras.optimizers.AdamW(_learning_rate(settings, len(train)),
+                                                     float(settings["weight_decay"])),
+                    loss=keras.losses.CategoricalCrossentropy(
+                        label_smoothing=float(settings["label_smoothing"])),
+                    metrics=["accuracy"])
+    best = out / "best.weights.h5"
+    callbacks = [keras.callbacks.BackupAndRestore(str(out / "backup")),
+                 keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
+    val_ds = None
+    if validation is not None and len(validation):
+        val_ds = clip_dataset(validation, frames, batch, False, channels)
+    if val_ds is not None and keep_best:
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            str(best), monitor="val_accuracy", save_best_only=True, save_weights_only=True))
+    history = trainer.fit(clip_dataset(train, frames, batch, True, channels,
+                                       int(settings["seed"])),
+                          validation_data=val_ds, epochs=int(settings["epochs"]),
+                          callbacks=callbacks, shuffle=False, verbose=2)  # shuffled per epoch
+    result = {"epochs": int(settings["epochs"]), "train_clips": len(train)}
+    if val_ds is not None:
+        if keep_best and best.exists():
+            trainer.load_weights(best)
+        result["validation_clips"] = len(validation)
+        result["validation_accuracy"] = float(trainer.evaluate(val_ds, verbose=0)[1])
+    elif history.history.get("accuracy"):
+        result["train_accuracy"] = float(history.history["accuracy"][-1])
+    trainer.save_weights(final)
+    done.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _learning_rate(settings: dict, n_train: int):
+    """A constant rate or a cosine decay to 5% of it over the run."""
+    rate = float(settings["learning_rate"])
+    if settings["schedule"] == "constant":
+        return rate
+    if settings["schedule"] != "cosine":
+        raise EmotionEncoderError(f"schedule {settings['schedule']!r}: expected cosine or "
+                                  "constant")
+    steps = max(1, math.ceil(n_train / int(settings["batch_size"]))) * int(settings["epochs"])
+    return keras.optimizers.schedules.CosineDecay(rate, steps, alpha=0.05)
+
+
+def _labelled(settings: dict, key: str) -> tuple[Dataset, bool]:
+    """The dataset named by ``settings[key]`` and whether to detect faces in it."""
+    options = dict(settings["labels"] or {})
+    mapping = options.pop("map", None) or {}
+    dataset, cropped = open_dataset(settings[key], split=settings["split"], **options)
+    if mapping:
+        dataset = dataset.map_labels(mapping)
+    detect = (not cropped) if settings["detect"] is None else bool(settings["detect"])
+    return dataset, detect
+
+
+def _holdout(dataset: Dataset, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train/validation indices, split by subject when every sample has one."""
+    k = max(2, round(1 / fraction))
+    if all(s.subject is not None for s in dataset) and \
+            len({s.subject for s in dataset}) >= k:
+        return subject_kfold(dataset, k=k, seed=seed)[0]
+    order = np.random.default_rng(seed).permutation(len(dataset))
+    cut = max(1, int(round(fraction * len(dataset))))
+    return np.sort(order[cut:]), np.sort(order[:cut])
+
+
+def run_finetune(config: dict, run: Path) -> dict:
+    """Run (or resume) a ``finetune`` config in the folder ``run``; return its result."""
+    settings = finetune_settings(config["finetune"])
+    preset, init = config.get("preset", "default"), config.get("init", "default")
+    dataset, detect = _labelled(settings, "data")
+    reference = init_model(init, preset, dataset.labels)
+    crops = CropSettings(image_size=reference.backbone.image_size,
+                         channels=min(reference.backbone.channels, 3), detect=detect,
+                         sample_fps=float(settings["sample_fps"]))
+    faces = cache_faces(dataset, run / "faces", crops)
+    result: dict = {"data": str(settings["data"]), "labels": list(dataset.labels),
+                    "samples": len(dataset), "skipped": faces.skipped}
+    if settings["kfold"]:
+        accuracies = []
+        folds = subject_kfold(Dataset(dataset.name, tuple(faces.samples), dataset.labels),
+                              k=int(settings["kfold"]), seed=int(settings["seed"]))
+        for fold, (train, test) in enumerate(folds):
+            model = init_model(init, preset, dataset.labels)
+            fold_result = train_model(model, faces.select(train), faces.select(test),
+                                      run / f"fold{fold:02d}",
+                                      {**settings, "seed": int(settings["seed"]) + fold},
+                                      keep_best=False)
+            accuracies.append(fold_result["validation_accuracy"])
+            print(f"fold {fold + 1}/{len(folds)}: {accuracies[-1]:.2%}", flush=True)
+        summary = summarize_folds(accuracies)
+        result.update(kfold=len(folds), fold_accuracies=accuracies, mean_accuracy=summary.mean,
+                      std_accuracy=summary.std)
+    else:
+        if settings["validation"]:
+            validation, _ = _labelled(settings, "validation")
+            validation = validation.map_labels({l: None for l in validation.labels
+                                                if l not in dataset.labels})
+            val_faces = cache_faces(Dataset(validation.name, validation.samples,
+                                            dataset.labels), run / "faces", crops)
+            train_faces = faces
+        else:
+            kept = Dataset(dataset.name, tuple(faces.samples), dataset.labels)
+            train, test = _holdout(kept, float(settings["validation_fraction"]),
+                                   int(settings["seed"]))
+            train_faces, val_faces = faces.select(train), faces.select(test)
+        result.update(train_model(reference, train_faces, val_faces, run / "train", settings))
+        reference.save(run / "model.tmp.keras")
+        os.replace(run / "model.tmp.keras", run / "model.keras")
+        result["model"] = str(run / "model.keras")
+    (run / "result.json").write_text(json.dumps(result, indent=2))
+    return result
