@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("-o", "--output", type=Path,
                           help="report folder (default: <model folder>/eval/<data>)")
     evaluate.add_argument("--split", help="FER2013-style folders: train, validation or test")
+    evaluate.add_argument("--sampling", choices=["fixed", "sliding"], default="fixed",
+                          help="one fixed-interval clip per sample (the paper's protocol) or "
+                               "the mean over sliding windows (predict's video label)")
     evaluate.add_argument("--no-mirror", dest="mirror", action="store_false",
                           help="do not average with the mirrored clip")
     evaluate.add_argument("--restrict", action="store_true",
@@ -189,7 +192,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from emotion_encoder.evaluation import evaluate
 
-    report = evaluate(args.model, args.data, args.output, split=args.split, mirror=args.mirror,
+    report = evaluate(args.model, args.data, args.output, split=args.split,
+                      sampling=args.sampling, mirror=args.mirror,
                       restrict=args.restrict, contempt=args.contempt, others=args.others)
     print(report.table())
     print(f"report: {report.out}")

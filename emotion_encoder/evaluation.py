@@ -1,8 +1,11 @@
 """``emotion-encoder evaluate MODEL DATA``: accuracy, per-class recall and the confusion matrix.
 
-Every sample becomes one clip of its face crops (the paper's fixed-interval sampling of the
-whole sequence; a still is a static clip), is classified (averaged with its mirror image
-by default, as :class:`EmotionEncoder` does), and the report is written beside the model:
+Every sample becomes one clip of its face crops (``sampling="fixed"``: the paper's
+fixed-interval sampling of the whole sequence; a still is a static clip) or, with
+``sampling="sliding"``, 16-frame windows every 8 frames whose probabilities are averaged
+(the video label of :meth:`EmotionEncoder.predict`). Clips are classified (averaged with
+their mirror image by default, as :class:`EmotionEncoder` does), and the report is
+written beside the model:
 ``metrics.json`` (numbers, options, git commit), ``confusion.csv``, ``confusion.png`` and
 ``predictions.csv``. Samples whose label the model does not have, or with no usable face,
 are counted and listed, never silently dropped.
@@ -62,21 +65,44 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_true: int, n_pred
     return matrix
 
 
-def _predict(model, clips: list[np.ndarray], channels: int, mirror: bool,
+def sample_clips(sequence: np.ndarray, frames: int, sampling: str) -> list[np.ndarray]:
+    """The clips of one face sequence: one fixed-interval clip, or sliding windows.
+
+    >>> [len(c) for c in sample_clips(np.zeros((40, 4, 4, 1)), 16, "sliding")]
+    [16, 16, 16, 16]
+    """
+    from emotion_encoder.sampling import fixed_interval_indices, sliding_windows
+
+    if sampling == "fixed":
+        return [sequence[fixed_interval_indices(len(sequence), frames)]]
+    if sampling == "sliding":
+        return [np.stack(w) for w in sliding_windows(sequence, frames, max(1, frames // 2))]
+    raise ValueError(f"sampling must be 'fixed' or 'sliding', got {sampling!r}")
+
+
+def _predict(model, sequences: list[np.ndarray], sampling: str, mirror: bool,
              allowed: np.ndarray, batch_size: int) -> np.ndarray:
-    """Predicted column indices of uint8 clips, argmax over the ``allowed`` columns."""
+    """Predicted column per sequence: argmax over the ``allowed`` columns of the mean
+    probabilities of its clips."""
     from emotion_encoder.training.clip_pipeline import standardize
 
-    out = []
+    frames, channels = model.backbone.num_frames, model.backbone.channels
+    owners, clips = [], []
+    for i, sequence in enumerate(sequences):
+        for clip in sample_clips(sequence, frames, sampling):
+            owners.append(i)
+            clips.append(clip)
+    probs = []
     for start in range(0, len(clips), batch_size):
         x = standardize(np.stack(clips[start:start + batch_size])).numpy()
         x = np.repeat(x, channels // x.shape[-1], axis=-1)
-        probs = model(x, training=False)["probs"].numpy()
+        p = model(x, training=False)["probs"].numpy()
         if mirror:
-            probs = probs + model(x[:, :, :, ::-1], training=False)["probs"].numpy()
-        masked = np.where(allowed[None], probs, -np.inf)
-        out.append(np.argmax(masked, axis=-1))
-    return np.concatenate(out) if out else np.zeros(0, np.int64)
+            p = 0.5 * (p + model(x[:, :, :, ::-1], training=False)["probs"].numpy())
+        probs.append(p)
+    mean = np.zeros((len(sequences), len(allowed)))
+    np.add.at(mean, np.asarray(owners), np.concatenate(probs))
+    return np.argmax(np.where(allowed[None], mean, -np.inf), axis=-1)
 
 
 def default_out(model: str | os.PathLike, data_name: str) -> Path:
@@ -89,7 +115,8 @@ def default_out(model: str | os.PathLike, data_name: str) -> Path:
 
 def evaluate(model: str | os.PathLike = "default", data: str | os.PathLike = ".",
              out: str | os.PathLike | None = None, *, split: str | None = None,
-             mirror: bool = True, restrict: bool = False, detect: bool | None = None,
+             sampling: str = "fixed", mirror: bool = True, restrict: bool = False,
+             detect: bool | None = None,
              batch_size: int = 16, cache: str | os.PathLike | None = None,
              **label_options) -> EvaluationReport:
     """Evaluate ``model`` (a preset or ``.keras`` file) on the dataset at ``data`` (any
@@ -101,7 +128,6 @@ def evaluate(model: str | os.PathLike = "default", data: str | os.PathLike = "."
     from emotion_encoder.data.discover import open_dataset
     from emotion_encoder.faces.model_files import cache_dir
     from emotion_encoder.models.loading import load_encoder_model
-    from emotion_encoder.training.clip_pipeline import evaluation_clip
     from emotion_encoder.training.face_cache import CropSettings, cache_faces, sample_name
     from emotion_encoder.training.recipe import git_commit
 
@@ -124,15 +150,15 @@ def evaluate(model: str | os.PathLike = "default", data: str | os.PathLike = "."
     true_names = tuple(label for label in labels if label in known.labels)
     y_true = np.array([true_names.index(known.labels[i]) for i in faces.labels])
     allowed = np.array([label in true_names or not restrict for label in labels])
-    clips = [evaluation_clip(seq, network.backbone.num_frames) for seq in faces.sequences]
-    y_pred = _predict(network, clips, network.backbone.channels, mirror, allowed, batch_size)
+    y_pred = _predict(network, faces.sequences, sampling, mirror, allowed, batch_size)
     matrix = confusion_matrix(y_true, y_pred, len(true_names), len(labels))
     correct = np.array([labels[p] == true_names[t] for t, p in zip(y_true, y_pred)])
     recall = {name: float(np.mean(correct[y_true == i])) if np.any(y_true == i) else 0.0
               for i, name in enumerate(true_names)}
     report = EvaluationReport(float(correct.mean()), recall, matrix, true_names, labels,
                               len(correct), skipped)
-    options = {"model": str(model), "data": str(data), "split": split, "mirror": mirror,
+    options = {"model": str(model), "data": str(data), "split": split, "sampling": sampling,
+               "mirror": mirror,
                "restrict": restrict, "detect": settings.detect, **label_options}
     report.out = Path(out) if out else default_out(model, _data_name(data, split))
     _write_report(report, options, git_commit(),

@@ -220,6 +220,23 @@ def test_evaluate_shipped_model_on_ckplus(tmp_path):
                           cache=tmp_path / "faces")
     assert restricted.confusion[:, -1].sum() == 0  # never "neutral" in the 6-class view
     assert restricted.accuracy >= report.accuracy
+    # 3 peak frames make one window: sliding windows must agree with the fixed clip
+    sliding = evaluate("default", CKPLUS, tmp_path / "eval-sliding", sampling="sliding",
+                       cache=tmp_path / "faces")
+    assert np.array_equal(sliding.confusion, report.confusion)
+
+
+def test_sliding_sampling_averages_windows():
+    from emotion_encoder.evaluation import sample_clips
+
+    sequence = np.arange(40).reshape(40, 1, 1, 1)
+    clips = sample_clips(sequence, 16, "sliding")
+    assert [int(c[0, 0, 0, 0]) for c in clips] == [0, 8, 16, 24]
+    assert int(clips[-1][-1, 0, 0, 0]) == 39
+    (fixed,) = sample_clips(sequence, 16, "fixed")
+    assert int(fixed[0, 0, 0, 0]) == 0 and int(fixed[-1, 0, 0, 0]) == 39
+    with pytest.raises(ValueError, match="sampling must be"):
+        sample_clips(sequence, 16, "random")
 
 
 @pytest.mark.slow

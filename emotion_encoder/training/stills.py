@@ -97,7 +97,7 @@ def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
 
     class Checkpoint(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            if logs["val_accuracy"] > state["best"]:
+            if logs["val_accuracy"] > state["best"] or not (out / "best.weights.h5").exists():
                 state["best"] = float(logs["val_accuracy"])
                 self.model.save_weights(out / "best.weights.h5")
             state["epoch"] = epoch + 1
