@@ -208,7 +208,8 @@ def cmd_example(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"predict": cmd_predict, "embed": cmd_embed, "info": cmd_info,
-            "example": cmd_example, "train": cmd_train, "evaluate": cmd_evaluate, "fetch-models": cmd_fetch_models}
+            "example": cmd_example, "train": cmd_train, "evaluate": cmd_evaluate,
+            "fetch-models": cmd_fetch_models}
 
 
 # ---- issue 5: `tag` (batch tagging) and `demo` (Gradio app)

@@ -33,7 +33,8 @@ def read_config(path: str | Path) -> dict:
     except yaml.YAMLError as exc:
         raise EmotionEncoderError(f"{path}: not valid YAML/JSON ({exc})") from None
     if not isinstance(config, dict):
-        raise EmotionEncoderError(f"{path}: expected a mapping of keys, got {type(config).__name__}")
+        raise EmotionEncoderError(f"{path}: expected a mapping of keys, "
+                                  f"got {type(config).__name__}")
     needed = ("preset", "out", "finetune") if "finetune" in config else \
         ("preset", "out", "stills", "heads")
     for key in needed:
