@@ -87,6 +87,17 @@ def test_face_cache_crops_skips_and_reuses(v2c_set, tmp_path):
     assert [dataset.labels[i] for i in again.labels] == [s.label for s in again.samples]
 
 
+def test_face_cache_reads_only_a_span(v2c_set, tmp_path):
+    spans = tmp_path / "spans.csv"
+    spans.write_text("path,label,subject,start,end\n"
+                     f"{v2c_set / 'clips/happy_1.mp4'},happy,spk1,0.3,0.8\n"
+                     f"{v2c_set / 'clips/happy_1.mp4'},happy,spk1,,\n")
+    dataset, _ = open_dataset(spans)
+    faces = cache_faces(dataset, tmp_path / "cache", CropSettings(sample_fps=10))
+    part, whole = faces.sequences
+    assert part.shape == (5, 48, 48, 1) and whole.shape == (12, 48, 48, 1)  # 0.3-0.8 s
+
+
 def test_clip_pipeline_jitters_training_clips_only():
     rng = np.random.default_rng(0)
     for n in (1, 5, 16, 100):

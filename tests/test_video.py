@@ -306,3 +306,24 @@ def test_subsample_keeps_first_frame_at_or_after_each_tick(n, fps, target):
         return
     expected = sorted({int(np.ceil(k * fps / target - 1e-6)) for k in range(int(n * target / fps) + 2)})
     assert kept == [i for i in expected if i < n]
+
+
+def test_iter_frames_decodes_only_a_span(face_video):
+    path, _ = face_video
+    full = list(iter_frames(path, fps=10))
+    span = list(iter_frames(path, fps=10, start=1.0, end=2.0))
+    times = [t for t, _ in span]
+    assert len(span) == 10 and times[0] == pytest.approx(1.0) and times[-1] == pytest.approx(1.9)
+
+    def diff(a, b):
+        return float(np.abs(a.astype(float) - b.astype(float)).mean())
+
+    for t, frame in span[::3]:  # the same pictures as the full decode at the same times
+        same = full[round(t * 10)][1]
+        assert diff(frame, same) < 2.0 < diff(frame, full[round(t * 10) - 5][1])
+    tail = list(iter_frames(path, fps=10, start=2.5))
+    assert tail[0][0] == pytest.approx(2.5) and len(tail) == 5
+    with pytest.raises(VideoError, match=r"face.mp4: span 2.0-1.0 s: need 0 <= start < end"):
+        next(iter_frames(path, start=2.0, end=1.0))
+    with pytest.raises(VideoError, match=r"no decodable video frames in 5-6 s"):
+        list(iter_frames(path, start=5.0, end=6.0))

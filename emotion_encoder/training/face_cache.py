@@ -209,16 +209,10 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 def _video_frames(sample: Sample, settings: CropSettings) -> Iterator[tuple[float, np.ndarray]]:
-    """Frames of the sample's span at ``sample_fps`` (the source never upsamples)."""
-    from emotion_encoder.video import open_source
+    """Frames of the sample's span at ``sample_fps`` (never upsampled); ffmpeg seeks to the
+    span, so a clip deep inside a film costs only its own decoding."""
+    from emotion_encoder.video import iter_frames, probe_video
 
-    start = sample.start or 0.0
-    frames = open_source(sample.video).frames(settings.sample_fps)
-    try:
-        for t, frame in frames:
-            if sample.end is not None and t >= sample.end:
-                break
-            if t >= start:
-                yield t, frame
-    finally:
-        frames.close()
+    native = probe_video(sample.video).fps
+    fps = settings.sample_fps if settings.sample_fps < native else None
+    return iter_frames(sample.video, fps=fps, start=sample.start or 0.0, end=sample.end)

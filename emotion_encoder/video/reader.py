@@ -165,14 +165,16 @@ def _read_exactly(stream, size: int) -> bytearray | None:
 
 
 def iter_frames(path: str | os.PathLike, fps: float | None = None,
-                max_side: int | None = 1280) -> Iterator[tuple[float, np.ndarray]]:
+                max_side: int | None = 1280, start: float = 0.0,
+                end: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """Stream ``(time_s, rgb_uint8_HxWx3)`` frames of a video file from an ffmpeg pipe.
 
     ``fps`` resamples with ffmpeg's ``fps`` filter (frame ``i`` is at ``i / fps``);
     without it every decoded frame comes out at ``i / native_fps``. Frames larger than
-    ``max_side`` are shrunk. A truncated file ends at its last whole frame; a file that
-    yields no frame at all raises :class:`VideoError`. Closing the generator early kills
-    ffmpeg.
+    ``max_side`` are shrunk. ``start`` and ``end`` (seconds) decode only that span: ffmpeg
+    seeks to ``start`` (no decoding of what comes before) and times count from the file's
+    start. A truncated file ends at its last whole frame; a file (or span) that yields no
+    frame at all raises :class:`VideoError`. Closing the generator early kills ffmpeg.
 
     >>> frames = iter_frames("clip.mp4", fps=10, max_side=640)     # doctest: +SKIP
     >>> next(frames)[0]                                             # doctest: +SKIP
@@ -182,14 +184,17 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None,
         raise EmotionEncoderError(f"fps must be a positive number, got {fps!r}")
     if max_side is not None and max_side < 2:
         raise EmotionEncoderError(f"max_side must be at least 2 pixels, got {max_side!r}")
+    if not start >= 0 or (end is not None and not end > start):
+        raise VideoError(path, f"span {start}-{end} s: need 0 <= start < end")
     info = probe_video(path)
     width, height = scaled_size(info.width, info.height, max_side)
     filters = [f"fps={fps}:eof_action=pass"] if fps else []  # pass: a 1-frame video keeps it
     if (width, height) != (info.width, info.height):
         filters.append(f"scale={width}:{height}:flags=area")
-    cmd = [FFMPEG_BINARY, "-hide_banner", "-nostdin", "-loglevel", "error",
-           "-i", _ffmpeg_input(info.path),
-           "-map", "0:v:0", "-an", "-sn"]
+    cmd = [FFMPEG_BINARY, "-hide_banner", "-nostdin", "-loglevel", "error"]
+    cmd += ["-ss", f"{start:.6f}"] if start > 0 else []
+    cmd += ["-i", _ffmpeg_input(info.path), "-map", "0:v:0", "-an", "-sn"]
+    cmd += ["-t", f"{end - start:.6f}"] if end is not None else []
     cmd += ["-vf", ",".join(filters)] if filters else []
     cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     rate = fps or info.fps
@@ -200,7 +205,8 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None,
         count = 0
         try:
             while (buf := _read_exactly(proc.stdout, frame_bytes)) is not None:
-                yield count / rate, np.frombuffer(buf, np.uint8).reshape(height, width, 3)
+                frame = np.frombuffer(buf, np.uint8).reshape(height, width, 3)
+                yield start + count / rate, frame
                 count += 1
             proc.wait()
         finally:
@@ -211,4 +217,6 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None,
         if count == 0:
             log.seek(max(0, log.seek(0, os.SEEK_END) - 4000))
             reason = ffmpeg_reason(log.read().decode("utf-8", "replace"))
-            raise VideoError(info.path, f"no decodable video frames (ffmpeg: {reason})")
+            where = "" if start == 0 and end is None else \
+                f" in {start:g}-{'end' if end is None else f'{end:g}'} s"
+            raise VideoError(info.path, f"no decodable video frames{where} (ffmpeg: {reason})")
