@@ -80,7 +80,7 @@ def sample_clips(sequence: np.ndarray, frames: int, sampling: str) -> list[np.nd
     raise ValueError(f"sampling must be 'fixed' or 'sliding', got {sampling!r}")
 
 
-def _predict(model, sequences: list[np.ndarray], sampling: str, mirror: bool,
+def predict_sequences(model, sequences: list[np.ndarray], sampling: str, mirror: bool,
              allowed: np.ndarray, batch_size: int) -> np.ndarray:
     """Predicted column per sequence: argmax over the ``allowed`` columns of the mean
     probabilities of its clips."""
@@ -150,7 +150,7 @@ def evaluate(model: str | os.PathLike = "default", data: str | os.PathLike = "."
     true_names = tuple(label for label in labels if label in known.labels)
     y_true = np.array([true_names.index(known.labels[i]) for i in faces.labels])
     allowed = np.array([label in true_names or not restrict for label in labels])
-    y_pred = _predict(network, faces.sequences, sampling, mirror, allowed, batch_size)
+    y_pred = predict_sequences(network, faces.sequences, sampling, mirror, allowed, batch_size)
     matrix = confusion_matrix(y_true, y_pred, len(true_names), len(labels))
     correct = np.array([labels[p] == true_names[t] for t, p in zip(y_true, y_pred)])
     recall = {name: float(np.mean(correct[y_true == i])) if np.any(y_true == i) else 0.0

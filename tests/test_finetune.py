@@ -204,6 +204,8 @@ def test_finetune_kfold_reports_every_fold(v2c_set, tmp_path):
     assert result["kfold"] == 2 and len(result["fold_accuracies"]) == 2
     assert result["samples"] == 14 and "others" not in result["labels"]
     assert result["mean_accuracy"] == pytest.approx(np.mean(result["fold_accuracies"]))
+    assert len(result["fold_accuracies_mirror"]) == 2
+    assert all(0.0 <= a <= 1.0 for a in result["fold_accuracies_mirror"])
 
 
 def test_evaluate_errors_are_one_line(v2c_set, tmp_path):

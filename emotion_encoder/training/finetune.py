@@ -105,7 +105,11 @@ def train_model(model: EmotionClassifier, train: FaceSequences, validation: Face
     trainer = _probs_model(model)
     if final.exists() and done.exists():  # finished by an earlier run
         trainer.load_weights(final)
-        return json.loads(done.read_text())
+        result = json.loads(done.read_text())
+        if validation is not None and "validation_accuracy_mirror" not in result:
+            result["validation_accuracy_mirror"] = mirrored_accuracy(model, validation)
+            done.write_text(json.dumps(result, indent=2))
+        return result
     frames, channels = model.backbone.num_frames, model.backbone.channels
     batch = int(settings["batch_size"])
     keras.utils.set_random_seed(int(settings["seed"]))
@@ -134,11 +138,22 @@ def train_model(model: EmotionClassifier, train: FaceSequences, validation: Face
             trainer.load_weights(best)
         result["validation_clips"] = len(validation)
         result["validation_accuracy"] = float(trainer.evaluate(val_ds, verbose=0)[1])
+        result["validation_accuracy_mirror"] = mirrored_accuracy(model, validation)
     elif history.history.get("accuracy"):
         result["train_accuracy"] = float(history.history["accuracy"][-1])
     trainer.save_weights(final)
     done.write_text(json.dumps(result, indent=2))
     return result
+
+
+def mirrored_accuracy(model: EmotionClassifier, faces: FaceSequences) -> float:
+    """Accuracy of the fixed-interval clips averaged with their mirror images, as the
+    encoder predicts by default."""
+    from emotion_encoder.evaluation import predict_sequences
+
+    allowed = np.ones(len(model.labels), bool)
+    predicted = predict_sequences(model, faces.sequences, "fixed", True, allowed, 16)
+    return float(np.mean(predicted == faces.labels))
 
 
 def _learning_rate(settings: dict, n_train: int):
@@ -188,7 +203,7 @@ def run_finetune(config: dict, run: Path) -> dict:
     result: dict = {"data": str(settings["data"]), "labels": list(dataset.labels),
                     "samples": len(dataset), "skipped": faces.skipped}
     if settings["kfold"]:
-        accuracies = []
+        accuracies, mirrored = [], []
         folds = subject_kfold(Dataset(dataset.name, tuple(faces.samples), dataset.labels),
                               k=int(settings["kfold"]), seed=int(settings["seed"]))
         for fold, (train, test) in enumerate(folds):
@@ -198,10 +213,13 @@ def run_finetune(config: dict, run: Path) -> dict:
                                       {**settings, "seed": int(settings["seed"]) + fold},
                                       keep_best=False)
             accuracies.append(fold_result["validation_accuracy"])
-            print(f"fold {fold + 1}/{len(folds)}: {accuracies[-1]:.2%}", flush=True)
-        summary = summarize_folds(accuracies)
+            mirrored.append(fold_result["validation_accuracy_mirror"])
+            print(f"fold {fold + 1}/{len(folds)}: {accuracies[-1]:.2%} "
+                  f"({mirrored[-1]:.2%} with mirror averaging)", flush=True)
+        summary, with_mirror = summarize_folds(accuracies), summarize_folds(mirrored)
         result.update(kfold=len(folds), fold_accuracies=accuracies, mean_accuracy=summary.mean,
-                      std_accuracy=summary.std)
+                      std_accuracy=summary.std, fold_accuracies_mirror=mirrored,
+                      mean_accuracy_mirror=with_mirror.mean, std_accuracy_mirror=with_mirror.std)
     else:
         if settings["validation"]:
             validation, _ = _labelled(settings, "validation")
