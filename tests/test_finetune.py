@@ -283,3 +283,12 @@ def test_paper_protocol_config_trains_on_oulu_layout(tmp_path):
     assert len(result["fold_accuracies"]) == 2
     faces = sorted((tmp_path / "run" / "faces").glob("*.npy"))
     assert len(faces) == 4 and np.load(faces[0]).shape == (3, 112, 112, 3)
+
+
+def test_face_cache_does_not_remember_a_detector_failure(v2c_set, tmp_path):
+    from emotion_encoder.errors import EmotionEncoderError
+
+    dataset, _ = open_dataset(v2c_set / "clean.csv")
+    with pytest.raises(EmotionEncoderError, match="unknown face detector 'nope'"):
+        cache_faces(dataset, tmp_path / "cache", CropSettings(detector="nope"))
+    assert not any((tmp_path / "cache").iterdir())  # nothing noted as skipped

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from emotion_encoder.data.dataset import Dataset, Sample
-from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.errors import EmotionEncoderError, FileProblem
 from emotion_encoder.sampling import fixed_interval_indices
 
 CACHE_VERSION = 1
@@ -127,10 +127,11 @@ def _cached(sample: Sample, cache: Path, settings: CropSettings, trackers: "_Tra
         return np.load(array), ""
     if note.exists():
         return None, note.read_text()
+    tracker = trackers.tracker() if settings.detect else None  # detector errors end the run
     try:
-        crops = _crops(sample, settings, trackers)
+        crops = _crops(sample, settings, tracker)
         reason = "" if crops is not None else "too little face"
-    except EmotionEncoderError as error:  # unreadable video or image: note it and go on
+    except FileProblem as error:  # this sample's video or image is unreadable: note it
         crops, reason = None, str(error)
     if crops is None:
         _write_atomic(note, reason.encode())
@@ -147,7 +148,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 class _TrackerFactory:
-    """One detector for the whole dataset, a fresh tracker per sample."""
+    """One detector for the whole dataset (made on first use), a fresh tracker per sample."""
 
     def __init__(self, settings: CropSettings):
         self.settings = settings
@@ -165,9 +166,9 @@ class _TrackerFactory:
             self._detector.close()
 
 
-def _crops(sample: Sample, settings: CropSettings, trackers: _TrackerFactory
-           ) -> np.ndarray | None:
-    if not settings.detect:
+def _crops(sample: Sample, settings: CropSettings, tracker) -> np.ndarray | None:
+    """The sample's crops, or None when too few frames show a face."""
+    if tracker is None:
         frames = [_read_image(path) for path in sample.frames] if sample.video is None else \
             [frame for _, frame in _video_frames(sample, settings)]
         return _shrink(np.stack([_to_model(f, settings) for f in frames]), settings)
@@ -175,7 +176,7 @@ def _crops(sample: Sample, settings: CropSettings, trackers: _TrackerFactory
 
     frames = ((0.04 * i, _read_image(p)) for i, p in enumerate(sample.frames)) \
         if sample.video is None else _video_frames(sample, settings)
-    found = list(iter_face_crops(frames, trackers.tracker(), settings.image_size,
+    found = list(iter_face_crops(frames, tracker, settings.image_size,
                                  settings.face_margin, settings.face_offset))
     have = [i for i, f in enumerate(found) if f.crop is not None]
     if not found or len(have) < settings.min_face_ratio * len(found):
@@ -204,7 +205,7 @@ def _to_model(rgb: np.ndarray, settings: CropSettings) -> np.ndarray:
 def _read_image(path: Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise EmotionEncoderError(f"{path}: not a readable image")
+        raise FileProblem(path, "not a readable image")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
