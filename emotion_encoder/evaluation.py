@@ -113,12 +113,11 @@ def default_out(model: str | os.PathLike, data_name: str) -> Path:
     return Path("runs") / "eval" / str(model) / data_name
 
 
-def evaluate(model: str | os.PathLike = "default", data: str | os.PathLike = ".",
+def evaluate(model: str | os.PathLike, data: str | os.PathLike,
              out: str | os.PathLike | None = None, *, split: str | None = None,
              sampling: str = "fixed", mirror: bool = True, restrict: bool = False,
-             detect: bool | None = None,
-             batch_size: int = 16, cache: str | os.PathLike | None = None,
-             **label_options) -> EvaluationReport:
+             detect: bool | None = None, batch_size: int = 16,
+             cache: str | os.PathLike | None = None, **label_options) -> EvaluationReport:
     """Evaluate ``model`` (a preset or ``.keras`` file) on the dataset at ``data`` (any
     layout :func:`open_dataset` knows) and write the report to ``out``.
 
@@ -131,6 +130,8 @@ def evaluate(model: str | os.PathLike = "default", data: str | os.PathLike = "."
     from emotion_encoder.training.face_cache import CropSettings, cache_faces, sample_name
     from emotion_encoder.training.recipe import git_commit
 
+    if sampling not in ("fixed", "sliding"):
+        raise ValueError(f"sampling must be 'fixed' or 'sliding', got {sampling!r}")
     dataset, cropped = open_dataset(data, split=split, **label_options)
     loaded = load_encoder_model(model)
     network, pre = loaded.model, loaded.preprocessor
@@ -158,8 +159,8 @@ def evaluate(model: str | os.PathLike = "default", data: str | os.PathLike = "."
     report = EvaluationReport(float(correct.mean()), recall, matrix, true_names, labels,
                               len(correct), skipped)
     options = {"model": str(model), "data": str(data), "split": split, "sampling": sampling,
-               "mirror": mirror,
-               "restrict": restrict, "detect": settings.detect, **label_options}
+               "mirror": mirror, "restrict": restrict, "detect": settings.detect,
+               **label_options}
     report.out = Path(out) if out else default_out(model, _data_name(data, split))
     _write_report(report, options, git_commit(),
                   [(sample_name(s), labels[p], true_names[t])
