@@ -1,1 +1,4 @@
-"""Training recipes: 2D pretraining on still faces, then 3D training on clips."""
+"""Training: the still-face recipe of the shipped default (2D pretraining on stills, then
+3D temporal heads on clips), fine-tuning and K-fold protocols on labelled clips, and the
+face-crop cache and clip pipeline they share. One entry point: ``emotion-encoder train``.
+"""
