@@ -29,7 +29,7 @@ def v2c_set(tmp_path_factory, face_models):
     root = tmp_path_factory.mktemp("v2c")
     (root / "clips").mkdir()
     rows = []
-    for i, label in enumerate(V2C_LABELS):
+    for label in V2C_LABELS:
         for speaker in (1, 2):
             name = f"clips/{label}_{speaker}.mp4"
             write_face_video(root / name, seconds=1.2, fps=10, size=(160, 120))
