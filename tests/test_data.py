@@ -304,12 +304,20 @@ def test_manifest_without_time_columns(manifest_dir):
     assert load_manifest(table)[0].start is None
 
 
+def test_manifest_without_subject_column(manifest_dir):
+    table = write_csv(manifest_dir / "m.csv", "path,label,notes\nv/a.mp4,happy,smiles\n")
+    sample = load_manifest(table)[0]
+    assert sample.subject is None and sample.label == "happiness"
+    with pytest.raises(DatasetError, match="needs subject ids, and sample 0 has none"):
+        subject_kfold(load_manifest(table), k=2)
+
+
 HEADER = "path,label,subject,start,end\n"
 
 
 @pytest.mark.parametrize("body,message", [
-    ("path,label\nv/a.mp4,happy\n", r"m.csv:1: missing column\(s\) subject"),
-    ("v/a.mp4,happy,s1\n", r"m.csv:1: missing column\(s\) path, label, subject"),
+    ("path,subject\nv/a.mp4,s1\n", r"m.csv:1: missing column\(s\) label"),
+    ("v/a.mp4,happy,s1\n", r"m.csv:1: missing column\(s\) path, label"),
     ("", "m.csv: empty file"),
     (HEADER, "m.csv: no rows after the header"),
     (HEADER + "v/a.mp4,happy,s1\nv/zz.mp4,sad,s1\n", "m.csv:3: v/zz.mp4: file not found"),

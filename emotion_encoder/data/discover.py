@@ -3,7 +3,7 @@
 =================================================  ==========================  =========
 path                                               loader                      cropped
 =================================================  ==========================  =========
-``*.csv`` (``path,label,subject[,start,end]``)     :func:`load_manifest`       no
+``*.csv`` (``path,label[,subject,start,end]``)     :func:`load_manifest`       no
 ``sequences.csv`` or a folder holding it           :func:`load_ckplus_cutdown` yes
 folder with ``cohn-kanade-images/``                :func:`load_ckplus`         no
 folder with ``OriginalImg/``                       :func:`load_oulu_casia`     no

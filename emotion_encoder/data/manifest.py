@@ -1,4 +1,4 @@
-"""A generic manifest CSV: ``path,label,subject[,start,end]`` (a header row is required).
+"""A generic manifest CSV: ``path,label[,subject,start,end]`` (a header row is required).
 
 ``path`` is relative to the CSV's folder and names a video, an image, or a folder of frames
 (read in natural order); ``start``/``end`` (seconds, optional, may be blank) cut a video.
@@ -21,7 +21,9 @@ from emotion_encoder.data.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, image_fra
 from emotion_encoder.errors import DatasetError
 from emotion_encoder.labels import normalize_label
 
-MANIFEST_COLUMNS = ("path", "label", "subject")
+MANIFEST_COLUMNS = ("path", "label")
+"""The required columns; ``subject`` (needed for subject-independent folds), ``start`` and
+``end`` are optional."""
 
 
 def _seconds(row: dict[str, str], column: str) -> float | None:
@@ -51,7 +53,8 @@ def _media(path: Path) -> dict:
 
 def load_manifest(csv_path: str | os.PathLike, name: str | None = None,
                   **options: Unpack[LabelOptions]) -> Dataset:
-    """One sample per row; ``name`` defaults to the CSV's folder name; blank subjects are None."""
+    """One sample per row; ``name`` defaults to the CSV's folder name; blank or absent
+    subjects are None."""
     csv_path = Path(csv_path)
     folder, name = csv_path.parent, name or csv_path.resolve().parent.name
     samples = []
@@ -63,7 +66,7 @@ def load_manifest(csv_path: str | os.PathLike, name: str | None = None,
             raise DatasetError(csv_path, f"{row['path']}: file not found", line)
         try:
             samples.append(Sample(label=normalize_label(row["label"]), dataset=name,
-                                  subject=row["subject"] or None, sequence=row["path"],
+                                  subject=row.get("subject") or None, sequence=row["path"],
                                   start=_seconds(row, "start"), end=_seconds(row, "end"),
                                   **_media(path)))
         except ValueError as error:
