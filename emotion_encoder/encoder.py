@@ -23,6 +23,7 @@ from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import tensorflow as tf
 
 from emotion_encoder.faces import DominantFaceTracker, FaceCrop, iter_face_crops, make_detector
+from emotion_encoder.faces.tracking import fill_gaps
 from emotion_encoder.faces.multi_tracking import MultiFaceTracker, iter_multi_face_crops
 from emotion_encoder.models.loading import LoadedModel, load_encoder_model
 from emotion_encoder.results import (UNTRAINED_WARNING, Analysis, ClipEmbeddings, ClipPrediction,
@@ -274,7 +275,7 @@ class EmotionEncoder:
     def _infer(self, clips: list[_Clip] | list[FaceClip]) -> None:
         if not clips:
             return
-        batch = np.stack([self.preprocessor(np.stack(_fill_gaps(c.frames))) for c in clips])
+        batch = np.stack([self.preprocessor(np.stack(fill_gaps(c.frames))) for c in clips])
         outputs = {k: v.numpy() for k, v in self._forward(tf.constant(batch)).items()}
         for i, clip in enumerate(clips):
             clip.probs = outputs["probs"][i]
@@ -297,12 +298,6 @@ class EmotionEncoder:
         return {"mode": "sliding", "window": self.window, "stride": self.stride,
                 "fps": self.sample_fps, "detector": self.detector_name,
                 "detect_every": self.detect_every}
-
-
-def _fill_gaps(frames: list[FaceCrop]) -> list[np.ndarray]:
-    """Crops of a clip, each frame without a face taking the nearest frame's crop."""
-    have = [i for i, f in enumerate(frames) if f.crop is not None]
-    return [frames[min(have, key=lambda j: abs(j - i))].crop for i in range(len(frames))]
 
 
 def _observed(frames: Iterator[FaceCrop], on_frame: Callable[[FaceCrop], None]

@@ -84,7 +84,7 @@ def predict_sequences(model, sequences: list[np.ndarray], sampling: str, mirror:
              allowed: np.ndarray, batch_size: int) -> np.ndarray:
     """Predicted column per sequence: argmax over the ``allowed`` columns of the mean
     probabilities of its clips."""
-    from emotion_encoder.training.clip_pipeline import standardize
+    from emotion_encoder.training.stills import standardize
 
     frames, channels = model.backbone.num_frames, model.backbone.channels
     owners, clips = [], []

@@ -226,6 +226,20 @@ def iter_face_crops(frames: Iterable[tuple[float, np.ndarray]], tracker: Dominan
         yield FaceCrop(tracked.t, crop, tracked.box, tracked.score)
 
 
+def fill_gaps(frames: list[FaceCrop]) -> list[np.ndarray]:
+    """The crops of ``frames`` (at least one with a face), each frame without a face taking
+    the nearest frame's crop.
+
+    >>> a, b = np.zeros((2, 2, 3), np.uint8), np.ones((2, 2, 3), np.uint8)
+    >>> [int(c[0, 0, 0]) for c in fill_gaps([FaceCrop(0, a, (0, 0, 1, 1), 1.0),
+    ...     FaceCrop(1, None, None, None), FaceCrop(2, None, None, None),
+    ...     FaceCrop(3, b, (0, 0, 1, 1), 1.0)])]
+    [0, 0, 1, 1]
+    """
+    have = [i for i, f in enumerate(frames) if f.crop is not None]
+    return [frames[min(have, key=lambda j: abs(j - i))].crop for i in range(len(frames))]
+
+
 def model_crop(frame: np.ndarray, box: Box, size: int, margin: float = 0.25,
                offset: float = 0.0, border: str = "edge") -> np.ndarray:
     """The ``size x size`` crop of a face box: its square enlarged by ``margin``, shifted

@@ -24,6 +24,7 @@ import tensorflow as tf
 from emotion_encoder.sampling import fixed_interval_indices
 from emotion_encoder.training.face_cache import FaceSequences
 from emotion_encoder.training.motion_clips import moving_clip
+from emotion_encoder.training.stills import standardize  # per image = per frame of a clip
 
 
 def jittered_indices(n_items: int, frames: int, rng: np.random.Generator,
@@ -52,13 +53,6 @@ def training_clip(sequence: np.ndarray, frames: int, rng: np.random.Generator) -
 def evaluation_clip(sequence: np.ndarray, frames: int) -> np.ndarray:
     """The fixed-interval clip of the whole sequence (the paper's sampling)."""
     return sequence[fixed_interval_indices(len(sequence), frames)]
-
-
-def standardize(clip: tf.Tensor) -> tf.Tensor:
-    """Per-frame zero mean, unit variance of ``(..., t, h, w, c)`` clips."""
-    x = tf.cast(clip, tf.float32)
-    mean, var = tf.nn.moments(x, axes=[-3, -2, -1], keepdims=True)
-    return (x - mean) / tf.sqrt(var + 1e-6)
 
 
 def clip_dataset(faces: FaceSequences, frames: int, batch_size: int, training: bool,

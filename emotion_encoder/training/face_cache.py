@@ -173,6 +173,7 @@ def _crops(sample: Sample, settings: CropSettings, tracker) -> np.ndarray | None
             [frame for _, frame in _video_frames(sample, settings)]
         return _shrink(np.stack([_to_model(f, settings) for f in frames]), settings)
     from emotion_encoder.faces import iter_face_crops
+    from emotion_encoder.faces.tracking import fill_gaps
 
     frames = ((0.04 * i, _read_image(p)) for i, p in enumerate(sample.frames)) \
         if sample.video is None else _video_frames(sample, settings)
@@ -181,8 +182,7 @@ def _crops(sample: Sample, settings: CropSettings, tracker) -> np.ndarray | None
     have = [i for i, f in enumerate(found) if f.crop is not None]
     if not found or len(have) < settings.min_face_ratio * len(found):
         return None
-    crops = [found[min(have, key=lambda j: abs(j - i))].crop for i in range(len(found))]
-    return _shrink(np.stack([_to_model(c, settings) for c in crops]), settings)
+    return _shrink(np.stack([_to_model(c, settings) for c in fill_gaps(found)]), settings)
 
 
 def _shrink(crops: np.ndarray, settings: CropSettings) -> np.ndarray:
