@@ -203,6 +203,55 @@ def test_ckplus_cutdown_errors(ck_cut):
         load_ckplus_cutdown(ck_cut)
 
 
+def _framed(scene: np.ndarray, x: int, y: int, side: int) -> np.ndarray:
+    """A 48x48 crop of ``scene`` (square window at x, y of ``side`` pixels)."""
+    import cv2
+
+    return cv2.resize(scene[y:y + side, x:x + side], (48, 48), interpolation=cv2.INTER_AREA)
+
+
+def test_ckplus_onset_registers_first_frames_into_the_peak_framing(tmp_path):
+    import cv2
+
+    from emotion_encoder.data.ckplus_onset import write_onset_set
+
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (200, 200)).astype(np.uint8), (0, 0), 1.5)
+    apex, onset = texture, texture.copy()
+    onset[110:140, 70:130] //= 2  # the expression changes: the "mouth" differs
+    src = tmp_path / "ck"
+    for folder in ("pk", "fl"):
+        (src / folder).mkdir(parents=True)
+    # (x, y, side) of the peak crops and of the other framing: wider, then tighter
+    framings = [((60, 50, 80), (52, 44, 96)), ((40, 40, 100), (50, 48, 84))]
+    rows = ["sequence,subject,label,peak_frames,first_frame,last_frame"]
+    for n, (peak, wide) in enumerate(framings):
+        seq = f"S01{n}_001"
+        for i in range(3):
+            cv2.imwrite(str(src / "pk" / f"{seq}_{i}.png"), _framed(apex, *peak))
+        cv2.imwrite(str(src / "fl" / f"{seq}_first.png"), _framed(onset, *wide))
+        cv2.imwrite(str(src / "fl" / f"{seq}_last.png"), _framed(apex, *wide))
+        peaks = ";".join(f"pk/{seq}_{i}.png" for i in range(3))
+        rows.append(f"{seq},S01{n},anger,{peaks},fl/{seq}_first.png,fl/{seq}_last.png")
+    rows.append("S020_001,S020,anger,pk/S010_001_0.png,,")  # no first frame: peaks only
+    write_csv(src / "sequences.csv", "\n".join(rows) + "\n")
+
+    counts = write_onset_set(src, tmp_path / "onset")
+    assert counts == {"first_and_peaks": 2, "peaks_only": 1}
+    ck = load_ckplus_cutdown(tmp_path / "onset")
+    assert [len(s.frames) for s in ck] == [4, 4, 1]
+    assert [s.subject for s in ck] == ["S010", "S011", "S020"]
+    for sample, (peak, _) in zip(ck, framings):
+        registered = np.asarray(Image.open(sample.frames[0]), np.float32)
+        truth = _framed(onset, *peak).astype(np.float32)  # the first frame, framed as the peaks
+        unregistered = np.asarray(Image.open(src / "fl" / f"{sample.sequence}_first.png"),
+                                  np.float32)
+        inner = (slice(4, -4), slice(4, -4))  # borders are replicated, not real
+        error = np.abs(registered - truth)[inner].mean()
+        assert error < 4 and np.abs(unregistered - truth)[inner].mean() > 3 * error
+    assert not list((tmp_path / "onset").rglob("*.tmp*"))
+
+
 # --- Oulu-CASIA -----------------------------------------------------------------------------
 
 @pytest.fixture

@@ -61,9 +61,14 @@ def test_paper_preset_is_the_papers_network():
     assert (config["num_frames"], config["image_size"], config["channels"]) == (16, 112, 3)
 
 
-def test_backbone_2d_twin_shares_layer_names_and_inflates():
-    backbone3d = ResNet3DBackbone(**TINY)
-    backbone2d = ResNet3DBackbone(**dict(TINY, dims=2))
+# the `default` layout, and the `large` one: per-stage temporal kernels and strides
+MIXED = dict(stackwise_temporal_strides=(1, 2, 2, 1), temporal_kernel=(1, 1, 3, 1))
+
+
+@pytest.mark.parametrize("temporal", [{}, MIXED], ids=["r3d", "mixed"])
+def test_backbone_2d_twin_shares_layer_names_and_inflates(temporal):
+    backbone3d = ResNet3DBackbone(**TINY, **temporal)
+    backbone2d = ResNet3DBackbone(**dict(TINY, dims=2), **temporal)
     names3d = {w.path.split("/", 1)[1] for w in backbone3d.weights}
     names2d = {w.path.split("/", 1)[1] for w in backbone2d.weights}
     assert names3d == names2d
@@ -78,6 +83,20 @@ def test_backbone_2d_twin_shares_layer_names_and_inflates():
     clip = backbone3d(np.repeat(image[:, None], 16, axis=1), training=False).numpy()
     for step in range(clip.shape[1]):  # edge steps see zero padding: only the centre works
         np.testing.assert_allclose(clip[0, step], still[0], rtol=1e-4, atol=1e-4)
+
+
+def test_per_stage_temporal_kernels():
+    backbone = ResNet3DBackbone(**TINY, **MIXED)
+    kernels = {name: backbone.get_layer(f"{name}_conv1").kernel.shape[0]
+               for name in ("stage1_block1", "stage2_block1", "stage3_block1", "stage4_block1")}
+    assert kernels == {"stage1_block1": 1, "stage2_block1": 1, "stage3_block1": 3,
+                       "stage4_block1": 1}
+    assert backbone.output_shape[1] == 4
+    assert backbone.get_config()["temporal_kernel"] == [1, 1, 3, 1]
+    assert ResNet3DBackbone.from_config(backbone.get_config()).count_params() == \
+        backbone.count_params()
+    with pytest.raises(ValueError, match="one entry per stage"):
+        ResNet3DBackbone(**TINY, temporal_kernel=(1, 3))
 
 
 def test_get_config_round_trip():

@@ -74,3 +74,40 @@ def test_train_command_produces_a_loadable_model(tmp_path):
     frames = np.full((20, 96, 96, 3), 128, np.uint8)
     result = encoder.predict(frames, fps=10)
     assert result.clips and all(c.label is None for c in result.clips)  # grey frames: no face
+
+
+def test_exported_weights_are_float16_and_load_into_float32(tmp_path):
+    import h5py
+
+    from emotion_encoder.models import EmotionClassifier, ResNet3DBackbone
+    from emotion_encoder.training.export import export_weights
+
+    def tiny():
+        backbone = ResNet3DBackbone(stackwise_num_blocks=(1, 1, 1, 1),
+                                    stackwise_num_filters=(4, 8, 8, 16), stem_filters=4,
+                                    num_frames=16, image_size=32, channels=1, stem_pool=False)
+        return EmotionClassifier(backbone, convlstm_filters=8, transformer_dim=16,
+                                 transformer_heads=2, transformer_mlp_dim=16, embedding_dim=24)
+
+    model = tiny()
+    model.save_weights(tmp_path / "full.weights.h5")
+    path = export_weights(model, tmp_path / "out" / "compact.weights.h5")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["compact.weights.h5"]
+
+    def arrays(file):
+        with h5py.File(file) as f:
+            found = []
+            f.visititems(lambda _, item: found.append(item[()])
+                         if isinstance(item, h5py.Dataset) else None)
+        return found
+
+    compact, full = arrays(path), arrays(tmp_path / "full.weights.h5")
+    assert {a.dtype for a in compact} == {np.dtype("float16")}
+    assert sum(a.nbytes for a in compact) * 2 == sum(a.nbytes for a in full)
+    reloaded = tiny()
+    reloaded.load_weights(path)
+    assert all(w.dtype == "float32" for w in reloaded.weights)
+    x = np.random.default_rng(0).normal(size=(4, 16, 32, 32, 1)).astype("float32")
+    before, after = model.predict(x, verbose=0), reloaded.predict(x, verbose=0)
+    np.testing.assert_allclose(after["probs"], before["probs"], atol=2e-3)
+    assert not np.allclose(after["probs"], 1 / 7, atol=1e-3)  # real weights were loaded

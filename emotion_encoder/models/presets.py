@@ -4,7 +4,7 @@ Each preset names a backbone, a classifier head, a preprocessor and (once traine
 weights file shipped inside the package.
 
 >>> sorted(PRESETS)
-['default', 'paper']
+['default', 'large', 'paper']
 >>> PRESETS["paper"]["backbone"]["image_size"]
 112
 """
@@ -47,6 +47,39 @@ PRESETS: dict[str, dict] = {
         "preprocessor": {"image_size": 48, "channels": 1, "face_margin": 0.2,
                          "face_offset": -0.05},
         "weights": "default.weights.h5",
+    },
+    "large": {
+        "description": (
+            "Twice the width of `default` (32/64/128/256) on the same 16 x 48 x 48 grey "
+            "clips; per-frame convolutions in stages 1-2 and 4, temporal ones in stage 3 "
+            "(16 frames -> 4 time steps by stage 3). Weights: being trained."
+        ),
+        "backbone": {
+            "stackwise_num_blocks": RESNET34_BLOCKS,
+            "stackwise_num_filters": [32, 64, 128, 256],
+            "stackwise_spatial_strides": [1, 2, 2, 2],
+            "stackwise_temporal_strides": [1, 2, 2, 1],
+            "temporal_kernel": [1, 1, 3, 1],
+            "stem_filters": 32,
+            "stem_kernel": [3, 7, 7],
+            "stem_spatial_stride": 2,
+            "stem_pool": False,
+            "num_frames": 16,
+            "image_size": 48,
+            "channels": 1,
+        },
+        "classifier": {
+            "labels": list(CANONICAL_LABELS),
+            "convlstm_filters": 64,
+            "transformer_dim": 128,
+            "transformer_heads": 4,
+            "transformer_mlp_dim": 256,
+            "embedding_dim": 256,
+            "dropout": 0.3,
+        },
+        "preprocessor": {"image_size": 48, "channels": 1, "face_margin": 0.2,
+                         "face_offset": -0.05},
+        "weights": None,
     },
     "paper": {
         "description": (

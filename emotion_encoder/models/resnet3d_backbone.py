@@ -64,7 +64,9 @@ class ResNet3DBackbone(keras.Model):
         stem_kernel: stem kernel as ``(t, h, w)``.
         stem_spatial_stride: spatial stride of the stem convolution.
         stem_pool: add a 3x3 spatial max-pool with stride 2 after the stem.
-        temporal_kernel: temporal extent of the block convolutions.
+        temporal_kernel: temporal extent of the block convolutions, for every stage or
+            one per stage (``(1, 1, 3, 1)``: per-frame convolutions where the maps are
+            large, temporal ones only in stage 3; cheaper, as in Tran et al.'s MC nets).
         num_frames, image_size, channels: the clip shape.
         dims: 3 for the video network, 2 for its still-image twin (weights inflate 2D->3D).
     """
@@ -79,7 +81,7 @@ class ResNet3DBackbone(keras.Model):
         stem_kernel: Sequence[int] = (3, 7, 7),
         stem_spatial_stride: int = 2,
         stem_pool: bool = True,
-        temporal_kernel: int = 3,
+        temporal_kernel: int | Sequence[int] = 3,
         num_frames: int = 16,
         image_size: int = 112,
         channels: int = 3,
@@ -91,6 +93,10 @@ class ResNet3DBackbone(keras.Model):
         if len({len(stackwise_num_blocks), len(stackwise_num_filters),
                 len(stackwise_spatial_strides), len(stackwise_temporal_strides)}) != 1:
             raise ValueError("the stackwise_* arguments must all have one entry per stage")
+        stage_kernels = [temporal_kernel] * len(stackwise_num_blocks) \
+            if isinstance(temporal_kernel, int) else list(temporal_kernel)
+        if len(stage_kernels) != len(stackwise_num_blocks):
+            raise ValueError("temporal_kernel needs one entry per stage or a single int")
         shape = (num_frames, image_size, image_size, channels)
         inputs = keras.Input(shape=shape if dims == 3 else shape[1:], name="frames")
         x = _conv(dims, stem_filters, stem_kernel, (1, stem_spatial_stride, stem_spatial_stride),
@@ -101,12 +107,12 @@ class ResNet3DBackbone(keras.Model):
             pool = layers.MaxPooling3D((1, 3, 3), (1, 2, 2), padding="same", name="stem_pool") \
                 if dims == 3 else layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")
             x = pool(x)
-        for stage, (blocks, filters, s_stride, t_stride) in enumerate(zip(
+        for stage, (blocks, filters, s_stride, t_stride, t_kernel) in enumerate(zip(
                 stackwise_num_blocks, stackwise_num_filters,
-                stackwise_spatial_strides, stackwise_temporal_strides)):
+                stackwise_spatial_strides, stackwise_temporal_strides, stage_kernels)):
             for block in range(blocks):
                 strides = (t_stride, s_stride, s_stride) if block == 0 else (1, 1, 1)
-                x = basic_block(x, filters, strides, temporal_kernel, dims,
+                x = basic_block(x, filters, strides, t_kernel, dims,
                                 name=f"stage{stage + 1}_block{block + 1}")
         super().__init__(inputs=inputs, outputs=x, **kwargs)
         self.stackwise_num_blocks = tuple(stackwise_num_blocks)
@@ -117,7 +123,8 @@ class ResNet3DBackbone(keras.Model):
         self.stem_kernel = tuple(stem_kernel)
         self.stem_spatial_stride = stem_spatial_stride
         self.stem_pool = stem_pool
-        self.temporal_kernel = temporal_kernel
+        self.temporal_kernel = temporal_kernel if isinstance(temporal_kernel, int) \
+            else tuple(temporal_kernel)
         self.num_frames = num_frames
         self.image_size = image_size
         self.channels = channels
@@ -140,7 +147,8 @@ class ResNet3DBackbone(keras.Model):
             "stem_kernel": list(self.stem_kernel),
             "stem_spatial_stride": self.stem_spatial_stride,
             "stem_pool": self.stem_pool,
-            "temporal_kernel": self.temporal_kernel,
+            "temporal_kernel": self.temporal_kernel if isinstance(self.temporal_kernel, int)
+            else list(self.temporal_kernel),
             "num_frames": self.num_frames,
             "image_size": self.image_size,
             "channels": self.channels,

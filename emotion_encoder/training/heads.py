@@ -2,8 +2,9 @@
 
 The 3D backbone is inflated from the stage-1 still-face network and frozen; every still
 becomes a clip with small random motion (``moving_clip``), its backbone feature maps are
-computed once and cached, and the ConvLSTM + Transformer + fusion head trains on the cache
-in minutes on a CPU. The full network's weights are written at the end.
+computed once and cached (one file per part, so a killed run keeps what it finished), and
+the ConvLSTM + Transformer + fusion head trains on the cache in minutes on a CPU. The full
+network's weights are written at the end.
 
     python -m emotion_encoder.training.heads --stills-run runs/stills-default \\
         --out runs/heads-default
@@ -72,17 +73,21 @@ def train_heads(stills_run: Path, out: Path, preset: str = "default", epochs: in
     inflate_into(model.backbone, still)
     frames = model.backbone.num_frames
 
-    cache = out / "features.npz"
-    if not cache.exists():
-        features = {
-            "train": np.concatenate([clip_features(model.backbone, arrays["x_train"], frames,
-                                                   seed) for seed in range(variants)]),
-            "validation": clip_features(model.backbone, arrays["x_validation"], frames, None),
-            "test": clip_features(model.backbone, arrays["x_test"], frames, None),
-        }
-        np.savez(out / "features.tmp.npz", **features)
-        os.replace(out / "features.tmp.npz", cache)
-    features = np.load(cache)
+    def cached(name: str, images: np.ndarray, seed: int | None) -> np.ndarray:
+        """One part of the feature cache (written atomically: a killed run keeps the rest)."""
+        path = out / f"features-{name}.npy"
+        if not path.exists():
+            with open(path.with_suffix(".tmp"), "wb") as handle:
+                np.save(handle, clip_features(model.backbone, images, frames, seed))
+            os.replace(path.with_suffix(".tmp"), path)
+        return np.load(path)
+
+    features = {
+        "train": np.concatenate([cached(f"train-{seed}", arrays["x_train"], seed)
+                                 for seed in range(variants)]),
+        "validation": cached("validation", arrays["x_validation"], None),
+        "test": cached("test", arrays["x_test"], None),
+    }
     y = {"train": np.tile(arrays["y_train"], variants), "validation": arrays["y_validation"],
          "test": arrays["y_test"]}
 

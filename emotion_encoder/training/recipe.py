@@ -69,6 +69,7 @@ def run_recipe(config_path: str | Path, out: str | Path | None = None) -> dict:
 def _run_stills_recipe(config: dict, run: Path) -> dict:
     """Stage 1 (2D on stills) and stage 2 (inflated 3D, temporal heads)."""
     from emotion_encoder.models.loading import build_model
+    from emotion_encoder.training.export import export_weights
     from emotion_encoder.training.heads import train_heads
     from emotion_encoder.training.stills import train
 
@@ -80,10 +81,9 @@ def _run_stills_recipe(config: dict, run: Path) -> dict:
           stills.get("learning_rate", 2e-3))
     result = train_heads(run / "stills", run / "heads", preset, heads.get("epochs", 20),
                          heads.get("variants", 2))
-    weights = run / "heads" / f"{preset}.weights.h5"
     model = build_model(preset)
-    model.load_weights(weights)
+    model.load_weights(run / "heads" / f"{preset}.weights.h5")
     model.save(run / "model.keras")
-    shutil.copy(weights, run / weights.name)
+    export_weights(model, run / f"{preset}.weights.h5")  # float16: the file a preset ships
     (run / "result.json").write_text(json.dumps(result, indent=2))
     return result
