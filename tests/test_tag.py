@@ -13,6 +13,8 @@ import pytest
 
 from synthetic import write_face_video
 
+from emotion_encoder.models.presets import PRESETS
+
 
 def run_tag(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "emotion_encoder", "tag", *map(str, args)],
@@ -162,7 +164,7 @@ def test_ray_engine_bad_preset_is_one_line(folder, tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
     assert errors == [("emotion-encoder: error: unknown preset 'no-such-preset'; choose one of "
-                       "['default', 'paper'] or give a path to a .keras model file")]
+                       f"{sorted(PRESETS)} or give a path to a .keras model file")]
     assert not list((tmp_path / "tags").glob("*.json"))
 
 
