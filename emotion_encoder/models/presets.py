@@ -14,6 +14,11 @@ from __future__ import annotations
 from emotion_encoder.labels import CANONICAL_LABELS
 
 RESNET34_BLOCKS = [3, 4, 6, 3]
+COMPACT_HEAD = {"convlstm_filters": 64, "transformer_dim": 128, "transformer_heads": 4,
+                "transformer_mlp_dim": 256, "embedding_dim": 256, "dropout": 0.3}
+"""The temporal heads of the 48 x 48 presets."""
+GREY_48 = {"image_size": 48, "channels": 1, "face_margin": 0.2, "face_offset": -0.05}
+"""Grey 48 x 48 face crops, framed like FER2013's."""
 
 PRESETS: dict[str, dict] = {
     "default": {
@@ -35,17 +40,8 @@ PRESETS: dict[str, dict] = {
             "image_size": 48,
             "channels": 1,
         },
-        "classifier": {
-            "labels": list(CANONICAL_LABELS),
-            "convlstm_filters": 64,
-            "transformer_dim": 128,
-            "transformer_heads": 4,
-            "transformer_mlp_dim": 256,
-            "embedding_dim": 256,
-            "dropout": 0.3,
-        },
-        "preprocessor": {"image_size": 48, "channels": 1, "face_margin": 0.2,
-                         "face_offset": -0.05},
+        "classifier": dict(COMPACT_HEAD, labels=list(CANONICAL_LABELS)),
+        "preprocessor": dict(GREY_48),
         "weights": "default.weights.h5",
     },
     "large": {
@@ -68,17 +64,8 @@ PRESETS: dict[str, dict] = {
             "image_size": 48,
             "channels": 1,
         },
-        "classifier": {
-            "labels": list(CANONICAL_LABELS),
-            "convlstm_filters": 64,
-            "transformer_dim": 128,
-            "transformer_heads": 4,
-            "transformer_mlp_dim": 256,
-            "embedding_dim": 256,
-            "dropout": 0.3,
-        },
-        "preprocessor": {"image_size": 48, "channels": 1, "face_margin": 0.2,
-                         "face_offset": -0.05},
+        "classifier": dict(COMPACT_HEAD, labels=list(CANONICAL_LABELS)),
+        "preprocessor": dict(GREY_48),
         "weights": None,
     },
     "paper": {
