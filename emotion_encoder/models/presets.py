@@ -20,6 +20,27 @@ COMPACT_HEAD = {"convlstm_filters": 64, "transformer_dim": 128, "transformer_hea
 GREY_48 = {"image_size": 48, "channels": 1, "face_margin": 0.2, "face_offset": -0.05}
 """Grey 48 x 48 face crops, framed like FER2013's."""
 
+
+def _grey48_backbone(width: int, temporal_strides: list[int],
+                     temporal_kernel: int | list[int] = 3) -> dict:
+    """A ResNet34-depth backbone on 16 x 48 x 48 grey clips: widths ``width * (1, 2, 4, 8)``,
+    stride-2 stem, no max-pool."""
+    return {
+        "stackwise_num_blocks": RESNET34_BLOCKS,
+        "stackwise_num_filters": [width, 2 * width, 4 * width, 8 * width],
+        "stackwise_spatial_strides": [1, 2, 2, 2],
+        "stackwise_temporal_strides": temporal_strides,
+        "temporal_kernel": temporal_kernel,
+        "stem_filters": width,
+        "stem_kernel": [3, 7, 7],
+        "stem_spatial_stride": 2,
+        "stem_pool": False,
+        "num_frames": 16,
+        "image_size": 48,
+        "channels": 1,
+    }
+
+
 PRESETS: dict[str, dict] = {
     "default": {
         "description": (
@@ -27,19 +48,7 @@ PRESETS: dict[str, dict] = {
             "4 time steps into ConvLSTM + Transformer, 7 labels. Meets >= 20 clips/s on a "
             "2-core CPU."
         ),
-        "backbone": {
-            "stackwise_num_blocks": RESNET34_BLOCKS,
-            "stackwise_num_filters": [16, 32, 64, 128],
-            "stackwise_spatial_strides": [1, 2, 2, 2],
-            "stackwise_temporal_strides": [1, 1, 2, 2],
-            "stem_filters": 16,
-            "stem_kernel": [3, 7, 7],
-            "stem_spatial_stride": 2,
-            "stem_pool": False,
-            "num_frames": 16,
-            "image_size": 48,
-            "channels": 1,
-        },
+        "backbone": _grey48_backbone(16, temporal_strides=[1, 1, 2, 2]),
         "classifier": dict(COMPACT_HEAD, labels=list(CANONICAL_LABELS)),
         "preprocessor": dict(GREY_48),
         "weights": "default.weights.h5",
@@ -50,20 +59,8 @@ PRESETS: dict[str, dict] = {
             "clips; per-frame convolutions in stages 1-2 and 4, temporal ones in stage 3 "
             "(16 frames -> 4 time steps by stage 3). Weights: being trained."
         ),
-        "backbone": {
-            "stackwise_num_blocks": RESNET34_BLOCKS,
-            "stackwise_num_filters": [32, 64, 128, 256],
-            "stackwise_spatial_strides": [1, 2, 2, 2],
-            "stackwise_temporal_strides": [1, 2, 2, 1],
-            "temporal_kernel": [1, 1, 3, 1],
-            "stem_filters": 32,
-            "stem_kernel": [3, 7, 7],
-            "stem_spatial_stride": 2,
-            "stem_pool": False,
-            "num_frames": 16,
-            "image_size": 48,
-            "channels": 1,
-        },
+        "backbone": _grey48_backbone(32, temporal_strides=[1, 2, 2, 1],
+                                     temporal_kernel=[1, 1, 3, 1]),
         "classifier": dict(COMPACT_HEAD, labels=list(CANONICAL_LABELS)),
         "preprocessor": dict(GREY_48),
         "weights": None,
