@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="do not average with the mirrored clip")
     evaluate.add_argument("--restrict", action="store_true",
                           help="predict among the data's labels only (e.g. 6-class view)")
+    evaluate.add_argument("--zoom", type=float,
+                          help="show the network the central 1/ZOOM of each face crop "
+                               "(default: the preset's; 1 for .keras files)")
     evaluate.add_argument("--contempt", choices=["keep", "drop"], default="keep")
     evaluate.add_argument("--others", choices=["keep", "drop"], default="keep")
     sub.add_parser("info", help="versions, presets, backend, oneDNN state, model cache")
@@ -194,7 +197,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     report = evaluate(args.model, args.data, args.output, split=args.split,
                       sampling=args.sampling, mirror=args.mirror,
-                      restrict=args.restrict, contempt=args.contempt, others=args.others)
+                      restrict=args.restrict, zoom=args.zoom, contempt=args.contempt,
+                      others=args.others)
     print(report.table())
     print(f"report: {report.out}")
     return 0

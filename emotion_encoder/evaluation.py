@@ -117,12 +117,14 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
              out: str | os.PathLike | None = None, *, split: str | None = None,
              sampling: str = "fixed", mirror: bool = True, restrict: bool = False,
              detect: bool | None = None, batch_size: int = 16,
-             cache: str | os.PathLike | None = None, **label_options) -> EvaluationReport:
+             cache: str | os.PathLike | None = None, zoom: float | None = None,
+             **label_options) -> EvaluationReport:
     """Evaluate ``model`` (a preset or ``.keras`` file) on the dataset at ``data`` (any
     layout :func:`open_dataset` knows) and write the report to ``out``.
 
     ``restrict=True`` predicts among the data's labels only (e.g. the 6-class view of a
-    7-label model on Oulu-CASIA).
+    7-label model on Oulu-CASIA). ``zoom`` overrides the preprocessor's (a ``.keras``
+    file loads with zoom 1): choose it on a validation split.
     """
     from emotion_encoder.data.discover import open_dataset
     from emotion_encoder.faces.model_files import cache_dir
@@ -145,7 +147,7 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
                                   f"({', '.join(labels)})")
     settings = CropSettings(image_size=pre.image_size, channels=1 if pre.channels == 1 else 3,
                             face_margin=pre.face_margin, face_offset=pre.face_offset,
-                            detect=(not cropped) if detect is None else detect)
+                            zoom=pre.zoom if zoom is None else zoom, detect=(not cropped) if detect is None else detect)
     faces = cache_faces(known, Path(cache) if cache else cache_dir() / "faces", settings)
     skipped += faces.skipped
     true_names = tuple(label for label in labels if label in known.labels)
@@ -160,6 +162,7 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
                               len(correct), skipped)
     options = {"model": str(model), "data": str(data), "split": split, "sampling": sampling,
                "mirror": mirror, "restrict": restrict, "detect": settings.detect,
+               "zoom": settings.zoom,
                **label_options}
     report.out = Path(out) if out else default_out(model, _data_name(data, split))
     _write_report(report, options, git_commit(),

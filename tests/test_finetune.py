@@ -14,6 +14,7 @@ import pytest
 
 from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.errors import DatasetError
+from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.training.clip_pipeline import clip_dataset, jittered_indices
 from emotion_encoder.training.face_cache import CropSettings, cache_faces
 from synthetic import write_face_video
@@ -237,6 +238,12 @@ def test_evaluate_shipped_model_on_ckplus(tmp_path):
     sliding = evaluate("default", CKPLUS, tmp_path / "eval-sliding", sampling="sliding",
                        cache=tmp_path / "faces")
     assert np.array_equal(sliding.confusion, report.confusion)
+    unzoomed = evaluate("default", CKPLUS, tmp_path / "eval-zoom1", zoom=1.0,
+                        cache=tmp_path / "faces")
+    options = [json.loads((tmp_path / name / "metrics.json").read_text())["options"]
+               for name in ("eval", "eval-zoom1")]
+    assert [o["zoom"] for o in options] == [PRESETS["default"]["preprocessor"]["zoom"], 1.0]
+    assert unzoomed.n == report.n and len(list((tmp_path / "faces").iterdir())) >= 2 * report.n
 
 
 def test_sliding_sampling_averages_windows():

@@ -61,7 +61,7 @@ def test_paper_preset_is_the_papers_network():
     assert (config["num_frames"], config["image_size"], config["channels"]) == (16, 112, 3)
 
 
-# the `default` layout, and the `large` one: per-stage temporal kernels and strides
+# the `fast` layout (3 x 3 x 3 everywhere) and the `default` one: per-stage temporal kernels
 MIXED = dict(stackwise_temporal_strides=(1, 2, 2, 1), temporal_kernel=(1, 1, 3, 1))
 
 
@@ -158,3 +158,35 @@ def test_preprocessor_grey_and_standardised():
     np.testing.assert_allclose(out.std(axis=(1, 2, 3)), 1.0, atol=1e-3)
     rgb = FacePreprocessor(image_size=32, channels=3)(crops[:2])
     assert rgb.shape == (2, 32, 32, 3)
+
+
+def test_preprocessor_zoom_keeps_the_centre():
+    crop = np.zeros((48, 48, 3), np.uint8)
+    crop[2:46, 2:46] = 200  # a bright square with a 2-pixel dark border
+    plain = FacePreprocessor(image_size=48, channels=1)(crop[None])[0]
+    zoomed = FacePreprocessor(image_size=48, channels=1, zoom=48 / 44)(crop[None])[0]
+    assert plain[0, 0, 0] < plain[24, 24, 0]  # the border is there without zoom
+    assert np.ptp(zoomed) < 1e-3  # the central 44 x 44 is all square: a flat image
+    pre = FacePreprocessor(zoom=1.09)
+    assert FacePreprocessor.from_config(pre.get_config()).zoom == 1.09
+    with pytest.raises(ValueError, match="zoom must be between 1 and 2"):
+        FacePreprocessor(zoom=0.9)
+
+
+def test_face_cache_applies_the_zoom_to_face_crop_images(tmp_path):
+    from PIL import Image
+
+    from emotion_encoder.data.dataset import Dataset, Sample
+    from emotion_encoder.training.face_cache import CropSettings, cache_faces
+
+    image = np.zeros((48, 48), np.uint8)
+    image[4:44, 4:44] = 255
+    Image.fromarray(image).save(tmp_path / "face.png")
+    dataset = Dataset("tiny", (Sample(label="anger", dataset="tiny",
+                                      frames=(tmp_path / "face.png",), subject="s1"),),
+                      ("anger",))
+    plain, zoomed = (cache_faces(dataset, tmp_path / "cache",
+                                 CropSettings(detect=False, zoom=zoom)).sequences[0][0, ..., 0]
+                     for zoom in (1.0, 48 / 40))
+    assert plain[0, 0] == 0 and plain[24, 24] == 255
+    assert zoomed.min() > 200  # the dark border is outside the central 40 x 40

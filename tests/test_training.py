@@ -34,6 +34,39 @@ def test_moving_clip_keeps_the_order_of_a_sequence():
     assert np.all(np.diff(means) >= -1)
 
 
+def test_random_erasing_fills_one_rectangle_of_bounded_area():
+    import tensorflow as tf
+
+    from emotion_encoder.training.stills import random_erasing
+
+    image = np.full((48, 48, 1), 300.0, np.float32)  # outside the 0-255 noise range
+    for seed in range(20):
+        tf.random.set_seed(seed)
+        erased = random_erasing(image, 1.0).numpy()[..., 0] < 300
+        rows, cols = np.nonzero(erased)
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert erased.sum() == box  # one solid rectangle
+        assert 0.015 * 48 * 48 <= box <= 0.26 * 48 * 48
+    np.testing.assert_array_equal(random_erasing(image, 0.0).numpy(), image)
+
+
+def test_mixup_keeps_a_dominant_sample_and_matching_labels():
+    import tensorflow as tf
+
+    from emotion_encoder.training.stills import mixup
+
+    x = np.stack([np.full((4, 4, 1), v, np.float32) for v in (0.0, 10.0, 20.0, 30.0)])
+    y = np.eye(7, dtype=np.float32)[[0, 1, 2, 3]]
+    tf.random.set_seed(0)
+    mx, my = (t.numpy() for t in mixup(tf.constant(x), tf.constant(y), 0.4))
+    np.testing.assert_allclose(my.sum(axis=1), 1.0, rtol=1e-6)
+    own = my[np.arange(4), [0, 1, 2, 3]]
+    assert np.all(own >= 0.5) and np.any(own < 0.999)
+    partner = x[::-1, 0, 0, 0]
+    np.testing.assert_allclose(mx[:, 0, 0, 0], own * x[:, 0, 0, 0] + (1 - own) * partner,
+                               rtol=1e-5, atol=1e-4)
+
+
 def test_config_errors_name_the_file(tmp_path):
     with pytest.raises(EmotionEncoderError, match="nope.yaml: config file not found"):
         read_config(tmp_path / "nope.yaml")
@@ -55,7 +88,8 @@ def test_train_command_produces_a_loadable_model(tmp_path):
     config = tmp_path / "tiny.yaml"
     config.write_text(json.dumps({
         "preset": "default", "out": str(tmp_path / "run"),
-        "stills": {"data": str(tmp_path / "fer"), "epochs": 1, "batch_size": 8},
+        "stills": {"data": str(tmp_path / "fer"), "epochs": 1, "batch_size": 8,
+                   "mixup": 0.2, "erasing": 0.5},
         "heads": {"epochs": 1, "variants": 1}}))
     proc = subprocess.run([sys.executable, "-m", "emotion_encoder", "train", str(config)],
                           capture_output=True, text=True, timeout=600)

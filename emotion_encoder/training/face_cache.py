@@ -27,6 +27,7 @@ import numpy as np
 
 from emotion_encoder.data.dataset import Dataset, Sample
 from emotion_encoder.errors import EmotionEncoderError, FileProblem
+from emotion_encoder.models.preprocessor import zoom_center
 from emotion_encoder.sampling import fixed_interval_indices
 
 CACHE_VERSION = 1
@@ -40,6 +41,7 @@ class CropSettings:
     channels: int = 1
     face_margin: float = 0.2
     face_offset: float = -0.05
+    zoom: float = 1.0
     detect: bool = True
     detector: str = "blazeface"
     sample_fps: float = 10.0
@@ -193,8 +195,9 @@ def _shrink(crops: np.ndarray, settings: CropSettings) -> np.ndarray:
 
 
 def _to_model(rgb: np.ndarray, settings: CropSettings) -> np.ndarray:
-    """An RGB image resized to the model's side, grey when the model is."""
+    """An RGB image's central ``1 / zoom`` resized to the model's side, grey when the model is."""
     size = settings.image_size
+    rgb = zoom_center(rgb, settings.zoom)
     if rgb.shape[:2] != (size, size):
         rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
     if settings.channels == 1:
