@@ -29,6 +29,20 @@ def zoom_center(image: np.ndarray, zoom: float) -> np.ndarray:
     return image[top:top + ch, left:left + cw]
 
 
+def fit_crop(image: np.ndarray, size: int, channels: int, zoom: float = 1.0) -> np.ndarray:
+    """An RGB crop's central ``1 / zoom`` at ``size x size``, grey when ``channels == 1``.
+
+    >>> fit_crop(np.zeros((96, 96, 3), np.uint8), 48, 1, zoom=1.09).shape
+    (48, 48, 1)
+    """
+    image = zoom_center(image, zoom)
+    if image.shape[:2] != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    if channels == 1:
+        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None]
+    return image
+
+
 class FacePreprocessor:
     """Face crops ``(..., H, W, 3)`` uint8 RGB -> ``(..., size, size, channels)`` float32.
 
@@ -63,13 +77,7 @@ class FacePreprocessor:
         flat = crops.reshape((-1, h, w, crops.shape[-1]))
         out = np.empty((len(flat), self.image_size, self.image_size, self.channels), np.float32)
         for i, frame in enumerate(flat):
-            frame = zoom_center(frame, self.zoom)
-            if frame.shape[:2] != (self.image_size, self.image_size):
-                frame = cv2.resize(frame, (self.image_size, self.image_size),
-                                   interpolation=cv2.INTER_AREA)
-            if self.channels == 1:
-                frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[..., None]
-            out[i] = frame
+            out[i] = fit_crop(frame, self.image_size, self.channels, self.zoom)
         mean = out.mean(axis=(1, 2, 3), keepdims=True)
         std = out.std(axis=(1, 2, 3), keepdims=True)
         out = (out - mean) / np.sqrt(std**2 + 1e-6)

@@ -27,7 +27,7 @@ import numpy as np
 
 from emotion_encoder.data.dataset import Dataset, Sample
 from emotion_encoder.errors import EmotionEncoderError, FileProblem
-from emotion_encoder.models.preprocessor import zoom_center
+from emotion_encoder.models.preprocessor import fit_crop
 from emotion_encoder.sampling import fixed_interval_indices
 
 CACHE_VERSION = 1
@@ -196,13 +196,7 @@ def _shrink(crops: np.ndarray, settings: CropSettings) -> np.ndarray:
 
 def _to_model(rgb: np.ndarray, settings: CropSettings) -> np.ndarray:
     """An RGB image's central ``1 / zoom`` resized to the model's side, grey when the model is."""
-    size = settings.image_size
-    rgb = zoom_center(rgb, settings.zoom)
-    if rgb.shape[:2] != (size, size):
-        rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
-    if settings.channels == 1:
-        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None]
-    return rgb
+    return fit_crop(rgb, settings.image_size, settings.channels, settings.zoom)
 
 
 def _read_image(path: Path) -> np.ndarray:
