@@ -123,8 +123,8 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
     layout :func:`open_dataset` knows) and write the report to ``out``.
 
     ``restrict=True`` predicts among the data's labels only (e.g. the 6-class view of a
-    7-label model on Oulu-CASIA). ``zoom`` overrides the preprocessor's (a ``.keras``
-    file loads with zoom 1): choose it on a validation split.
+    7-label model on Oulu-CASIA). ``zoom`` overrides the model's preprocessor zoom
+    (:mod:`emotion_encoder.training.zoom` chooses one on a validation split).
     """
     from emotion_encoder.data.discover import open_dataset
     from emotion_encoder.faces.model_files import cache_dir
@@ -147,7 +147,8 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
                                   f"({', '.join(labels)})")
     settings = CropSettings(image_size=pre.image_size, channels=1 if pre.channels == 1 else 3,
                             face_margin=pre.face_margin, face_offset=pre.face_offset,
-                            zoom=pre.zoom if zoom is None else zoom, detect=(not cropped) if detect is None else detect)
+                            zoom=pre.zoom if zoom is None else zoom,
+                            detect=(not cropped) if detect is None else detect)
     faces = cache_faces(known, Path(cache) if cache else cache_dir() / "faces", settings)
     skipped += faces.skipped
     true_names = tuple(label for label in labels if label in known.labels)

@@ -140,6 +140,8 @@ def test_init_model_keeps_known_label_rows():
     for name in ("backbone", "convlstm", "fusion"):
         for a, b in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
             assert np.array_equal(a, b)
+    assert model.preprocessor.get_config() == source.preprocessor.get_config()
+    assert init_model("default", "default", labels, zoom=1.0).preprocessor.zoom == 1.0
 
 
 def test_finetune_v2c_labels_end_to_end_then_evaluate(v2c_set, tmp_path):
@@ -169,6 +171,7 @@ def test_finetune_v2c_labels_end_to_end_then_evaluate(v2c_set, tmp_path):
 
     encoder = EmotionEncoder(run / "model.keras")
     assert encoder.labels[-1] == "others" and len(encoder.labels) == 8
+    assert encoder.preprocessor.zoom == EmotionEncoder("default").preprocessor.zoom  # init's
     prediction = encoder.predict(v2c_set / "clips/happy_1.mp4")
     assert prediction.video_label in encoder.labels
     assert set(prediction.video_probs) == set(encoder.labels) == set(prediction.labels)

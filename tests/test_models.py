@@ -119,6 +119,18 @@ def test_save_and_reload_give_identical_outputs(tmp_path):
         np.testing.assert_array_equal(before[key], after[key])
 
 
+def test_a_saved_model_keeps_its_preprocessor(tmp_path):
+    pre = FacePreprocessor(image_size=32, channels=1, face_margin=0.3, face_offset=0.0,
+                           zoom=1.09)
+    EmotionClassifier(ResNet3DBackbone(**TINY), preprocessor=pre, **HEAD).save(
+        tmp_path / "model.keras")
+    loaded = load_encoder_model(tmp_path / "model.keras")
+    assert loaded.preprocessor.get_config() == pre.get_config()
+    plain = EmotionClassifier(ResNet3DBackbone(**TINY), **HEAD)  # none given: the backbone's
+    assert plain.preprocessor.get_config() == FacePreprocessor(32, 1).get_config()
+    assert build_model("default").preprocessor.zoom == PRESETS["default"]["preprocessor"]["zoom"]
+
+
 def test_default_preset_builds_with_the_documented_shape():
     model = build_model("default")
     assert model.input_shape == (None, 16, 48, 48, 1)

@@ -74,6 +74,9 @@ def test_config_errors_name_the_file(tmp_path):
     bad.write_text("preset: default\n")
     with pytest.raises(EmotionEncoderError, match="bad.yaml: missing key 'out'"):
         read_config(bad)
+    bad.write_text("{preset: default, out: r, stills: {}, heads: {}, zoom: [1.0, 1.1]}\n")
+    with pytest.raises(EmotionEncoderError, match="bad.yaml: 'zoom' must be a mapping"):
+        read_config(bad)
 
 
 def test_train_command_produces_a_loadable_model(tmp_path):
@@ -90,7 +93,7 @@ def test_train_command_produces_a_loadable_model(tmp_path):
         "preset": "default", "out": str(tmp_path / "run"),
         "stills": {"data": str(tmp_path / "fer"), "epochs": 1, "batch_size": 8,
                    "mixup": 0.2, "erasing": 0.5},
-        "heads": {"epochs": 1, "variants": 1}}))
+        "heads": {"epochs": 1, "variants": 1}, "zoom": {"candidates": [1.0, 1.2]}}))
     proc = subprocess.run([sys.executable, "-m", "emotion_encoder", "train", str(config)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -98,13 +101,27 @@ def test_train_command_produces_a_loadable_model(tmp_path):
     assert 0.0 <= result["test"] <= 1.0
     run = tmp_path / "run"
     for name in ("config.yaml", "git_commit.txt", "model.keras", "default.weights.h5",
-                 "stills/log.csv", "stills/best.weights.h5", "heads/head.weights.h5"):
+                 "stills/log.csv", "stills/best.weights.h5", "heads/head.weights.h5",
+                 "zoom/zoom-1/metrics.json", "zoom/zoom-1.2/metrics.json"):
         assert (run / name).exists(), name
+    scores = result["zoom"]["accuracies"]
+    assert set(scores) == {"1", "1.2"} and result["zoom"]["zoom"] == float(
+        max(scores, key=scores.get))
+    assert json.loads((run / "zoom/zoom-1.2/metrics.json").read_text())["n"] == 7  # validation
 
     from emotion_encoder import EmotionEncoder
 
     encoder = EmotionEncoder(run / "model.keras")
     assert encoder.weights_trained and encoder.preset == "model.keras"
+    assert encoder.preprocessor.zoom == result["zoom"]["zoom"]  # saved with the model
+
+    longer = json.loads(config.read_text())
+    longer["stills"]["epochs"] = 3  # the saved optimizer's schedule is for 1 epoch
+    config.write_text(json.dumps(longer))
+    proc = subprocess.run([sys.executable, "-m", "emotion_encoder", "train", str(config)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0 and "was started with 1 epochs" in proc.stderr
+    assert "Traceback" not in proc.stderr
     frames = np.full((20, 96, 96, 3), 128, np.uint8)
     result = encoder.predict(frames, fps=10)
     assert result.clips and all(c.label is None for c in result.clips)  # grey frames: no face

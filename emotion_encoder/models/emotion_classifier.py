@@ -30,6 +30,7 @@ import keras
 from keras import layers, ops
 
 from emotion_encoder.labels import CANONICAL_LABELS
+from emotion_encoder.models.preprocessor import FacePreprocessor
 from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
 from emotion_encoder.models.temporal_transformer import TemporalTransformer
 
@@ -104,6 +105,10 @@ class EmotionClassifier(keras.Model):
         transformer_dim, transformer_heads, transformer_mlp_dim: Transformer sizes.
         embedding_dim: width of the fused embedding.
         dropout: dropout before the classifier (and inside the Transformer).
+        preprocessor: how face crops become this network's input (keras-hub's
+            ``task.preprocessor``); saved with the model, so a ``.keras`` file keeps the
+            crop framing and zoom it was trained and tuned with. None: the backbone's size
+            and channels with the default framing.
     """
 
     def __init__(
@@ -118,6 +123,7 @@ class EmotionClassifier(keras.Model):
         transformer_mlp_dim: int = 256,
         embedding_dim: int = 256,
         dropout: float = 0.3,
+        preprocessor: FacePreprocessor | None = None,
         **kwargs,
     ):
         if backbone.dims != 3:
@@ -137,6 +143,8 @@ class EmotionClassifier(keras.Model):
         self.transformer_mlp_dim = transformer_mlp_dim
         self.embedding_dim = embedding_dim
         self.dropout = dropout
+        self.preprocessor = preprocessor or FacePreprocessor(backbone.image_size,
+                                                             backbone.channels)
 
     def get_config(self) -> dict:
         return {
@@ -152,10 +160,13 @@ class EmotionClassifier(keras.Model):
             "transformer_mlp_dim": self.transformer_mlp_dim,
             "embedding_dim": self.embedding_dim,
             "dropout": self.dropout,
+            "preprocessor": self.preprocessor.get_config(),
         }
 
     @classmethod
     def from_config(cls, config: dict) -> "EmotionClassifier":
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        if config.get("preprocessor") is not None:  # absent from files saved before it was
+            config["preprocessor"] = FacePreprocessor.from_config(config["preprocessor"])
         return cls(**config)

@@ -46,7 +46,9 @@ def build_model(preset: str, **overrides) -> EmotionClassifier:
         else:
             head_config[key] = value
     backbone = ResNet3DBackbone(**backbone_config, name="backbone")
-    return EmotionClassifier(backbone, **head_config, name=f"emotion_encoder_{preset}")
+    return EmotionClassifier(backbone, **head_config,
+                             preprocessor=FacePreprocessor(**config["preprocessor"]),
+                             name=f"emotion_encoder_{preset}")
 
 
 def weights_path(preset: str) -> Path | None:
@@ -72,8 +74,7 @@ def load_encoder_model(preset: str | os.PathLike = "default", weights: bool = Tr
         model.load_weights(path)
     else:
         warnings.warn(f"preset {str(preset)!r}: {UNTRAINED_WARNING}", UserWarning, stacklevel=3)
-    return LoadedModel(model, FacePreprocessor(**_preset(str(preset))["preprocessor"]),
-                       str(preset), path is not None)
+    return LoadedModel(model, model.preprocessor, str(preset), path is not None)
 
 
 def _load_keras_file(path: Path) -> LoadedModel:
@@ -85,9 +86,7 @@ def _load_keras_file(path: Path) -> LoadedModel:
         raise PresetError(f"{path}: not a loadable emotion encoder model ({exc})") from None
     if not isinstance(model, EmotionClassifier):
         raise PresetError(f"{path}: holds a {type(model).__name__}, not an EmotionClassifier")
-    backbone = model.backbone
-    return LoadedModel(model, FacePreprocessor(backbone.image_size, backbone.channels),
-                       path.name, True)
+    return LoadedModel(model, model.preprocessor, path.name, True)
 
 
 def _preset(name: str) -> dict:

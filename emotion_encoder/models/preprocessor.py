@@ -83,6 +83,14 @@ class FacePreprocessor:
         out = (out - mean) / np.sqrt(std**2 + 1e-6)
         return out.reshape(lead + out.shape[1:])
 
+    def with_zoom(self, zoom: float) -> "FacePreprocessor":
+        """The same preprocessor with another ``zoom``.
+
+        >>> FacePreprocessor(zoom=1.09).with_zoom(1.0).zoom
+        1.0
+        """
+        return FacePreprocessor(**{**self.get_config(), "zoom": float(zoom)})
+
     def get_config(self) -> dict:
         return {"image_size": self.image_size, "channels": self.channels,
                 "face_margin": self.face_margin, "face_offset": self.face_offset,

@@ -22,6 +22,7 @@ Config (YAML; paths relative to where the command runs)::
       kfold: null              # K for subject-independent K-fold cross-validation
       labels: {others: keep, contempt: keep, map: {}}   # label options
       detect: null             # null: auto (already-cropped face sets are not re-detected)
+      zoom: null               # crop zoom for training and the saved model; null: init's
       epochs: 10
       batch_size: 8
       learning_rate: 0.0003
@@ -53,7 +54,7 @@ from emotion_encoder.training.clip_pipeline import clip_dataset
 from emotion_encoder.training.face_cache import CropSettings, FaceSequences, cache_faces
 
 DEFAULTS = {"validation": None, "validation_fraction": 0.2, "kfold": None, "labels": {},
-            "detect": None, "epochs": 10, "batch_size": 8, "learning_rate": 3e-4,
+            "detect": None, "zoom": None, "epochs": 10, "batch_size": 8, "learning_rate": 3e-4,
             "weight_decay": 1e-4, "label_smoothing": 0.1, "schedule": "cosine",
             "train_backbone": False, "seed": 0,
             "sample_fps": 10.0, "split": None}
@@ -70,23 +71,28 @@ def finetune_settings(section: dict, source: str = "config") -> dict:
     return {**DEFAULTS, **section}
 
 
-def init_model(init: str | None, preset: str, labels: tuple[str, ...]) -> EmotionClassifier:
+def init_model(init: str | None, preset: str, labels: tuple[str, ...],
+               zoom: float | None = None) -> EmotionClassifier:
     """The network to train, with output ``labels``: the init model's weights everywhere,
-    its classifier rows for the labels it knows, fresh rows for the others."""
+    its classifier rows for the labels it knows, fresh rows for the others; its
+    preprocessor, with ``zoom`` when given."""
     if init in (None, "none"):
-        return build_model(preset, labels=list(labels))
-    source = load_encoder_model(init).model
-    model = EmotionClassifier.from_config({**source.get_config(), "labels": list(labels)})
-    for layer in source.layers:
-        if layer.name != "probs" and layer.weights:
-            model.get_layer(layer.name).set_weights(layer.get_weights())
-    kernel, bias = model.get_layer("probs").get_weights()
-    old_kernel, old_bias = source.get_layer("probs").get_weights()
-    for i, label in enumerate(labels):
-        if label in source.labels:
-            j = source.labels.index(label)
-            kernel[:, i], bias[i] = old_kernel[:, j], old_bias[j]
-    model.get_layer("probs").set_weights([kernel, bias])
+        model = build_model(preset, labels=list(labels))
+    else:
+        source = load_encoder_model(init).model
+        model = EmotionClassifier.from_config({**source.get_config(), "labels": list(labels)})
+        for layer in source.layers:
+            if layer.name != "probs" and layer.weights:
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+        kernel, bias = model.get_layer("probs").get_weights()
+        old_kernel, old_bias = source.get_layer("probs").get_weights()
+        for i, label in enumerate(labels):
+            if label in source.labels:
+                j = source.labels.index(label)
+                kernel[:, i], bias[i] = old_kernel[:, j], old_bias[j]
+        model.get_layer("probs").set_weights([kernel, bias])
+    if zoom is not None:
+        model.preprocessor = model.preprocessor.with_zoom(zoom)
     return model
 
 
@@ -195,10 +201,11 @@ def run_finetune(config: dict, run: Path) -> dict:
     settings = finetune_settings(config["finetune"])
     preset, init = config.get("preset", "default"), config.get("init", "default")
     dataset, detect = _labelled(settings, "data")
-    reference = init_model(init, preset, dataset.labels)
-    crops = CropSettings(image_size=reference.backbone.image_size,
-                         channels=min(reference.backbone.channels, 3), detect=detect,
-                         sample_fps=float(settings["sample_fps"]))
+    reference = init_model(init, preset, dataset.labels, settings["zoom"])
+    pre = reference.preprocessor
+    crops = CropSettings(image_size=pre.image_size, channels=pre.channels,
+                         face_margin=pre.face_margin, face_offset=pre.face_offset,
+                         zoom=pre.zoom, detect=detect, sample_fps=float(settings["sample_fps"]))
     faces = cache_faces(dataset, run / "faces", crops)
     result: dict = {"data": str(settings["data"]), "labels": list(dataset.labels),
                     "samples": len(dataset), "skipped": faces.skipped}
@@ -207,7 +214,7 @@ def run_finetune(config: dict, run: Path) -> dict:
         folds = subject_kfold(Dataset(dataset.name, tuple(faces.samples), dataset.labels),
                               k=int(settings["kfold"]), seed=int(settings["seed"]))
         for fold, (train, test) in enumerate(folds):
-            model = init_model(init, preset, dataset.labels)
+            model = init_model(init, preset, dataset.labels, settings["zoom"])
             fold_result = train_model(model, faces.select(train), faces.select(test),
                                       run / f"fold{fold:02d}",
                                       {**settings, "seed": int(settings["seed"]) + fold},

@@ -3,10 +3,12 @@
     emotion-encoder train configs/default.yaml          # the shipped default's recipe
     emotion-encoder train configs/finetune-example.yaml # fine-tune on your own clips
 
-A config holds ``preset`` and ``out`` and either the two stages of the still-face recipe
+A config holds ``preset`` and ``out`` and either the stages of the still-face recipe
 (``stills``: pretrain the 2D twin of the backbone on still faces; ``heads``: inflate it to
-3D and train the temporal heads on clips) or a ``finetune`` section (train the clip
-network on labelled clips, optionally K-fold: :mod:`emotion_encoder.training.finetune`).
+3D and train the temporal heads on clips; optional ``zoom``: choose the preprocessor's
+zoom on the validation split, :mod:`emotion_encoder.training.zoom`) or a ``finetune``
+section (train the clip network on labelled clips, optionally K-fold:
+:mod:`emotion_encoder.training.finetune`).
 The run folder gets the config, the git commit, checkpoints, ``result.json`` and
 ``model.keras``.
 """
@@ -14,6 +16,7 @@ The run folder gets the config, the git commit, checkpoints, ``result.json`` and
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -41,6 +44,11 @@ def read_config(path: str | Path) -> dict:
         if key not in config:
             raise EmotionEncoderError(f"{path}: missing key {key!r} (a config has either "
                                       "'stills' and 'heads', or 'finetune')")
+    zoom = config.get("zoom")
+    if zoom is not None and not (isinstance(zoom, dict) and isinstance(zoom.get("candidates"),
+                                                                       list)):
+        raise EmotionEncoderError(f"{path}: 'zoom' must be a mapping with a list of "
+                                  "'candidates', e.g. zoom: {candidates: [1.0, 1.09]}")
     return config
 
 
@@ -67,7 +75,7 @@ def run_recipe(config_path: str | Path, out: str | Path | None = None) -> dict:
 
 
 def _run_stills_recipe(config: dict, run: Path) -> dict:
-    """Stage 1 (2D on stills) and stage 2 (inflated 3D, temporal heads)."""
+    """Stage 1 (2D on stills), stage 2 (inflated 3D, temporal heads), stage 3 (zoom)."""
     from emotion_encoder.models.loading import build_model
     from emotion_encoder.training.export import export_weights
     from emotion_encoder.training.heads import train_heads
@@ -83,7 +91,13 @@ def _run_stills_recipe(config: dict, run: Path) -> dict:
                          heads.get("variants", 2))
     model = build_model(preset)
     model.load_weights(run / "heads" / f"{preset}.weights.h5")
-    model.save(run / "model.keras")
+    model.save(run / "model.tmp.keras")
+    os.replace(run / "model.tmp.keras", run / "model.keras")
     export_weights(model, run / f"{preset}.weights.h5")  # float16: the file a preset ships
+    if config.get("zoom"):
+        from emotion_encoder.training.zoom import choose_zoom
+
+        result["zoom"] = choose_zoom(run / "model.keras", data, config["zoom"]["candidates"],
+                                     run / "zoom")
     (run / "result.json").write_text(json.dumps(result, indent=2))
     return result

@@ -24,6 +24,7 @@ import keras
 import tensorflow as tf
 
 from emotion_encoder.data.fer2013 import load_image_folder
+from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
@@ -130,6 +131,10 @@ def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
     state_file, last = out / "state.json", out / "last.keras"
     state = json.loads(state_file.read_text()) if state_file.exists() else {"epoch": 0,
                                                                             "best": 0.0}
+    if state.setdefault("epochs", epochs) != epochs:  # the saved optimizer keeps its schedule
+        raise EmotionEncoderError(f"{out}: this run was started with {state['epochs']} epochs "
+                                  f"and its learning-rate schedule is fixed to them; resume "
+                                  f"with {state['epochs']} or train into a new folder")
     if last.exists():
         model = keras.saving.load_model(last)
     else:
