@@ -11,7 +11,7 @@
   full pipeline (decode, BlazeFace, tracking, sliding windows).
 
 The reports (metrics.json, confusion matrix CSV and PNG, predictions) go to
-``runs/accuracy/<model>/``.
+``runs/accuracy/<preset>/`` (``runs/accuracy/<run folder>/`` for a ``.keras`` file).
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def main() -> None:
     args = parser.parse_args()
     if not DATA.exists():
         raise SystemExit(f"{DATA}: data folder not found")
-    out = Path("runs") / "accuracy" / Path(args.model).stem
+    model = Path(args.model)  # a .keras file is named by its run folder
+    out = Path("runs") / "accuracy" / (model.parent if model.suffix == ".keras" else model).name
     for name, data, mirror in (("fer2013", "fer2013", False), ("fer2013 + mirror", "fer2013", True),
                                ("ckplus", "ckplus", True)):
         report = evaluate(args.model, DATA / data, out / name.replace(" + ", "-"), mirror=mirror)
