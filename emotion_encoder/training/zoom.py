@@ -7,7 +7,7 @@ predicts) and the best is written into the saved model's preprocessor.
 
 >>> choose_zoom("runs/default/model.keras", "../shared/data/fer2013",
 ...             [1.0, 1.04, 1.09, 1.14], "runs/default/zoom")  # doctest: +SKIP
-{'accuracies': {'1.0': 0.6676, ...}, 'zoom': 1.09}
+{'split': 'validation', 'accuracies': {'1': 0.6676, ...}, 'zoom': 1.09}
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def choose_zoom(model: str | os.PathLike, data: str | os.PathLike, candidates: l
     """Score ``model`` (a ``.keras`` file) on ``data``'s ``split`` at each candidate zoom,
     save the model again with the best one, and return the scores and the choice.
 
-    Scores already in ``out`` are reused, so an interrupted run resumes.
+    Scores in ``out`` newer than the model file are reused, so an interrupted run resumes.
     """
     import keras
 
@@ -36,7 +36,7 @@ def choose_zoom(model: str | os.PathLike, data: str | os.PathLike, candidates: l
     accuracies = {}
     for zoom in candidates:
         metrics = out / f"zoom-{float(zoom):g}" / "metrics.json"
-        if not metrics.exists():
+        if not metrics.exists() or metrics.stat().st_mtime < model.stat().st_mtime:
             evaluate(model, data, metrics.parent, split=split, zoom=float(zoom),
                      cache=out / "faces")
         accuracies[f"{float(zoom):g}"] = json.loads(metrics.read_text())["accuracy"]
