@@ -145,10 +145,8 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
     if not len(known):
         raise EmotionEncoderError(f"{data}: no sample has a label the model knows "
                                   f"({', '.join(labels)})")
-    settings = CropSettings(image_size=pre.image_size, channels=1 if pre.channels == 1 else 3,
-                            face_margin=pre.face_margin, face_offset=pre.face_offset,
-                            zoom=pre.zoom if zoom is None else zoom,
-                            detect=(not cropped) if detect is None else detect)
+    settings = CropSettings.of(pre if zoom is None else pre.with_zoom(zoom),
+                               detect=(not cropped) if detect is None else detect)
     faces = cache_faces(known, Path(cache) if cache else cache_dir() / "faces", settings)
     skipped += faces.skipped
     true_names = tuple(label for label in labels if label in known.labels)

@@ -48,6 +48,13 @@ class CropSettings:
     max_frames: int = 160
     min_face_ratio: float = 0.25
 
+    @classmethod
+    def of(cls, pre, **options) -> "CropSettings":
+        """The crops a :class:`FacePreprocessor` expects (size, channels, framing, zoom);
+        ``options`` set the other fields."""
+        return cls(image_size=pre.image_size, channels=pre.channels, face_margin=pre.face_margin,
+                   face_offset=pre.face_offset, zoom=pre.zoom, **options)
+
 
 @dataclass
 class FaceSequences:

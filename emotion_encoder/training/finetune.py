@@ -202,10 +202,8 @@ def run_finetune(config: dict, run: Path) -> dict:
     preset, init = config.get("preset", "default"), config.get("init", "default")
     dataset, detect = _labelled(settings, "data")
     reference = init_model(init, preset, dataset.labels, settings["zoom"])
-    pre = reference.preprocessor
-    crops = CropSettings(image_size=pre.image_size, channels=pre.channels,
-                         face_margin=pre.face_margin, face_offset=pre.face_offset,
-                         zoom=pre.zoom, detect=detect, sample_fps=float(settings["sample_fps"]))
+    crops = CropSettings.of(reference.preprocessor, detect=detect,
+                            sample_fps=float(settings["sample_fps"]))
     faces = cache_faces(dataset, run / "faces", crops)
     result: dict = {"data": str(settings["data"]), "labels": list(dataset.labels),
                     "samples": len(dataset), "skipped": faces.skipped}
