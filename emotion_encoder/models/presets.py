@@ -52,7 +52,7 @@ PRESETS: dict[str, dict] = {
                                      temporal_kernel=[1, 1, 3, 1]),
         "classifier": dict(COMPACT_HEAD, labels=list(CANONICAL_LABELS)),
         # the central 44 x 44 of each 48 x 48 crop: best of zoom 1, 1.04, 1.09, 1.14 on
-        # FER2013 validation (66.76, 67.26, 67.54, 66.87%)
+        # FER2013 validation (67.29, 67.12, 67.43, 67.09%; configs/default.yaml, stage 3)
         "preprocessor": dict(GREY_48, zoom=1.09),
         "weights": "default.weights.h5",
     },
