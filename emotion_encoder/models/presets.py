@@ -59,7 +59,7 @@ PRESETS: dict[str, dict] = {
     "fast": {
         "description": (
             "Half the width of `default` (16/32/64/128), 3 x 3 x 3 kernels, the same 16 x 48 "
-            "x 48 grey clips and heads: 1.27x the network speed, ~5 points less accurate "
+            "x 48 grey clips and heads: 1.27x the network speed, ~6 points less accurate "
             "on FER2013."
         ),
         "backbone": _grey48_backbone(16, temporal_strides=[1, 1, 2, 2]),
