@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", type=Path, help="manifest .csv or dataset folder")
     evaluate.add_argument("-o", "--output", type=Path,
                           help="report folder (default: <model folder>/eval/<data>)")
-    evaluate.add_argument("--split", help="FER2013-style folders: train, validation or test")
+    evaluate.add_argument("--split", help="FER2013 / FER+: train, validation or test; other "
+                          "sets with subjects: that identity-disjoint part (70/10/20%%)")
     evaluate.add_argument("--sampling", choices=["fixed", "sliding"], default="fixed",
                           help="one fixed-interval clip per sample (the paper's protocol) or "
                                "the mean over sliding windows (predict's video label)")
@@ -80,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "(default: the preset's; 1 for .keras files)")
     evaluate.add_argument("--contempt", choices=["keep", "drop"], default="keep")
     evaluate.add_argument("--others", choices=["keep", "drop"], default="keep")
+    evaluate.add_argument("--unknown", choices=["error", "drop"], default="error",
+                          help="labels that are no emotion (Yale's sleepy, wink): stop with "
+                               "an error that lists them, or drop those samples")
     sub.add_parser("info", help="versions, presets, backend, oneDNN state, model cache")
     example = sub.add_parser("example", help="write a short example video (a real face)")
     example.add_argument("output", type=Path, nargs="?", default=Path("example.mp4"))
@@ -198,7 +202,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate(args.model, args.data, args.output, split=args.split,
                       sampling=args.sampling, mirror=args.mirror,
                       restrict=args.restrict, zoom=args.zoom, contempt=args.contempt,
-                      others=args.others)
+                      others=args.others, unknown=args.unknown)
     print(report.table())
     print(f"report: {report.out}")
     return 0

@@ -25,6 +25,7 @@ import tensorflow as tf
 from emotion_encoder.faces import DominantFaceTracker, FaceCrop, iter_face_crops, make_detector
 from emotion_encoder.faces.tracking import fill_gaps
 from emotion_encoder.faces.multi_tracking import MultiFaceTracker, iter_multi_face_crops
+from emotion_encoder.models.emotion_classifier import mirror_averaged
 from emotion_encoder.models.loading import LoadedModel, load_encoder_model
 from emotion_encoder.results import (UNTRAINED_WARNING, Analysis, ClipEmbeddings, ClipPrediction,
                                      FaceBox, VideoPrediction)
@@ -93,15 +94,9 @@ class EmotionEncoder:
         self.mirror = mirror
         self._detector = None
         shape = (None,) + tuple(self.model.input_shape[1:])
-        self._forward = tf.function(self._mirrored_forward if mirror else
-                                    lambda x: self.model(x, training=False),
+        forward = lambda x: self.model(x, training=False)  # noqa: E731
+        self._forward = tf.function(mirror_averaged(forward) if mirror else forward,
                                     input_signature=[tf.TensorSpec(shape, tf.float32)])
-
-    def _mirrored_forward(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
-        """The mean of the outputs for the clips and their left-right mirror images."""
-        n = tf.shape(x)[0]
-        out = self.model(tf.concat([x, tf.reverse(x, axis=[3])], axis=0), training=False)
-        return {k: 0.5 * (v[:n] + v[n:]) for k, v in out.items()}
 
     @classmethod
     def from_preset(cls, preset: str | os.PathLike = "default", **kwargs: Any) -> "EmotionEncoder":

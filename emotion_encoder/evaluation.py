@@ -80,13 +80,15 @@ def sample_clips(sequence: np.ndarray, frames: int, sampling: str) -> list[np.nd
     raise ValueError(f"sampling must be 'fixed' or 'sliding', got {sampling!r}")
 
 
-def predict_sequences(model, sequences: list[np.ndarray], sampling: str, mirror: bool,
-             allowed: np.ndarray, batch_size: int) -> np.ndarray:
-    """Predicted column per sequence: argmax over the ``allowed`` columns of the mean
-    probabilities of its clips."""
-    from emotion_encoder.training.stills import standardize
+def predict_sequences(model, pre, sequences: list[np.ndarray], sampling: str, mirror: bool,
+                      allowed: np.ndarray, batch_size: int) -> np.ndarray:
+    """Predicted column per sequence of fitted crops: argmax over the ``allowed`` columns
+    of the mean probabilities of its clips (``pre``: the model's preprocessor)."""
+    from emotion_encoder.models.emotion_classifier import mirror_averaged
 
-    frames, channels = model.backbone.num_frames, model.backbone.channels
+    forward = lambda x: model(x, training=False)  # noqa: E731
+    forward = mirror_averaged(forward) if mirror else forward
+    frames = model.backbone.num_frames
     owners, clips = [], []
     for i, sequence in enumerate(sequences):
         for clip in sample_clips(sequence, frames, sampling):
@@ -94,12 +96,8 @@ def predict_sequences(model, sequences: list[np.ndarray], sampling: str, mirror:
             clips.append(clip)
     probs = []
     for start in range(0, len(clips), batch_size):
-        x = standardize(np.stack(clips[start:start + batch_size])).numpy()
-        x = np.repeat(x, channels // x.shape[-1], axis=-1)
-        p = model(x, training=False)["probs"].numpy()
-        if mirror:
-            p = 0.5 * (p + model(x[:, :, :, ::-1], training=False)["probs"].numpy())
-        probs.append(p)
+        x = pre.normalize(np.stack(clips[start:start + batch_size]))
+        probs.append(np.asarray(forward(x)["probs"]))
     mean = np.zeros((len(sequences), len(allowed)))
     np.add.at(mean, np.asarray(owners), np.concatenate(probs))
     return np.argmax(np.where(allowed[None], mean, -np.inf), axis=-1)
@@ -152,7 +150,8 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
     true_names = tuple(label for label in labels if label in known.labels)
     y_true = np.array([true_names.index(known.labels[i]) for i in faces.labels])
     allowed = np.array([label in true_names or not restrict for label in labels])
-    y_pred = predict_sequences(network, faces.sequences, sampling, mirror, allowed, batch_size)
+    y_pred = predict_sequences(network, pre, faces.sequences, sampling, mirror, allowed,
+                               batch_size)
     matrix = confusion_matrix(y_true, y_pred, len(true_names), len(labels))
     correct = np.array([labels[p] == true_names[t] for t, p in zip(y_true, y_pred)])
     recall = {name: float(np.mean(correct[y_true == i])) if np.any(y_true == i) else 0.0

@@ -189,10 +189,10 @@ def test_mtcnn_finds_the_astronaut(astronaut_image):
 
 def test_make_detector(face_models):
     with make_detector("blazeface-short", min_score=0.7) as det:
-        assert (det.model, det.min_score) == ("short", 0.7)
+        assert (det.detector.model, det.detector.min_score) == ("short", 0.7)
     with make_detector() as det:
-        assert det.model == "full"
-    with make_detector("blazeface-full") as det:
+        assert det.detector.model == "full" and det.pads == (0.5, 1.0)
+    with make_detector("blazeface-full", padded_retry=False) as det:
         assert det.model == "full"
     with pytest.raises(EmotionEncoderError) as exc:
         make_detector("haar")

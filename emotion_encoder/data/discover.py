@@ -3,6 +3,7 @@
 =================================================  ==========================  =========
 path                                               loader                      cropped
 =================================================  ==========================  =========
+FER+ ``votes.csv`` (beside ``fer2013/``)            :func:`load_ferplus`        yes
 ``*.csv`` (``path,label[,subject,start,end]``)     :func:`load_manifest`       no
 ``sequences.csv`` or a folder holding it           :func:`load_ckplus_cutdown` yes
 folder with ``cohn-kanade-images/``                :func:`load_ckplus`         no
@@ -27,8 +28,10 @@ from typing import Unpack
 from emotion_encoder.data.ckplus import load_ckplus, load_ckplus_cutdown
 from emotion_encoder.data.dataset import Dataset, LabelOptions
 from emotion_encoder.data.fer2013 import FER2013_SPLITS, load_fer2013
+from emotion_encoder.data.ferplus import is_votes_csv, load_ferplus
 from emotion_encoder.data.manifest import load_manifest
 from emotion_encoder.data.oulu import load_oulu_casia
+from emotion_encoder.data.protocols import SUBJECT_PARTS, subject_split
 from emotion_encoder.data.videos import load_video_folder
 from emotion_encoder.errors import DatasetError
 
@@ -37,7 +40,8 @@ def open_dataset(path: str | os.PathLike, split: str | None = None,
                  **options: Unpack[LabelOptions]) -> tuple[Dataset, bool]:
     """The dataset at ``path`` and whether its images are face crops already.
 
-    ``split`` picks a FER2013 split (default ``test``); other layouts take no split.
+    ``split`` picks a FER2013 or FER+ split (default ``test``); for every other layout
+    it picks that identity-disjoint part of the subjects (:func:`subject_split`).
     """
     path = Path(path)
     if not path.exists():
@@ -45,23 +49,27 @@ def open_dataset(path: str | os.PathLike, split: str | None = None,
     if path.is_dir() and (path / "sequences.csv").is_file():
         path = path / "sequences.csv"
     if path.name == "sequences.csv":
-        _no_split(path, split)
-        return load_ckplus_cutdown(path.parent, **options), True
+        return _part(load_ckplus_cutdown(path.parent, **options), split), True
+    if is_votes_csv(path):
+        return load_ferplus(path, split or "test", **options), True
     if path.suffix.lower() == ".csv":
-        _no_split(path, split)
-        return load_manifest(path, **options), False
+        return _part(load_manifest(path, **options), split), False
     if not path.is_dir():
         raise DatasetError(path, "not a dataset: expected a manifest .csv or a dataset folder")
     if all((path / name).is_dir() for name in FER2013_SPLITS):
         return load_fer2013(path, split or "test", **options), True
-    _no_split(path, split)
     if (path / "cohn-kanade-images").is_dir() or any(path.glob("*/cohn-kanade-images")):
-        return load_ckplus(path, **options), False
+        return _part(load_ckplus(path, **options), split), False
     if (path / "OriginalImg").is_dir():
-        return load_oulu_casia(path, **options), False
-    return load_video_folder(path, **options), False
+        return _part(load_oulu_casia(path, **options), split), False
+    return _part(load_video_folder(path, **options), split), False
 
 
-def _no_split(path: Path, split: str | None) -> None:
-    if split is not None:
-        raise DatasetError(path, f"split={split!r} applies to FER2013-style folders only")
+def _part(dataset: Dataset, split: str | None) -> Dataset:
+    """``dataset``, or its identity-disjoint part ``split``."""
+    if split is None:
+        return dataset
+    if split not in SUBJECT_PARTS:
+        raise DatasetError(dataset.name, f"split={split!r}: expected one of "
+                                         f"{', '.join(SUBJECT_PARTS)}")
+    return subject_split(dataset, split)

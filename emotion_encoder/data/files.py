@@ -14,7 +14,7 @@ from pathlib import Path
 
 from emotion_encoder.errors import DatasetError
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".flv"})
 
 
@@ -37,7 +37,7 @@ def image_frames(folder: Path) -> tuple[Path, ...]:
     frames = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
                     key=lambda p: natural_key(p.name))
     if not frames:
-        raise DatasetError(folder, "no images (.jpg, .jpeg, .png, .bmp) in this folder")
+        raise DatasetError(folder, "no images (" + ", ".join(sorted(IMAGE_SUFFIXES)) + ") in this folder")
     return tuple(frames)
 
 

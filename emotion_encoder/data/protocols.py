@@ -3,10 +3,13 @@
 >>> folds = subject_kfold(load_ckplus_cutdown("../shared/data/ckplus"), k=10)  # doctest: +SKIP
 >>> summarize_folds([0.5, 1.0, 0.75])
 CVSummary(mean=0.75, std=0.25, folds=3)
+>>> subject_part("Aaron_Eckhart"), subject_part("AJ_Cook")
+('test', 'train')
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from typing import NamedTuple, Unpack
@@ -66,6 +69,40 @@ def subject_kfold(dataset: Dataset, k: int = 10, seed: int = 0) -> list[Fold]:
     everything = np.arange(len(dataset), dtype=np.int64)
     return [(np.setdiff1d(everything, test), np.sort(np.asarray(test, dtype=np.int64)))
             for test in tests]
+
+
+SUBJECT_PARTS = {"train": 0.7, "validation": 0.1, "test": 0.2}
+"""Fractions of subjects in each part of :func:`subject_split`."""
+
+
+def subject_part(subject: str) -> str:
+    """The part (train, validation, test) that :func:`subject_split` gives ``subject``.
+
+    It depends on the name alone (a hash), so the parts of a set stay the same when
+    samples are added, removed or reordered, and on every machine.
+    """
+    point = int(hashlib.sha1(subject.encode("utf-8")).hexdigest()[:8], 16) / 16**8
+    edge = 0.0
+    for part, fraction in SUBJECT_PARTS.items():
+        edge += fraction
+        if point < edge:
+            return part
+    return part
+
+
+def subject_split(dataset: Dataset, part: str) -> Dataset:
+    """The samples of ``dataset`` whose subject falls in ``part`` (70/10/20% of subjects
+    in train/validation/test): identity-disjoint, e.g. LFW's held-out people.
+
+    A sample without a subject counts as a person of its own (its sequence or file name).
+    """
+    if part not in SUBJECT_PARTS:
+        raise ValueError(f"part={part!r}: expected one of {tuple(SUBJECT_PARTS)}")
+
+    def identity(sample) -> str:
+        return sample.subject or sample.sequence or str(sample.video or sample.frames[0])
+
+    return dataset.filter(lambda s: subject_part(identity(s)) == part)
 
 
 def oulu_casia_folds(dataset: Dataset, seed: int = 0) -> list[Fold]:

@@ -17,8 +17,8 @@ the backbone's time steps; uniform when there is no Transformer).
 ...                             num_frames=8, image_size=32, channels=1)
 >>> model = EmotionClassifier(backbone, embedding_dim=32, convlstm_filters=16,
 ...                           transformer_dim=16, transformer_mlp_dim=32)
->>> {k: tuple(v.shape) for k, v in model.output.items()}
-{'attention': (None, 2), 'embedding': (None, 32), 'probs': (None, 7)}
+>>> sorted((k, tuple(v.shape)) for k, v in model.output.items())
+[('attention', (None, 2)), ('embedding', (None, 32)), ('probs', (None, 7))]
 """
 
 from __future__ import annotations
@@ -90,6 +90,24 @@ def emotion_head(feature_maps, num_classes: int, use_convlstm: bool = True,
     x = layers.Dropout(dropout, name="dropout")(embedding)
     probs = layers.Dense(num_classes, activation="softmax", name="probs")(x)
     return {"probs": probs, "embedding": embedding, "attention": attention}
+
+
+def mirror_averaged(forward):
+    """``forward`` averaged over each clip ``(n, t, h, w, c)`` and its left-right mirror
+    image (one pass on both): a dict of outputs, as the classifier returns.
+
+    >>> import numpy as np
+    >>> f = mirror_averaged(lambda x: {"probs": ops.mean(x, axis=(1, 2, 4))})
+    >>> x = np.arange(4.0).reshape(1, 1, 1, 4, 1)
+    >>> np.asarray(f(x)["probs"]).tolist()
+    [[1.5, 1.5, 1.5, 1.5]]
+    """
+    def averaged(x):
+        n = ops.shape(x)[0]
+        out = forward(ops.concatenate([x, ops.flip(x, axis=3)], axis=0))
+        return {k: 0.5 * (v[:n] + v[n:]) for k, v in out.items()}
+
+    return averaged
 
 
 @keras.saving.register_keras_serializable(package="emotion_encoder")

@@ -1,18 +1,39 @@
 """Turn face crops into model input: resize, colour to grey when needed, standardise.
 
-Each frame is standardised on its own (zero mean, unit variance), exactly as in training,
-which removes most of the lighting difference between film footage and the training sets.
+The one preprocessing path of the project: the encoder, evaluation, the face cache and
+every training stage call these functions. Each frame is standardised on its own (zero
+mean, unit variance), which removes most of the lighting difference between film footage
+and the training sets; grey crops feed RGB networks as three copies.
 
 >>> import numpy as np
 >>> pre = FacePreprocessor(image_size=48, channels=1)
 >>> pre(np.zeros((16, 64, 64, 3), np.uint8)).shape
 (16, 48, 48, 1)
+>>> x = np.asarray(standardize(np.arange(8.0).reshape(2, 2, 2, 1)))
+>>> x.mean(axis=(1, 2, 3)).round(6).tolist(), tuple(to_channels(x, 3).shape)
+([0.0, 0.0], (2, 2, 2, 3))
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+from keras import ops
+
+
+def standardize(x):
+    """Per-frame standardisation of ``(..., h, w, c)`` frames: zero mean, unit variance over
+    each frame (a tensor; numpy arrays and tf.data tensors both work)."""
+    x = ops.cast(x, "float32")
+    mean = ops.mean(x, axis=(-3, -2, -1), keepdims=True)
+    var = ops.var(x, axis=(-3, -2, -1), keepdims=True)
+    return (x - mean) / ops.sqrt(var + 1e-6)
+
+
+def to_channels(x, channels: int):
+    """Grey frames ``(..., 1)`` as ``channels`` copies (RGB networks); others unchanged."""
+    have = x.shape[-1]
+    return x if have == channels else ops.repeat(x, channels // have, axis=-1)
 
 
 def zoom_center(image: np.ndarray, zoom: float) -> np.ndarray:
@@ -72,16 +93,21 @@ class FacePreprocessor:
         self.zoom = zoom
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
+        """RGB face crops of any size -> standardised model input."""
         crops = np.asarray(crops)
         lead, (h, w) = crops.shape[:-3], crops.shape[-3:-1]
         flat = crops.reshape((-1, h, w, crops.shape[-1]))
-        out = np.empty((len(flat), self.image_size, self.image_size, self.channels), np.float32)
-        for i, frame in enumerate(flat):
-            out[i] = fit_crop(frame, self.image_size, self.channels, self.zoom)
-        mean = out.mean(axis=(1, 2, 3), keepdims=True)
-        std = out.std(axis=(1, 2, 3), keepdims=True)
-        out = (out - mean) / np.sqrt(std**2 + 1e-6)
-        return out.reshape(lead + out.shape[1:])
+        fitted = np.stack([self.fit(frame) for frame in flat])
+        return self.normalize(fitted.reshape(lead + fitted.shape[1:]))
+
+    def fit(self, crop: np.ndarray) -> np.ndarray:
+        """One RGB crop as the model's uint8 ``(size, size, channels)`` (zoom, resize, grey)."""
+        return fit_crop(crop, self.image_size, self.channels, self.zoom)
+
+    def normalize(self, fitted: np.ndarray) -> np.ndarray:
+        """Fitted uint8 crops ``(..., size, size, c)`` -> standardised float32 input with the
+        model's channels (cached grey crops feed an RGB model as three copies)."""
+        return np.asarray(to_channels(standardize(fitted), self.channels))
 
     def with_zoom(self, zoom: float) -> "FacePreprocessor":
         """The same preprocessor with another ``zoom``.

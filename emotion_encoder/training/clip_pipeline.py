@@ -24,7 +24,7 @@ import tensorflow as tf
 from emotion_encoder.sampling import fixed_interval_indices
 from emotion_encoder.training.face_cache import FaceSequences
 from emotion_encoder.training.motion_clips import moving_clip
-from emotion_encoder.training.stills import standardize  # per image = per frame of a clip
+from emotion_encoder.models.preprocessor import standardize, to_channels
 
 
 def jittered_indices(n_items: int, frames: int, rng: np.random.Generator,
@@ -80,9 +80,6 @@ def clip_dataset(faces: FaceSequences, frames: int, batch_size: int, training: b
     ds = ds.apply(tf.data.experimental.assert_cardinality(len(faces)))  # fit knows the steps
 
     def prepare(clip, label):
-        x = standardize(clip)
-        if channels != have:
-            x = tf.repeat(x, channels // have, axis=-1)
-        return x, tf.one_hot(label, num_classes)
+        return to_channels(standardize(clip), channels), tf.one_hot(label, num_classes)
 
     return ds.map(prepare, tf.data.AUTOTUNE).batch(batch_size).prefetch(2)

@@ -25,6 +25,7 @@ import keras
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.emotion_classifier import emotion_head
 from emotion_encoder.models.loading import build_model
+from emotion_encoder.models.preprocessor import standardize, to_channels
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.training.inflate import inflate_into
 from emotion_encoder.training.motion_clips import moving_clip
@@ -33,17 +34,9 @@ from emotion_encoder.training.stills import build_still_classifier
 HEAD_LAYERS = ("convlstm", "transformer", "fusion", "probs")
 
 
-def standardize_frames(clips: np.ndarray) -> np.ndarray:
-    """Per-frame standardisation of ``(n, t, h, w, c)`` uint8 clips, as at inference."""
-    x = clips.astype(np.float32)
-    mean = x.mean(axis=(2, 3, 4), keepdims=True)
-    std = x.std(axis=(2, 3, 4), keepdims=True)
-    return (x - mean) / np.sqrt(std**2 + 1e-6)
-
-
 def features_of(backbone, clips: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """Backbone feature maps (float16) of ``(n, t, h, w, c)`` uint8 clips."""
-    x = np.repeat(standardize_frames(clips), backbone.channels // clips.shape[-1], axis=-1)
+    x = np.asarray(to_channels(standardize(clips), backbone.channels))
     return backbone.predict(x, batch_size=batch_size, verbose=0).astype(np.float16)
 
 

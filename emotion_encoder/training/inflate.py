@@ -4,6 +4,7 @@ Each 3D kernel gets the 2D kernel in its middle temporal slice and zeros elsewhe
 static clip through the 3D network gives what the still gives through the 2D one.
 
 >>> copied = inflate_into(backbone3d, still_model)  # doctest: +SKIP
+>>> copied = deflate_into(still_model, backbone3d)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -32,6 +33,29 @@ def inflate_into(backbone: ResNet3DBackbone, still_model) -> int:
             kernel[kernel.shape[0] // 2] = weights[0]
             weights = [kernel, *weights[1:]]
         layer.set_weights(weights)
+        copied += 1
+    return copied
+
+
+def deflate_into(still_model, backbone: ResNet3DBackbone) -> int:
+    """The inverse of :func:`inflate_into`: copy ``backbone``'s weights into the same-named
+    layers of the 2D twin, each 3D kernel's middle temporal slice into the 2D kernel.
+
+    Exact for a backbone that was inflated and then kept frozen (the recipe's stage 2), so
+    a shipped model's still network can be trained further on new faces. Returns the
+    number of layers copied.
+    """
+    twins = {layer.name: layer for layer in _walk(still_model)}
+    copied = 0
+    for layer in backbone.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in twins:
+            raise ValueError(f"layer {layer.name!r} has no 2D twin to deflate into")
+        weights = layer.get_weights()
+        if isinstance(layer, layers.Conv3D):
+            weights = [weights[0][weights[0].shape[0] // 2], *weights[1:]]
+        twins[layer.name].set_weights(weights)
         copied += 1
     return copied
 

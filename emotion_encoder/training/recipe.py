@@ -82,11 +82,21 @@ def _run_stills_recipe(config: dict, run: Path) -> dict:
     from emotion_encoder.training.stills import train
 
     stills, heads, preset = config["stills"], config["heads"], config["preset"]
-    data = Path(stills["data"])
-    if not data.is_dir():
-        raise EmotionEncoderError(f"{data}: training data folder not found")
-    train(data, run / "stills", preset, stills.get("epochs", 30), stills.get("batch_size", 64),
-          stills.get("learning_rate", 2e-3), stills.get("mixup", 0.0), stills.get("erasing", 0.0))
+    if "sources" in stills:  # several still-face sets (training/mixture.py)
+        from emotion_encoder.training.mixture import train_mixture
+
+        for name, spec in stills["sources"].items():
+            if not Path(spec["path"]).exists():
+                raise EmotionEncoderError(f"{spec['path']}: stills source {name!r} not found")
+        train_mixture(stills, run / "stills", preset)
+        data = Path(stills["sources"].get("fer2013", {}).get("path", ""))
+    else:
+        data = Path(stills["data"])
+        if not data.is_dir():
+            raise EmotionEncoderError(f"{data}: training data folder not found")
+        train(data, run / "stills", preset, stills.get("epochs", 30),
+              stills.get("batch_size", 64), stills.get("learning_rate", 2e-3),
+              stills.get("mixup", 0.0), stills.get("erasing", 0.0))
     result = train_heads(run / "stills", run / "heads", preset, heads.get("epochs", 20),
                          heads.get("variants", 2))
     model = build_model(preset)

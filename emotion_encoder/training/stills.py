@@ -26,15 +26,9 @@ import tensorflow as tf
 from emotion_encoder.data.fer2013 import load_image_folder
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.labels import CANONICAL_LABELS
+from emotion_encoder.models.preprocessor import standardize, to_channels
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
-
-
-def standardize(x: tf.Tensor) -> tf.Tensor:
-    """Per-image standardisation (zero mean, unit variance), as the preprocessor does."""
-    x = tf.cast(x, tf.float32)
-    mean, var = tf.nn.moments(x, axes=[-3, -2, -1], keepdims=True)
-    return (x - mean) / tf.sqrt(var + 1e-6)
 
 
 def augment(x: tf.Tensor, size: int) -> tf.Tensor:
@@ -83,6 +77,25 @@ def mixup(x: tf.Tensor, y: tf.Tensor, alpha: float) -> tuple[tf.Tensor, tf.Tenso
             lam[:, None] * y + (1.0 - lam[:, None]) * tf.reverse(y, [0]))
 
 
+def still_batches(x: np.ndarray, targets: np.ndarray, size: int, channels: int,
+                  batch_size: int, training: bool, mixup_alpha: float = 0.0,
+                  erasing: float = 0.0) -> tf.data.Dataset:
+    """Batches of standardised stills ``(n, size, size, 1)`` uint8 and ``(n, k)`` targets;
+    training batches are shuffled, augmented, optionally erased and mixed. Grey faces feed
+    RGB nets as three copies."""
+    ds = tf.data.Dataset.from_tensor_slices((x, targets))
+    if training:
+        ds = ds.shuffle(len(x), reshuffle_each_iteration=True)
+        ds = ds.map(lambda a, b: (augment(a, size), b), tf.data.AUTOTUNE)
+        if erasing > 0:
+            ds = ds.map(lambda a, b: (random_erasing(a, erasing), b), tf.data.AUTOTUNE)
+    ds = ds.map(lambda a, b: (to_channels(standardize(a), channels), b),
+                tf.data.AUTOTUNE).batch(batch_size)
+    if training and mixup_alpha > 0:
+        ds = ds.map(lambda a, b: mixup(a, b, mixup_alpha), tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
 def build_still_classifier(preset: str, num_classes: int) -> keras.Model:
     """The preset's backbone with ``dims=2`` plus pooling and a softmax head."""
     config = dict(PRESETS[preset]["backbone"], dims=2)
@@ -115,18 +128,8 @@ def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
     steps = int(np.ceil(len(x_train) / batch_size))
 
     def dataset(x, y, training):
-        ds = tf.data.Dataset.from_tensor_slices((x, y))
-        if training:
-            ds = ds.shuffle(len(x), reshuffle_each_iteration=True)
-            ds = ds.map(lambda a, b: (augment(a, size), b), tf.data.AUTOTUNE)
-            if erasing > 0:
-                ds = ds.map(lambda a, b: (random_erasing(a, erasing), b), tf.data.AUTOTUNE)
-        ds = ds.map(lambda a, b: (tf.repeat(standardize(a), channels, axis=-1),
-                                  tf.one_hot(b, len(CANONICAL_LABELS))))
-        ds = ds.batch(batch_size)
-        if training and mixup_alpha > 0:
-            ds = ds.map(lambda a, b: mixup(a, b, mixup_alpha), tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        return still_batches(x, np.eye(len(CANONICAL_LABELS), dtype=np.float32)[y], size,
+                             channels, batch_size, training, mixup_alpha, erasing)
 
     state_file, last = out / "state.json", out / "last.keras"
     state = json.loads(state_file.read_text()) if state_file.exists() else {"epoch": 0,

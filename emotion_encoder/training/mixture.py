@@ -1,0 +1,287 @@
+"""Stage 1 on several still-face sets: FER2013 with FER+ soft labels, CK+, LFW, manifests.
+
+A model that learned from FER2013 alone reads film-like faces of FER2013 well and posed or
+studio faces poorly. This stage trains the 2D twin of the backbone on a mixture:
+
+* ``fer2013``: the train split, with the FER+ vote distribution as the target when
+  ``ferplus`` names ``votes.csv`` (the original label where a face has no votes; faces
+  whose majority is "not a face" are left out); its validation split (FER+ majority) for
+  model selection.
+* ``ckplus``: the cut-down CK+'s peak frames, and with ``neutral_first_frames`` each
+  sequence's first frame as neutral (registered into the peak framing by
+  :mod:`emotion_encoder.data.ckplus_onset`).
+* ``manifest``: any ``path,label,subject`` CSV of stills (LFW expressions); faces are
+  detected and cut the way the encoder does (:mod:`emotion_encoder.training.face_cache`).
+
+CK+ and manifests are split by subject (:func:`subject_split`): the train part trains, the
+validation part selects, the test part is never seen (the probe panel scores it). Each
+source can be repeated (``repeat``) to weigh it up. Class imbalance is met by logit
+adjustment (Menon et al. 2021): the loss sees ``log p + tau * log prior``, so the network
+itself learns balanced scores. The epoch kept is the one with the best mean, over the
+sources, of the validation part's balanced accuracy (mean per-class recall), never
+FER2013 validation alone. ``init: default`` starts from a shipped preset's backbone.
+
+>>> mixture_prior(np.array([[1.0, 0.0], [0.5, 0.5]]), floor=0.0).tolist()
+[0.75, 0.25]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
+import keras
+from keras import ops
+
+from emotion_encoder.data.ckplus import load_ckplus_cutdown
+from emotion_encoder.data.ckplus_onset import write_onset_set
+from emotion_encoder.data.fer2013 import load_image_folder
+from emotion_encoder.data.ferplus import read_votes, soft_labels
+from emotion_encoder.data.files import class_folders
+from emotion_encoder.data.manifest import load_manifest
+from emotion_encoder.data.protocols import subject_split
+from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.labels import CANONICAL_LABELS, normalize_label
+from emotion_encoder.models.presets import PRESETS
+from emotion_encoder.training.face_cache import CropSettings, cache_faces
+from emotion_encoder.training.stills import build_still_classifier, still_batches
+
+LABELS = CANONICAL_LABELS
+
+
+@keras.saving.register_keras_serializable(package="emotion_encoder")
+class LogitAdjustedLoss(keras.losses.Loss):
+    """Cross-entropy of ``softmax(log p + tau * log prior)`` against (soft) targets.
+
+    ``p`` is the model's softmax output; the prior's shift is for training only, so the
+    trained model's own ``p`` is balanced across classes.
+    """
+
+    def __init__(self, prior, tau: float = 1.0, label_smoothing: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.prior = [float(v) for v in prior]
+        self.tau = float(tau)
+        self.label_smoothing = float(label_smoothing)
+        self._shift = ops.convert_to_tensor(self.tau * np.log(np.asarray(self.prior)),
+                                            "float32")
+
+    def call(self, y_true, y_pred):
+        logits = ops.log(ops.clip(y_pred, 1e-7, 1.0)) + self._shift
+        return keras.losses.categorical_crossentropy(
+            y_true, logits, from_logits=True, label_smoothing=self.label_smoothing)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "prior": self.prior, "tau": self.tau,
+                "label_smoothing": self.label_smoothing}
+
+
+def mixture_prior(targets: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+    """The class frequencies of (soft) ``targets``, at least ``floor``, summing to one."""
+    prior = np.maximum(np.asarray(targets, np.float64).mean(axis=0), floor)
+    return prior / prior.sum()
+
+
+def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y_true``.
+
+    >>> balanced_accuracy(np.array([0, 0, 0, 1]), np.array([0, 0, 0, 0]))
+    0.5
+    """
+    classes = np.unique(y_true)
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
+
+
+def _one_hot(labels: list[str]) -> np.ndarray:
+    return np.eye(len(LABELS), dtype=np.float32)[[LABELS.index(x) for x in labels]]
+
+
+def _fer2013(spec: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """FER2013 train (soft FER+ targets when ``ferplus`` is set) and validation."""
+    root = Path(spec["path"])
+    votes = read_votes(spec["ferplus"]) if spec.get("ferplus") else {}
+    parts = {}
+    for split in ("train", "validation"):
+        images, targets = [], []
+        for class_dir in class_folders(root / split):
+            label = normalize_label(class_dir.name)
+            paths = sorted(p for p in class_dir.iterdir() if p.is_file())
+            x, _ = load_image_folder_files(paths)
+            for path, image in zip(paths, x):
+                key = f"{split}/{class_dir.name}/{path.name}"
+                target = _one_hot([label])[0]
+                if key in votes:
+                    v = votes[key]
+                    if np.argmax(v) == 9:  # majority "not a face"
+                        continue
+                    soft = soft_labels(v[None])[0]
+                    if soft.sum() > 0:
+                        target = soft if split == "train" else np.eye(len(LABELS))[soft.argmax()]
+                images.append(image)
+                targets.append(target)
+        parts[split] = (np.stack(images), np.stack(targets).astype(np.float32))
+    return parts
+
+
+def load_image_folder_files(paths: list[Path], size: int = 48) -> tuple[np.ndarray, None]:
+    """Grey ``(n, size, size, 1)`` uint8 images of ``paths``."""
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.open(p).convert("L").resize((size, size)), np.uint8)
+                     for p in paths])[..., None], None
+
+
+def _by_subject(dataset, cache: Path, settings: CropSettings, neutral=None
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Train and validation parts (by subject) of a dataset of stills, every frame a still."""
+    parts = {}
+    for part in ("train", "validation"):
+        images, labels = [], []
+        for ds in [dataset] + ([neutral] if neutral is not None else []):
+            chosen = subject_split(ds, part).filter(lambda s: s.label in LABELS)
+            if not len(chosen):
+                continue
+            faces = cache_faces(chosen, cache, settings, progress=False)
+            for crops, label in zip(faces.sequences, faces.labels):
+                images.extend(crops)
+                labels.extend([faces.label_names[label]] * len(crops))
+            if faces.skipped:
+                print(f"{ds.name} {part}: {len(faces.skipped)} skipped (no face)", flush=True)
+        parts[part] = (np.stack(images), _one_hot(labels))
+    return parts
+
+
+def build_mixture(sources: dict, out: Path) -> dict:
+    """Write ``out/faces.npz`` (``x_train``, ``p_train`` soft targets, ``y_train``,
+    ``s_train`` source index, the same for validation, and FER2013 test as ``x_test``,
+    ``y_test`` when given) and return its summary (``sources.json``)."""
+    cache = out / "faces.npz"
+    if cache.exists():
+        return json.loads((out / "sources.json").read_text())
+    parts: dict[str, dict] = {}
+    for name, spec in sources.items():
+        kind = spec.get("kind", name)
+        crops = CropSettings(detect=kind != "ckplus")
+        if kind == "fer2013":
+            parts[name] = _fer2013(spec)
+        elif kind == "ckplus":
+            neutral = None
+            if spec.get("neutral_first_frames"):
+                onset = out / "ckplus-onset"
+                if not (onset / "sequences.csv").exists():
+                    write_onset_set(spec["path"], onset)
+                neutral = load_ckplus_cutdown(onset, with_neutral=True).filter(
+                    lambda s: s.label == "neutral")
+            parts[name] = _by_subject(load_ckplus_cutdown(spec["path"], contempt="drop"),
+                                      out / "crops", crops, neutral)
+        elif kind == "manifest":
+            parts[name] = _by_subject(load_manifest(spec["path"], unknown="drop",
+                                                    contempt="drop"), out / "crops", crops)
+        else:
+            raise EmotionEncoderError(f"stills source {name!r}: unknown kind {kind!r} "
+                                      "(fer2013, ckplus or manifest)")
+    arrays, summary = {}, {"sources": list(sources), "counts": {}}
+    for split in ("train", "validation"):
+        xs, ps, ss = [], [], []
+        for index, (name, spec) in enumerate(sources.items()):
+            x, p = parts[name][split]
+            repeat = int(spec.get("repeat", 1)) if split == "train" else 1
+            xs += [x] * repeat
+            ps += [p] * repeat
+            ss.append(np.full(len(x) * repeat, index, np.int32))
+            summary["counts"][f"{name}/{split}"] = {
+                label: int(n) for label, n in zip(LABELS, np.bincount(p.argmax(1), None, 7))}
+        arrays[f"x_{split}"], arrays[f"p_{split}"] = np.concatenate(xs), np.concatenate(ps)
+        arrays[f"y_{split}"] = arrays[f"p_{split}"].argmax(1).astype(np.int32)
+        arrays[f"s_{split}"] = np.concatenate(ss)
+    fer = next((s for s in sources.values() if s.get("kind", "") == "fer2013"
+                or "ferplus" in s), None)
+    if fer is not None:
+        arrays["x_test"], arrays["y_test"] = load_image_folder(Path(fer["path"]) / "test")
+    np.savez(out / "faces.tmp.npz", **arrays)
+    os.replace(out / "faces.tmp.npz", cache)
+    (out / "sources.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def initial_model(preset: str, init: str | None) -> keras.Model:
+    """The 2D twin, its backbone taken from the shipped ``init`` preset (or fresh)."""
+    model = build_still_classifier(preset, len(LABELS))
+    if init:
+        from emotion_encoder.models.loading import load_encoder_model
+        from emotion_encoder.training.inflate import deflate_into
+
+        loaded = load_encoder_model(init)
+        if not loaded.weights_trained:
+            raise EmotionEncoderError(f"init {init!r} has no trained weights")
+        deflate_into(model, loaded.model.backbone)
+    return model
+
+
+def train_mixture(stills: dict, out: Path, preset: str) -> dict:
+    """Train (or resume) stage 1 on the mixture; keep the best epoch by the mean of the
+    sources' balanced validation accuracy; return the state (also ``state.json``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = build_mixture(stills["sources"], out)
+    arrays = np.load(out / "faces.npz")
+    epochs, batch_size = int(stills.get("epochs", 10)), int(stills.get("batch_size", 64))
+    channels = PRESETS[preset]["backbone"]["channels"]
+    size = PRESETS[preset]["backbone"]["image_size"]
+    state_file, last = out / "state.json", out / "last.keras"
+    state = json.loads(state_file.read_text()) if state_file.exists() else \
+        {"epoch": 0, "best": -1.0, "epochs": epochs, "history": []}
+    if state["epochs"] != epochs:
+        raise EmotionEncoderError(f"{out}: this run was started with {state['epochs']} epochs "
+                                  "and its learning-rate schedule is fixed to them")
+    prior = mixture_prior(arrays["p_train"])
+    state["prior"] = dict(zip(LABELS, prior.round(4).tolist()))
+    if last.exists():
+        model = keras.saving.load_model(last)
+    else:
+        model = initial_model(preset, stills.get("init"))
+        steps = int(np.ceil(len(arrays["x_train"]) / batch_size))
+        rate = float(stills.get("learning_rate", 1e-3))
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, max(1, steps * (epochs - 1)), warmup_target=rate, warmup_steps=steps)
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
+                      loss=LogitAdjustedLoss(prior, float(stills.get("logit_adjust", 1.0))),
+                      metrics=["accuracy"])
+    train_ds = still_batches(arrays["x_train"], arrays["p_train"], size, channels, batch_size,
+                             training=True, mixup_alpha=float(stills.get("mixup", 0.0)),
+                             erasing=float(stills.get("erasing", 0.0)))
+    val_x = still_batches(arrays["x_validation"], arrays["p_validation"], size, channels,
+                          256, training=False)
+    names = summary["sources"]
+
+    class Select(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            pred = self.model.predict(val_x, verbose=0).argmax(1)
+            scores = {name: balanced_accuracy(arrays["y_validation"][arrays["s_validation"] == i],
+                                              pred[arrays["s_validation"] == i])
+                      for i, name in enumerate(names)}
+            mean = float(np.mean(list(scores.values())))
+            state["history"].append({"epoch": epoch + 1, "mean_balanced": mean, **scores,
+                                     "loss": float(logs["loss"])})
+            print(f"epoch {epoch + 1}: validation balanced accuracy {mean:.4f} "
+                  + " ".join(f"{k} {v:.4f}" for k, v in scores.items()), flush=True)
+            if mean > state["best"]:
+                state["best"], state["best_epoch"] = mean, epoch + 1
+                self.model.save_weights(out / "best.weights.h5")
+            state["epoch"] = epoch + 1
+            self.model.save(out / "last.tmp.keras")
+            os.replace(out / "last.tmp.keras", last)
+            state_file.write_text(json.dumps(state, indent=2))
+
+    model.fit(train_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=2,
+              callbacks=[Select(), keras.callbacks.CSVLogger(out / "log.csv", append=True)])
+    model.load_weights(out / "best.weights.h5")
+    if "x_test" in arrays:
+        pred = model.predict(still_batches(arrays["x_test"], _one_hot(
+            [LABELS[i] for i in arrays["y_test"]]), size, channels, 256, training=False),
+            verbose=0).argmax(1)
+        state["fer2013_test_accuracy"] = float(np.mean(pred == arrays["y_test"]))
+    state_file.write_text(json.dumps(state, indent=2))
+    return state

@@ -1,0 +1,250 @@
+"""Several still-face sets: FER+ votes, identity-disjoint splits, face crops, the mixture stage."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from emotion_encoder.data.discover import open_dataset
+from emotion_encoder.data.ferplus import load_ferplus, majority_labels, read_votes, soft_labels
+from emotion_encoder.data.protocols import SUBJECT_PARTS, subject_part, subject_split
+from emotion_encoder.errors import DatasetError
+from synthetic import ASTRONAUT_FACE, astronaut
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FER_CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+VOTE_HEADER = "path,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF,match"
+# subject names whose identity-disjoint part is known (subject_part hashes the name)
+TRAIN, VALIDATION, TEST = ("S000", "S003", "person0"), ("S006", "person11"), ("S001", "person7")
+
+
+def tight_face(margin: float = 0.05, size: int = 96) -> np.ndarray:
+    """The astronaut's face cropped inside its box: no context around it (RGB)."""
+    x0, y0, x1, y1 = ASTRONAUT_FACE
+    m = margin * (x1 - x0)
+    crop = astronaut()[int(y0 + m):int(y1 - m), int(x0 + m):int(x1 - m)]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def write_fer_tree(root: Path, votes: dict[str, list[int]] | None = None) -> None:
+    """A tiny FER2013 tree (class-dependent brightness) and, with ``votes``, its votes.csv."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for split in ("train", "validation", "test"):
+        for i, name in enumerate(FER_CLASSES):
+            folder = root / "fer2013" / split / name
+            folder.mkdir(parents=True)
+            for j in range(3 if split == "train" else 1):
+                pixels = rng.integers(0, 60, (48, 48)) + 25 * i
+                Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{j}.jpg")
+                key = f"{split}/{name}/{j}.jpg"
+                counts = (votes or {}).get(key)
+                rows.append(f"{key}," + (",".join(map(str, counts)) if counts else ",,,,,,,,,")
+                            + ",matched")
+    if votes is not None:
+        (root / "ferplus").mkdir()
+        (root / "ferplus" / "votes.csv").write_text(VOTE_HEADER + "\n" + "\n".join(rows) + "\n")
+
+
+def test_ferplus_votes_give_soft_labels_and_majorities(tmp_path):
+    votes = {"train/angry/0.jpg": [2, 0, 0, 1, 7, 0, 0, 0, 0, 0],   # anger by majority
+             "train/angry/1.jpg": [0, 0, 0, 0, 0, 0, 0, 0, 1, 9],   # not a face
+             "test/happy/0.jpg": [1, 8, 1, 0, 0, 0, 0, 0, 0, 0],
+             "test/sad/0.jpg": [5, 0, 0, 5, 0, 0, 0, 0, 0, 0],      # a tie
+             "test/angry/0.jpg": [0, 0, 0, 0, 1, 0, 0, 9, 0, 0]}    # contempt
+    write_fer_tree(tmp_path, votes)
+    table = read_votes(tmp_path / "ferplus" / "votes.csv")
+    assert set(table) == set(votes)  # rows without votes are left out
+    soft = soft_labels(np.stack([table["train/angry/0.jpg"]]))[0]
+    np.testing.assert_allclose(soft, [0.7, 0, 0, 0, 0.1, 0, 0.2])  # canonical order
+    assert majority_labels(np.stack([table[k] for k in votes])) == [
+        "anger", None, "happiness", None, "contempt"]
+    test = load_ferplus(tmp_path / "ferplus" / "votes.csv", "test")
+    assert test.counts() == {"happiness": 1, "contempt": 1}
+    dataset, cropped = open_dataset(tmp_path / "ferplus" / "votes.csv", split="test",
+                                    contempt="drop")
+    assert cropped and [s.frames[0].name for s in dataset] == ["0.jpg"]
+    assert dataset[0].frames[0].parent.name == "happy"
+
+
+def test_subject_split_is_identity_disjoint_and_stable():
+    names = [f"person{i}" for i in range(300)]
+    parts = {name: subject_part(name) for name in names}
+    assert set(parts.values()) == set(SUBJECT_PARTS)
+    share = {p: sum(v == p for v in parts.values()) / len(names) for p in SUBJECT_PARTS}
+    assert share["train"] == pytest.approx(0.7, abs=0.08)
+    assert share["test"] == pytest.approx(0.2, abs=0.08)
+    assert [subject_part(n) for n in TRAIN] == ["train"] * 3
+    assert [subject_part(n) for n in VALIDATION + TEST] == ["validation"] * 2 + ["test"] * 2
+
+    from emotion_encoder.data.dataset import Dataset, Sample
+
+    samples = tuple(Sample(label="neutral", dataset="d", frames=(Path(f"{n}_{k}.png"),),
+                           subject=n) for n in names[:40] for k in range(2))
+    ds = Dataset("d", samples, ("neutral",))
+    split = {p: subject_split(ds, p) for p in SUBJECT_PARTS}
+    assert sum(len(s) for s in split.values()) == len(ds)
+    subjects = {p: {s.subject for s in part} for p, part in split.items()}
+    assert not subjects["train"] & subjects["test"] and not subjects["validation"] & subjects["test"]
+    reversed_ds = Dataset("d", samples[::-1], ("neutral",))
+    assert {s.subject for s in subject_split(reversed_ds, "test")} == subjects["test"]
+    with pytest.raises(ValueError, match="part='dev'"):
+        subject_split(ds, "dev")
+
+
+def test_a_tight_face_crop_is_found_by_padding(face_models):
+    from emotion_encoder.faces import make_detector
+
+    crop, empty = tight_face(0.1), tight_face(0.15)
+    with make_detector(padded_retry=False) as plain:
+        assert plain.detect(empty) == []  # the bare detector misses a face without context
+        weak = plain.detect(crop)  # or finds a weak box on part of it
+        assert len(weak) == 1 and weak[0].score < 0.6 and weak[0].area < 0.4 * 96 * 96
+    with make_detector() as detector:
+        for image in (crop, empty):
+            faces = detector.detect(image)
+            assert len(faces) == 1 and faces[0].padded
+            x0, y0, x1, y1 = faces[0].box
+            assert x0 < 0 and y0 < 0 and x1 > 96 and y1 > 90  # the face fills the crop
+        assert detector.detect(astronaut())[0].padded is False  # context: no retry
+        assert detector.detect(np.full((96, 96, 3), 128, np.uint8)) == []  # no face at all
+
+
+def write_stills(root: Path, rows: list[tuple[str, str, np.ndarray]], suffix: str) -> Path:
+    """A manifest ``path,label,subject`` of images written with ``suffix`` (e.g. .tiff)."""
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    with open(root / "labels.csv", "w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["path", "label", "subject"])
+        for i, (label, subject, rgb) in enumerate(rows):
+            name = f"images/{subject}.{i}{suffix}"
+            Image.fromarray(rgb).save(root / name)
+            out.writerow([name, label, subject])
+    return root / "labels.csv"
+
+
+def test_evaluate_reads_tiff_stills_and_drops_unknown_labels(tmp_path, face_models):
+    face = tight_face(size=128)
+    csv_path = write_stills(tmp_path / "stills", [("happy", "person0", face),
+                                                  ("sleepy", "person0", face),
+                                                  ("neutral", "person7", face[:, ::-1].copy())],
+                            ".tiff")
+    command = [sys.executable, "-m", "emotion_encoder", "evaluate", "fast", str(csv_path),
+               "-o", str(tmp_path / "report")]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "unknown labels 'sleepy' (1)" in proc.stderr and "unknown='drop'" in proc.stderr
+    proc = subprocess.run(command + ["--unknown", "drop"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["n"] == 2 and metrics["skipped"] == []  # tight crops are not skipped
+    proc = subprocess.run(command + ["--unknown", "drop", "--split", "test", "-o",
+                                     str(tmp_path / "held-out")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = list(csv.DictReader(open(tmp_path / "held-out" / "predictions.csv")))
+    assert len(rows) == 1 and "person7" in rows[0]["sample"]  # only the held-out person
+
+
+def test_logit_adjusted_loss_shifts_by_the_prior():
+    from emotion_encoder.training.mixture import LogitAdjustedLoss, mixture_prior
+
+    p = np.array([[0.6, 0.3, 0.1]], np.float32)
+    y = np.array([[0.0, 0.0, 1.0]], np.float32)
+    prior = mixture_prior(np.array([[1, 0, 0]] * 8 + [[0, 1, 0]] + [[0, 0, 1]], np.float32))
+    loss = LogitAdjustedLoss(prior, tau=1.0, label_smoothing=0.0)
+    logits = np.log(p) + np.log(prior)
+    expected = -(logits[0, 2] - np.log(np.exp(logits[0]).sum()))
+    assert float(loss(y, p)) == pytest.approx(expected, rel=1e-5)
+    plain = LogitAdjustedLoss(prior, tau=0.0, label_smoothing=0.0)
+    assert float(plain(y, p)) == pytest.approx(-np.log(0.1), rel=1e-5)
+    assert float(loss(y, p)) > float(plain(y, p))  # a rare class's target costs more
+    again = LogitAdjustedLoss.from_config(loss.get_config())
+    assert float(again(y, p)) == pytest.approx(float(loss(y, p)))
+
+
+def test_deflating_an_inflated_backbone_gives_back_the_still_network():
+    import keras
+
+    from emotion_encoder.models import ResNet3DBackbone
+    from emotion_encoder.training.inflate import deflate_into, inflate_into
+
+    config = dict(stackwise_num_blocks=(1, 1, 1, 1), stackwise_num_filters=(4, 8, 8, 16),
+                  stem_filters=4, num_frames=4, image_size=32, channels=1, stem_pool=False,
+                  temporal_kernel=[1, 1, 3, 1])
+    still = ResNet3DBackbone(**config, dims=2)
+    video = ResNet3DBackbone(**config)
+    inflate_into(video, still)
+    fresh = ResNet3DBackbone(**config, dims=2)
+    assert deflate_into(fresh, video) == inflate_into(video, still)
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), still.predict(x, verbose=0),
+                               atol=1e-6)
+    assert isinstance(fresh, keras.Model)
+
+
+def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
+    votes = {f"train/{name}/{j}.jpg": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0] for name in FER_CLASSES
+             for j in range(3)}
+    for j in range(3):
+        votes[f"train/angry/{j}.jpg"] = [4, 0, 0, 0, 6, 0, 0, 0, 0, 0]
+    votes["train/sad/2.jpg"] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 9]  # not a face: left out
+    write_fer_tree(tmp_path, votes)
+    ck = tmp_path / "ckplus"
+    lines = ["sequence,subject,label,peak_frames,first_frame,last_frame"]
+    for subject in TRAIN[:2] + VALIDATION[:1] + TEST[:1]:
+        for label in ("happiness", "surprise"):
+            names = []
+            for k in range(2):
+                name = f"peak_frames_48/{label}/{subject}_{label}_{k}.png"
+                (ck / name).parent.mkdir(parents=True, exist_ok=True)
+                shade = 80 if label == "happiness" else 170
+                Image.fromarray(np.full((48, 48), shade + k, np.uint8)).save(ck / name)
+                names.append(name)
+            lines.append(f"{subject}_{label},{subject},{label},{';'.join(names)},,")
+    (ck / "sequences.csv").parent.mkdir(parents=True, exist_ok=True)
+    (ck / "sequences.csv").write_text("\n".join(lines) + "\n")
+    face = tight_face(size=128)
+    stills = write_stills(tmp_path / "lfw", [
+        ("happiness", "person0", face), ("neutral", "person0", face[:, ::-1].copy()),
+        ("happiness", "person11", face), ("neutral", "person7", face),
+        ("sadness", "person0", np.full((128, 128, 3), 90, np.uint8))], ".jpg")  # no face
+    config = tmp_path / "mix.yaml"
+    config.write_text(json.dumps({
+        "preset": "fast", "out": str(tmp_path / "run"),
+        "stills": {"init": None, "epochs": 1, "batch_size": 8, "sources": {
+            "fer2013": {"path": str(tmp_path / "fer2013"),
+                        "ferplus": str(tmp_path / "ferplus" / "votes.csv")},
+            "ckplus": {"path": str(ck), "repeat": 2},
+            "lfw": {"kind": "manifest", "path": str(stills)}}},
+        "heads": {"epochs": 1, "variants": 1}}))
+    proc = subprocess.run([sys.executable, "-m", "emotion_encoder", "train", str(config)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = tmp_path / "run"
+    faces = np.load(run / "stills" / "faces.npz")
+    names = json.loads((run / "stills" / "sources.json").read_text())["sources"]
+    assert names == ["fer2013", "ckplus", "lfw"]
+    by_source = np.bincount(faces["s_train"], minlength=3)
+    assert by_source.tolist() == [20, 2 * 2 * 2 * 2, 2]  # 21 FER faces less one not-a-face;
+    # CK+: 2 train subjects x 2 sequences x 2 frames, repeated twice; LFW: person0's 2 faces
+    fer_targets = faces["p_train"][faces["s_train"] == 0]
+    assert any(np.allclose(t, [0.6, 0, 0, 0, 0, 0, 0.4]) for t in fer_targets)  # FER+ soft
+    assert np.allclose(faces["p_train"].sum(1), 1.0)
+    assert np.bincount(faces["s_validation"], minlength=3).tolist() == [7, 4, 1]
+    state = json.loads((run / "stills" / "state.json").read_text())
+    assert set(state["history"][0]) >= {"fer2013", "ckplus", "lfw", "mean_balanced"}
+    assert state["best_epoch"] == 1 and abs(sum(state["prior"].values()) - 1) < 1e-3
+    from emotion_encoder import EmotionEncoder
+
+    encoder = EmotionEncoder(run / "model.keras")
+    assert encoder.weights_trained and encoder.labels[0] == "anger"
