@@ -192,7 +192,8 @@ def test_deflating_an_inflated_backbone_gives_back_the_still_network():
     assert isinstance(fresh, keras.Model)
 
 
-def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
+def write_three_sources(tmp_path: Path) -> dict:
+    """Tiny FER2013 + FER+ votes, cut-down CK+ and a still manifest; the sources config."""
     votes = {f"train/{name}/{j}.jpg": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0] for name in FER_CLASSES
              for j in range(3)}
     for j in range(3):
@@ -218,14 +219,18 @@ def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
         ("happiness", "person0", face), ("neutral", "person0", face[:, ::-1].copy()),
         ("happiness", "person11", face), ("neutral", "person7", face),
         ("sadness", "person0", np.full((128, 128, 3), 90, np.uint8))], ".jpg")  # no face
+    return {"fer2013": {"path": str(tmp_path / "fer2013"),
+                        "ferplus": str(tmp_path / "ferplus" / "votes.csv")},
+            "ckplus": {"path": str(ck), "repeat": 2},
+            "lfw": {"kind": "manifest", "path": str(stills)}}
+
+
+def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
+    sources = write_three_sources(tmp_path)
     config = tmp_path / "mix.yaml"
     config.write_text(json.dumps({
         "preset": "fast", "out": str(tmp_path / "run"),
-        "stills": {"init": None, "epochs": 1, "batch_size": 8, "sources": {
-            "fer2013": {"path": str(tmp_path / "fer2013"),
-                        "ferplus": str(tmp_path / "ferplus" / "votes.csv")},
-            "ckplus": {"path": str(ck), "repeat": 2},
-            "lfw": {"kind": "manifest", "path": str(stills)}}},
+        "stills": {"init": None, "epochs": 1, "batch_size": 8, "sources": sources},
         "heads": {"epochs": 1, "variants": 1}}))
     proc = subprocess.run([sys.executable, "-m", "emotion_encoder", "train", str(config)],
                           capture_output=True, text=True, timeout=900)
@@ -248,3 +253,29 @@ def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
 
     encoder = EmotionEncoder(run / "model.keras")
     assert encoder.weights_trained and encoder.labels[0] == "anger"
+
+
+def test_ablation_trains_each_variant_and_scores_the_probes(tmp_path, face_models):
+    sources = write_three_sources(tmp_path)
+    config = tmp_path / "ablation.yaml"
+    config.write_text(json.dumps({
+        "preset": "fast", "out": str(tmp_path / "ablation"),
+        "stills": {"init": None, "epochs": 1, "batch_size": 8, "sources": sources},
+        "variants": {"fer-only": {"sources": {"ckplus": None, "lfw": None}},
+                     "all": None},
+        "probes": {"stills": {"path": sources["lfw"]["path"]},
+                   "ck-test": {"path": sources["ckplus"]["path"], "split": "test"}}}))
+    proc = subprocess.run([sys.executable, "-m", "emotion_encoder.training.ablation",
+                           str(config)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| fer-only")
+            or line.startswith("| all")]
+    assert len(rows) == 2 and (tmp_path / "ablation" / "ablation.md").exists()
+    only = json.loads((tmp_path / "ablation" / "fer-only" / "probes.json").read_text())
+    assert list(only["stills"]["sources"]) == ["fer2013"]
+    assert only["probes"]["stills"]["n"] == 5  # the no-face still counts, as a miss
+    assert only["probes"]["ck-test"]["n"] == 2  # S001's two sequences
+    both = json.loads((tmp_path / "ablation" / "all" / "probes.json").read_text())
+    assert list(both["stills"]["sources"]) == ["fer2013", "ckplus", "lfw"]
+    faces = np.load(tmp_path / "ablation" / "fer-only" / "stills" / "faces.npz")
+    assert set(faces["s_train"].tolist()) == {0}

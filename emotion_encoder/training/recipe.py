@@ -26,8 +26,8 @@ import yaml
 from emotion_encoder.errors import EmotionEncoderError
 
 
-def read_config(path: str | Path) -> dict:
-    """A recipe config as a dict; YAML and JSON both work (JSON is YAML)."""
+def read_yaml(path: str | Path) -> dict:
+    """A YAML (or JSON) file holding a mapping, as a dict; errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise EmotionEncoderError(f"{path}: config file not found")
@@ -38,6 +38,12 @@ def read_config(path: str | Path) -> dict:
     if not isinstance(config, dict):
         raise EmotionEncoderError(f"{path}: expected a mapping of keys, "
                                   f"got {type(config).__name__}")
+    return config
+
+
+def read_config(path: str | Path) -> dict:
+    """A recipe config as a dict; YAML and JSON both work (JSON is YAML)."""
+    config = read_yaml(path)
     needed = ("preset", "out", "finetune") if "finetune" in config else \
         ("preset", "out", "stills", "heads")
     for key in needed:

@@ -1,0 +1,120 @@
+"""Ablation of the stills stage on the probe panel: which data, labels and balance help.
+
+Each variant is the mixture stage (:mod:`emotion_encoder.training.mixture`) with some
+settings changed, trained into its own folder (resumable); its best 2D network then reads
+every probe's faces (the same crops the encoder cuts, the preset's preprocessor, mirror
+averaging; a still is scored as itself, so this measures the backbone without the temporal
+heads) and a markdown table compares the variants.
+
+    python -m emotion_encoder.training.ablation configs/ablation.yaml
+
+>>> merged({"a": 1, "sources": {"x": {}, "y": {}}}, {"a": 2, "sources": {"y": None}})
+{'a': 2, 'sources': {'x': {}}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+
+from emotion_encoder.data.discover import open_dataset
+from emotion_encoder.models.loading import build_model
+from emotion_encoder.models.emotion_classifier import mirror_averaged
+from emotion_encoder.training.face_cache import CropSettings, cache_faces
+from emotion_encoder.training.mixture import LABELS, balanced_accuracy, train_mixture
+from emotion_encoder.training.recipe import read_yaml
+from emotion_encoder.training.stills import build_still_classifier
+
+
+def merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` applied key by key (nested mappings merge; None removes)."""
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def probe_scores(still, preset: str, probes: dict, cache: Path) -> dict[str, dict]:
+    """Accuracy and balanced accuracy of a 2D network on each probe (no face = miss)."""
+    pre = build_model(preset).preprocessor
+    forward = mirror_averaged(lambda x: {"probs": still(x, training=False)})
+    scores = {}
+    for name, spec in probes.items():
+        dataset, cropped = open_dataset(spec["path"], split=spec.get("split"),
+                                        **spec.get("options", {}))
+        dataset = dataset.filter(lambda s: s.label in LABELS)
+        faces = cache_faces(dataset, cache, CropSettings.of(pre, detect=not cropped),
+                            progress=False)
+        frames = [sequence[len(sequence) // 2] for sequence in faces.sequences]
+        probs = np.concatenate([np.asarray(forward(pre.normalize(np.stack(frames[i:i + 256]))
+                                                   [:, None])["probs"])
+                                for i in range(0, len(frames), 256)])
+        found = np.array([LABELS.index(faces.label_names[y]) for y in faces.labels])
+        truth = np.concatenate([found, [LABELS.index(s.label) for s in dataset
+                                        if s not in set(faces.samples)]]).astype(int)
+        pred = np.concatenate([probs.argmax(1), np.full(len(truth) - len(found), -1)])
+        scores[name] = {"accuracy": float(np.mean(pred == truth)),
+                        "balanced": balanced_accuracy(truth, pred), "n": int(len(truth))}
+    return scores
+
+
+def run_ablation(config_path: str | Path) -> str:
+    """Train every variant of the config, score it on the probes, return the table."""
+    config = read_yaml(config_path)
+    out = Path(config["out"])
+    rows = {}
+    for name, changes in config["variants"].items():
+        folder = out / name
+        result = folder / "probes.json"
+        if not result.exists():
+            stills = merged(config["stills"], changes or {})
+            state = train_mixture(stills, folder / "stills", config["preset"])
+            still = build_still_classifier(config["preset"], len(LABELS))
+            still.load_weights(folder / "stills" / "best.weights.h5")
+            scores = probe_scores(_as_clips(still), config["preset"],
+                                  config["probes"], out / "crops")
+            result.write_text(json.dumps({"stills": stills, "best_epoch": state["best_epoch"],
+                                          "validation": state["best"], "probes": scores},
+                                         indent=2))
+        rows[name] = json.loads(result.read_text())
+    return ablation_table(rows, list(config["probes"]))
+
+
+def _as_clips(still):
+    """The still network on one-frame clips ``(n, 1, h, w, c)`` (the shape mirroring flips)."""
+    return lambda x, training=False: still(x[:, 0], training=training)
+
+
+def ablation_table(rows: dict, probes: list[str]) -> str:
+    """Markdown: one row per variant, accuracy (balanced) per probe and their mean."""
+    lines = ["| variant | validation (mean balanced) | " + " | ".join(probes)
+             + " | mean balanced |", "|---" * (len(probes) + 3) + "|"]
+    for name, row in rows.items():
+        cells = [f"{row['probes'][p]['accuracy']:.1%} ({row['probes'][p]['balanced']:.1%})"
+                 for p in probes]
+        mean = np.mean([row["probes"][p]["balanced"] for p in probes])
+        lines.append(f"| {name} | {row['validation']:.1%} | " + " | ".join(cells)
+                     + f" | **{mean:.1%}** |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("config", type=Path)
+    args = parser.parse_args()
+    table = run_ablation(args.config)
+    Path(read_yaml(args.config)["out"], "ablation.md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
