@@ -19,7 +19,8 @@ wheel) runs as the package does, ``FER().detect_emotions(image)``, the largest f
 sets that are face crops already (FER2013, FER+, CK+) both take the whole image as the
 face. Balanced accuracy is the mean per-class recall. Reports go to
 ``runs/probes/<model>/``: per probe the model's ``metrics.json``, ``confusion.png`` and
-``predictions.csv``, `fer`'s ``fer-confusion.png``, and ``panel.md`` / ``panel.json``.
+``predictions.csv``, ``panel.md`` / ``panel.json``; `fer`'s ``fer-confusion.png`` under
+``runs/probes/fer-package/<probe>/``.
 A probe's score is stored (``score.json``) and reused while the model's weights file is
 the same; ``--fresh`` measures everything again.
 """
@@ -179,7 +180,7 @@ def fer_score(fer: FerPackage, probe: Probe, out: Path) -> Score:
     hits = np.array([matrix[i, CANONICAL_LABELS.index(label)] for i, label in enumerate(labels)])
     seen = matrix.sum(1)
     report = EvaluationReport(float(hits.sum() / max(1, seen.sum())),
-                              {l: float(h / s) if s else 0.0 for l, h, s in
+                              {label: float(h / n) if n else 0.0 for label, h, n in
                                zip(labels, hits, seen)}, matrix, labels, CANONICAL_LABELS,
                               int(seen.sum()))
     out.mkdir(parents=True, exist_ok=True)
@@ -266,8 +267,9 @@ def main() -> None:
         scores[probe.key] = {"model": stored(where / "model", model_stamp(args.model),
                                              lambda: model_score(args.model, probe, where))}
         if fer is not None:
-            scores[probe.key]["fer"] = stored(where / "fer", ["fer"],
-                                              lambda: fer_score(fer, probe, where))
+            shared = out.parent / "fer-package" / probe.key  # the same for every model
+            scores[probe.key]["fer"] = stored(shared, ["fer"],
+                                              lambda: fer_score(fer, probe, shared))
         summary[probe.key] = {who: {"accuracy": s.accuracy, "balanced": s.balanced,
                                     "no_face": s.no_face, "recall": s.recall(),
                                     "n": int(s.totals.sum())}

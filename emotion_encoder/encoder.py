@@ -279,7 +279,8 @@ class EmotionEncoder:
 
     def _clip_prediction(self, clip: _Clip) -> ClipPrediction:
         boxes = [f.box + (f.score or 0.0,) for f in clip.frames if f.box is not None]
-        face = FaceBox(*np.median(np.array(boxes), axis=0)) if boxes else None
+        padded = any(f.padded for f in clip.frames if f.box is not None)
+        face = FaceBox(*np.median(np.array(boxes), axis=0), padded=padded) if boxes else None
         if clip.probs is None:
             return ClipPrediction(clip.start, clip.end, None, None, None, face, clip.face_ratio)
         best = int(np.argmax(clip.probs))

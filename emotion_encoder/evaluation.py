@@ -80,10 +80,10 @@ def sample_clips(sequence: np.ndarray, frames: int, sampling: str) -> list[np.nd
     raise ValueError(f"sampling must be 'fixed' or 'sliding', got {sampling!r}")
 
 
-def predict_sequences(model, pre, sequences: list[np.ndarray], sampling: str, mirror: bool,
+def predict_sequences(model, sequences: list[np.ndarray], sampling: str, mirror: bool,
                       allowed: np.ndarray, batch_size: int) -> np.ndarray:
     """Predicted column per sequence of fitted crops: argmax over the ``allowed`` columns
-    of the mean probabilities of its clips (``pre``: the model's preprocessor)."""
+    of the mean probabilities of its clips, normalised by the model's preprocessor."""
     from emotion_encoder.models.emotion_classifier import mirror_averaged
 
     forward = lambda x: model(x, training=False)  # noqa: E731
@@ -96,7 +96,7 @@ def predict_sequences(model, pre, sequences: list[np.ndarray], sampling: str, mi
             clips.append(clip)
     probs = []
     for start in range(0, len(clips), batch_size):
-        x = pre.normalize(np.stack(clips[start:start + batch_size]))
+        x = model.preprocessor.normalize(np.stack(clips[start:start + batch_size]))
         probs.append(np.asarray(forward(x)["probs"]))
     mean = np.zeros((len(sequences), len(allowed)))
     np.add.at(mean, np.asarray(owners), np.concatenate(probs))
@@ -150,8 +150,7 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
     true_names = tuple(label for label in labels if label in known.labels)
     y_true = np.array([true_names.index(known.labels[i]) for i in faces.labels])
     allowed = np.array([label in true_names or not restrict for label in labels])
-    y_pred = predict_sequences(network, pre, faces.sequences, sampling, mirror, allowed,
-                               batch_size)
+    y_pred = predict_sequences(network, faces.sequences, sampling, mirror, allowed, batch_size)
     matrix = confusion_matrix(y_true, y_pred, len(true_names), len(labels))
     correct = np.array([labels[p] == true_names[t] for t, p in zip(y_true, y_pred)])
     recall = {name: float(np.mean(correct[y_true == i])) if np.any(y_true == i) else 0.0

@@ -33,16 +33,22 @@ def _round(x: float | None, digits: int = 4) -> float | None:
 
 @dataclass(frozen=True)
 class FaceBox:
-    """A face box in pixels of the original frame, with the detector's score."""
+    """A face box in pixels of the original frame, with the detector's score.
+
+    ``padded`` says the detector found the face only after the frame was padded: the frame
+    is a tight face crop (a dataset crop, a thumbnail), and the box reaches past its edges.
+    """
 
     x0: float
     y0: float
     x1: float
     y1: float
     score: float
+    padded: bool = False
 
-    def to_dict(self) -> dict[str, float]:
-        return {k: _round(getattr(self, k), 2) for k in ("x0", "y0", "x1", "y1", "score")}
+    def to_dict(self) -> dict[str, float | bool]:
+        return {**{k: _round(getattr(self, k), 2) for k in ("x0", "y0", "x1", "y1", "score")},
+                "padded": self.padded}
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def test_video_prediction_json_has_the_documented_keys():
     for key in ("video", "duration", "fps", "labels", "video_label", "video_probs", "clips"):
         assert key in data
     assert data["clips"][0]["face"] == {"x0": 1.0, "y0": 2.0, "x1": 3.0, "y1": 4.0,
-                                        "score": 0.9}
+                                        "score": 0.9, "padded": False}
     assert data["clips"][1]["face"] is None and data["clips"][1]["label"] is None
     assert set(data["clips"][0]) >= {"start", "end", "label", "confidence", "probs", "face"}
     assert result.faces_found

@@ -65,8 +65,8 @@ def test_open_dataset_recognises_layouts(v2c_set, tmp_path):
     assert cropped and fer.labels == ("happiness",) and len(fer) == 1
     with pytest.raises(DatasetError, match="nowhere: dataset not found"):
         open_dataset(tmp_path / "nowhere")
-    with pytest.raises(DatasetError, match="split='test' applies to FER2013"):
-        open_dataset(v2c_set / "train.csv", split="test")
+    with pytest.raises(DatasetError, match="split='dev': expected one of train, validation"):
+        open_dataset(v2c_set / "train.csv", split="dev")
 
 
 def test_face_cache_crops_skips_and_reuses(v2c_set, tmp_path):

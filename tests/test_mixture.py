@@ -16,7 +16,6 @@ from PIL import Image
 from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.data.ferplus import load_ferplus, majority_labels, read_votes, soft_labels
 from emotion_encoder.data.protocols import SUBJECT_PARTS, subject_part, subject_split
-from emotion_encoder.errors import DatasetError
 from synthetic import ASTRONAUT_FACE, astronaut
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -93,7 +92,8 @@ def test_subject_split_is_identity_disjoint_and_stable():
     split = {p: subject_split(ds, p) for p in SUBJECT_PARTS}
     assert sum(len(s) for s in split.values()) == len(ds)
     subjects = {p: {s.subject for s in part} for p, part in split.items()}
-    assert not subjects["train"] & subjects["test"] and not subjects["validation"] & subjects["test"]
+    assert not subjects["train"] & subjects["test"]
+    assert not subjects["validation"] & subjects["test"]
     reversed_ds = Dataset("d", samples[::-1], ("neutral",))
     assert {s.subject for s in subject_split(reversed_ds, "test")} == subjects["test"]
     with pytest.raises(ValueError, match="part='dev'"):
@@ -156,7 +156,7 @@ def test_evaluate_reads_tiff_stills_and_drops_unknown_labels(tmp_path, face_mode
 
 
 def test_logit_adjusted_loss_shifts_by_the_prior():
-    from emotion_encoder.training.mixture import LogitAdjustedLoss, mixture_prior
+    from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
 
     p = np.array([[0.6, 0.3, 0.1]], np.float32)
     y = np.array([[0.0, 0.0, 1.0]], np.float32)
@@ -279,3 +279,46 @@ def test_ablation_trains_each_variant_and_scores_the_probes(tmp_path, face_model
     assert list(both["stills"]["sources"]) == ["fer2013", "ckplus", "lfw"]
     faces = np.load(tmp_path / "ablation" / "fer-only" / "stills" / "faces.npz")
     assert set(faces["s_train"].tolist()) == {0}
+
+
+def test_the_encoder_reads_a_tight_face_crop_and_says_so(face_models):
+    from emotion_encoder import EmotionEncoder
+
+    encoder = EmotionEncoder("fast")
+    still = np.repeat(tight_face(0.1, 128)[None], 4, axis=0)  # a still, as 4 frames
+    clips = encoder.predict(still, fps=10, sampling="fixed").clips
+    assert len(clips) == 1 and clips[0].label is not None
+    assert clips[0].face.padded and clips[0].to_dict()["face"]["padded"] is True
+    assert clips[0].face.x0 < 0 and clips[0].face.x1 > 128  # the box reaches past the crop
+    photo = encoder.predict(np.repeat(astronaut()[None], 4, axis=0), fps=10,
+                            sampling="fixed").clips[0]
+    assert photo.face.padded is False and photo.face.x0 > 100
+
+
+needs_data = pytest.mark.skipif(not DATA.exists(), reason="../shared/data not here")
+
+
+@needs_data
+def test_the_real_face_sets_load_with_identity_disjoint_parts():
+    jaffe, _ = open_dataset(DATA / "jaffe" / "labels.csv")  # TIFF stills
+    assert len(jaffe) == 213 and jaffe[0].frames[0].suffix == ".tiff"
+    yale, _ = open_dataset(DATA / "yale_expressions" / "labels.csv", unknown="drop")
+    assert yale.counts() == {"happiness": 15, "sadness": 15, "surprise": 15, "neutral": 15}
+    lfw = {part: open_dataset(DATA / "lfw_expressions" / "labels.csv", split=part,
+                              contempt="drop")[0] for part in SUBJECT_PARTS}
+    assert sum(len(d) for d in lfw.values()) == 13682 - 9  # every face once, contempt out
+    people = {part: {s.subject for s in d if s.subject} for part, d in lfw.items()}
+    assert not people["train"] & people["test"] and len(people["test"]) > 1000
+    ferplus, cropped = open_dataset(DATA / "ferplus" / "votes.csv", split="test",
+                                    contempt="drop")
+    assert cropped and len(ferplus) == 3349 and ferplus.counts()["disgust"] == 22
+
+
+@needs_data
+def test_the_shipped_default_reads_both_labelled_mead_videos(face_models):
+    from emotion_encoder import EmotionEncoder
+
+    encoder = EmotionEncoder()
+    for name, truth in (("mead_disgusted.mp4", "disgust"), ("mead_happy.mp4", "happiness")):
+        result = encoder.predict(DATA / "videos" / name)
+        assert result.video_label == truth, (name, result.video_probs)

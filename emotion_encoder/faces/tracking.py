@@ -83,7 +83,8 @@ class TrackedFrame:
     """A frame with the dominant face's box (None when there is no face).
 
     ``detected`` is True on keyframes, where the detector ran; other boxes are
-    interpolated between the two keyframes around the frame.
+    interpolated between the two keyframes around the frame. ``padded``: the box came
+    from a padded search (a tight face crop, :class:`PaddedRetry`).
     """
 
     t: float
@@ -91,6 +92,7 @@ class TrackedFrame:
     box: Box | None
     score: float | None
     detected: bool
+    padded: bool = False
 
 
 @dataclass
@@ -173,13 +175,14 @@ class DominantFaceTracker:
         alive = state.box is not None and i - state.seen_at <= self.max_gap
         face = self.choose(self.detector.detect(frame), state.box if alive else None)
         box = score = None
+        padded = False
         if face is not None:
-            box, score = face.box, face.score
+            box, score, padded = face.box, face.score, face.padded
             if alive and box_iou(state.box, box) >= SAME_FACE_IOU:
                 a = self.smoothing
                 box = _from_cwh(a * _to_cwh(state.box) + (1.0 - a) * _to_cwh(face.box))
             state.box, state.seen_at = box, i
-        key = TrackedFrame(t, frame, box, score, True)
+        key = TrackedFrame(t, frame, box, score, True, padded)
         yield from self._between(state, i, key)
         state.keyframe, state.key_index = key, i
         yield key
@@ -195,18 +198,21 @@ class DominantFaceTracker:
                 continue
             w = (j - state.key_index) / (i - state.key_index)
             box = _from_cwh((1.0 - w) * _to_cwh(prev.box) + w * _to_cwh(key.box))
-            yield TrackedFrame(t, frame, box, (1.0 - w) * prev.score + w * key.score, False)
+            yield TrackedFrame(t, frame, box, (1.0 - w) * prev.score + w * key.score, False,
+                               prev.padded or key.padded)
         state.pending.clear()
 
 
 @dataclass(frozen=True, eq=False)
 class FaceCrop:
-    """A square face crop (None when no face) with the face box it came from."""
+    """A square face crop (None when no face) with the face box it came from; ``padded``
+    when the box was found only in a padded frame (a tight face crop)."""
 
     t: float
     crop: np.ndarray | None
     box: Box | None
     score: float | None
+    padded: bool = False
 
 
 def iter_face_crops(frames: Iterable[tuple[float, np.ndarray]], tracker: DominantFaceTracker,
@@ -223,7 +229,7 @@ def iter_face_crops(frames: Iterable[tuple[float, np.ndarray]], tracker: Dominan
         crop = None
         if tracked.box is not None:
             crop = model_crop(tracked.frame, tracked.box, size, margin, offset, border)
-        yield FaceCrop(tracked.t, crop, tracked.box, tracked.score)
+        yield FaceCrop(tracked.t, crop, tracked.box, tracked.score, tracked.padded)
 
 
 def fill_gaps(frames: list[FaceCrop]) -> list[np.ndarray]:

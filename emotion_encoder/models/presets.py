@@ -46,13 +46,14 @@ PRESETS: dict[str, dict] = {
         "description": (
             "Compact 3D-ResNet34 (widths 32/64/128/256) on 16 x 48 x 48 grey face clips: "
             "per-frame convolutions in stages 1-2 and 4, temporal ones in stage 3, "
-            "4 time steps into ConvLSTM + Transformer, 7 labels. ~56 clips/s on a 2-core CPU."
+            "4 time steps into ConvLSTM + Transformer, 7 labels; trained on FER2013 (FER+ votes), "
+            "CK+ and LFW expressions, class-balanced. ~56 clips/s on a 2-core CPU."
         ),
         "backbone": _grey48_backbone(32, temporal_strides=[1, 2, 2, 1],
                                      temporal_kernel=[1, 1, 3, 1]),
         "classifier": dict(COMPACT_HEAD, labels=list(CANONICAL_LABELS)),
         # the central 44 x 44 of each 48 x 48 crop: best of zoom 1, 1.04, 1.09, 1.14 on
-        # FER2013 validation (67.29, 67.12, 67.43, 67.09%; configs/default.yaml, stage 3)
+        # FER2013 validation (67.29, 67.12, 67.43, 67.09%; configs/default-fer2013.yaml, stage 3)
         "preprocessor": dict(GREY_48, zoom=1.09),
         "weights": "default.weights.h5",
     },

@@ -28,6 +28,7 @@ from emotion_encoder.models.loading import build_model
 from emotion_encoder.models.preprocessor import standardize, to_channels
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.training.inflate import inflate_into
+from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
 from emotion_encoder.training.motion_clips import moving_clip
 from emotion_encoder.training.stills import build_still_classifier
 
@@ -56,8 +57,13 @@ def clip_features(backbone, images: np.ndarray, frames: int, seed: int | None,
 
 
 def train_heads(stills_run: Path, out: Path, preset: str = "default", epochs: int = 20,
-                variants: int = 2, batch_size: int = 128, learning_rate: float = 1e-3) -> dict:
-    """Train the head on cached features; write ``<preset>.weights.h5``; return accuracies."""
+                variants: int = 2, batch_size: int = 128, learning_rate: float = 1e-3,
+                logit_adjust: float = 0.0) -> dict:
+    """Train the head on cached features; write ``<preset>.weights.h5``; return accuracies.
+
+    A stills run of several sets (:mod:`emotion_encoder.training.mixture`) has soft
+    targets (``p_train``): the head trains on them. ``logit_adjust`` > 0 trains with the
+    logit-adjusted loss on the training targets' prior, as the mixture's backbone was."""
     out.mkdir(parents=True, exist_ok=True)
     arrays = np.load(stills_run / "faces.npz")
     still = build_still_classifier(preset, len(CANONICAL_LABELS))
@@ -83,6 +89,9 @@ def train_heads(stills_run: Path, out: Path, preset: str = "default", epochs: in
     }
     y = {"train": np.tile(arrays["y_train"], variants), "validation": arrays["y_validation"],
          "test": arrays["y_test"]}
+    one_hot = {k: keras.utils.to_categorical(v, len(CANONICAL_LABELS)) for k, v in y.items()}
+    if "p_train" in arrays:
+        one_hot["train"] = np.tile(arrays["p_train"], (variants, 1))
 
     head_config = {k: v for k, v in PRESETS[preset]["classifier"].items() if k != "labels"}
     inputs = keras.Input(shape=model.backbone.output_shape[1:])
@@ -90,9 +99,8 @@ def train_heads(stills_run: Path, out: Path, preset: str = "default", epochs: in
     steps = int(np.ceil(len(y["train"]) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps * epochs)
     head.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
-                 loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+                 loss=LogitAdjustedLoss(mixture_prior(one_hot["train"]), logit_adjust),
                  metrics=["accuracy"])
-    one_hot = {k: keras.utils.to_categorical(v, len(CANONICAL_LABELS)) for k, v in y.items()}
     best = keras.callbacks.ModelCheckpoint(out / "head.weights.h5", monitor="val_accuracy",
                                            save_best_only=True, save_weights_only=True)
     head.fit(features["train"].astype(np.float32), one_hot["train"], batch_size=batch_size,
@@ -115,9 +123,11 @@ def main() -> None:
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--variants", type=int, default=2, help="motion variants per still")
+    parser.add_argument("--logit-adjust", type=float, default=0.0,
+                        help="tau of the logit-adjusted loss (0: plain cross-entropy)")
     args = parser.parse_args()
     print(json.dumps(train_heads(args.stills_run, args.out, args.preset, args.epochs,
-                                 args.variants)))
+                                 args.variants, logit_adjust=args.logit_adjust)))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ A model that learned from FER2013 alone reads film-like faces of FER2013 well an
 studio faces poorly. This stage trains the 2D twin of the backbone on a mixture:
 
 * ``fer2013``: the train split, with the FER+ vote distribution as the target when
-  ``ferplus`` names ``votes.csv`` (the original label where a face has no votes; faces
-  whose majority is "not a face" are left out); its validation split (FER+ majority) for
-  model selection.
+  ``ferplus`` names ``votes.csv`` (``ferplus_weight`` < 1 blends it with the original
+  one-hot label; the original label where a face has no votes; faces whose majority is
+  "not a face" are left out); its validation split (FER+ majority) for model selection.
 * ``ckplus``: the cut-down CK+'s peak frames, and with ``neutral_first_frames`` each
   sequence's first frame as neutral (registered into the peak framing by
   :mod:`emotion_encoder.data.ckplus_onset`).
@@ -21,8 +21,8 @@ itself learns balanced scores. The epoch kept is the one with the best mean, ove
 sources, of the validation part's balanced accuracy (mean per-class recall), never
 FER2013 validation alone. ``init: default`` starts from a shipped preset's backbone.
 
->>> mixture_prior(np.array([[1.0, 0.0], [0.5, 0.5]]), floor=0.0).tolist()
-[0.75, 0.25]
+>>> balanced_accuracy(np.array([0, 0, 0, 1]), np.array([0, 0, 0, 0]))
+0.5
 """
 
 from __future__ import annotations
@@ -35,62 +35,26 @@ import numpy as np
 
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
-from keras import ops
 
 from emotion_encoder.data.ckplus import load_ckplus_cutdown
 from emotion_encoder.data.ckplus_onset import write_onset_set
 from emotion_encoder.data.fer2013 import load_image_folder
-from emotion_encoder.data.ferplus import read_votes, soft_labels
-from emotion_encoder.data.files import class_folders
+from emotion_encoder.data.ferplus import FERPLUS_CLASSES, read_votes, soft_labels
+from emotion_encoder.data.files import IMAGE_SUFFIXES, class_folders
 from emotion_encoder.data.manifest import load_manifest
 from emotion_encoder.data.protocols import subject_split
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.labels import CANONICAL_LABELS, normalize_label
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.training.face_cache import CropSettings, cache_faces
+from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
 from emotion_encoder.training.stills import build_still_classifier, still_batches
 
 LABELS = CANONICAL_LABELS
 
 
-@keras.saving.register_keras_serializable(package="emotion_encoder")
-class LogitAdjustedLoss(keras.losses.Loss):
-    """Cross-entropy of ``softmax(log p + tau * log prior)`` against (soft) targets.
-
-    ``p`` is the model's softmax output; the prior's shift is for training only, so the
-    trained model's own ``p`` is balanced across classes.
-    """
-
-    def __init__(self, prior, tau: float = 1.0, label_smoothing: float = 0.1, **kwargs):
-        super().__init__(**kwargs)
-        self.prior = [float(v) for v in prior]
-        self.tau = float(tau)
-        self.label_smoothing = float(label_smoothing)
-        self._shift = ops.convert_to_tensor(self.tau * np.log(np.asarray(self.prior)),
-                                            "float32")
-
-    def call(self, y_true, y_pred):
-        logits = ops.log(ops.clip(y_pred, 1e-7, 1.0)) + self._shift
-        return keras.losses.categorical_crossentropy(
-            y_true, logits, from_logits=True, label_smoothing=self.label_smoothing)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "prior": self.prior, "tau": self.tau,
-                "label_smoothing": self.label_smoothing}
-
-
-def mixture_prior(targets: np.ndarray, floor: float = 1e-3) -> np.ndarray:
-    """The class frequencies of (soft) ``targets``, at least ``floor``, summing to one."""
-    prior = np.maximum(np.asarray(targets, np.float64).mean(axis=0), floor)
-    return prior / prior.sum()
-
-
 def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean recall over the classes present in ``y_true``.
-
-    >>> balanced_accuracy(np.array([0, 0, 0, 1]), np.array([0, 0, 0, 0]))
-    0.5
-    """
+    """Mean recall over the classes present in ``y_true``."""
     classes = np.unique(y_true)
     return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
 
@@ -103,35 +67,37 @@ def _fer2013(spec: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """FER2013 train (soft FER+ targets when ``ferplus`` is set) and validation."""
     root = Path(spec["path"])
     votes = read_votes(spec["ferplus"]) if spec.get("ferplus") else {}
+    weight = float(spec.get("ferplus_weight", 1.0))
     parts = {}
     for split in ("train", "validation"):
         images, targets = [], []
         for class_dir in class_folders(root / split):
             label = normalize_label(class_dir.name)
-            paths = sorted(p for p in class_dir.iterdir() if p.is_file())
-            x, _ = load_image_folder_files(paths)
-            for path, image in zip(paths, x):
+            paths = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            for path, image in zip(paths, _grey(paths)):
                 key = f"{split}/{class_dir.name}/{path.name}"
                 target = _one_hot([label])[0]
                 if key in votes:
                     v = votes[key]
-                    if np.argmax(v) == 9:  # majority "not a face"
+                    if FERPLUS_CLASSES[int(np.argmax(v))] == "NF":  # not a face
                         continue
                     soft = soft_labels(v[None])[0]
-                    if soft.sum() > 0:
-                        target = soft if split == "train" else np.eye(len(LABELS))[soft.argmax()]
+                    if soft.sum() > 0 and split == "train":
+                        target = weight * soft + (1.0 - weight) * target
+                    elif soft.sum() > 0:
+                        target = np.eye(len(LABELS), dtype=np.float32)[soft.argmax()]
                 images.append(image)
                 targets.append(target)
         parts[split] = (np.stack(images), np.stack(targets).astype(np.float32))
     return parts
 
 
-def load_image_folder_files(paths: list[Path], size: int = 48) -> tuple[np.ndarray, None]:
-    """Grey ``(n, size, size, 1)`` uint8 images of ``paths``."""
+def _grey(paths: list[Path], size: int = 48) -> np.ndarray:
+    """Grey ``(n, size, size, 1)`` uint8 images of ``paths`` (as FER2013 training reads)."""
     from PIL import Image
 
     return np.stack([np.asarray(Image.open(p).convert("L").resize((size, size)), np.uint8)
-                     for p in paths])[..., None], None
+                     for p in paths])[..., None]
 
 
 def _by_subject(dataset, cache: Path, settings: CropSettings, neutral=None

@@ -104,7 +104,7 @@ def _run_stills_recipe(config: dict, run: Path) -> dict:
               stills.get("batch_size", 64), stills.get("learning_rate", 2e-3),
               stills.get("mixup", 0.0), stills.get("erasing", 0.0))
     result = train_heads(run / "stills", run / "heads", preset, heads.get("epochs", 20),
-                         heads.get("variants", 2))
+                         heads.get("variants", 2), logit_adjust=heads.get("logit_adjust", 0.0))
     model = build_model(preset)
     model.load_weights(run / "heads" / f"{preset}.weights.h5")
     model.save(run / "model.tmp.keras")
