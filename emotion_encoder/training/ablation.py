@@ -95,8 +95,9 @@ def _as_clips(still):
 
 
 def ablation_table(rows: dict, probes: list[str]) -> str:
-    """Markdown: one row per variant, accuracy (balanced) per probe and their mean."""
-    lines = ["| variant | validation (mean balanced) | " + " | ".join(probes)
+    """Markdown: one row per variant, accuracy (balanced) per probe and their mean. The
+    validation column is over the variant's own sources, so it is no ranking across rows."""
+    lines = ["| variant | own validation sets (mean balanced) | " + " | ".join(probes)
              + " | mean balanced |", "|---" * (len(probes) + 3) + "|"]
     for name, row in rows.items():
         cells = [f"{row['probes'][p]['accuracy']:.1%} ({row['probes'][p]['balanced']:.1%})"
