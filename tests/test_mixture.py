@@ -322,3 +322,25 @@ def test_the_shipped_default_reads_both_labelled_mead_videos(face_models):
     for name, truth in (("mead_disgusted.mp4", "disgust"), ("mead_happy.mp4", "happiness")):
         result = encoder.predict(DATA / "videos" / name)
         assert result.video_label == truth, (name, result.video_probs)
+
+
+def test_the_mixture_starts_from_a_shipped_or_saved_network(tmp_path):
+    from emotion_encoder.errors import EmotionEncoderError
+    from emotion_encoder.models.loading import load_encoder_model
+    from emotion_encoder.training.mixture import initial_model
+
+    x = np.random.default_rng(0).normal(size=(2, 48, 48, 1)).astype("float32")
+    shipped = load_encoder_model("fast").model
+    shipped.save_weights(tmp_path / "fast.weights.h5")
+    a, b = initial_model("fast", "fast"), initial_model("fast", str(tmp_path / "fast.weights.h5"))
+    import keras
+
+    def features(model):
+        return keras.Model(model.input, model.get_layer("stage4_block3_out").output)(x)
+
+    np.testing.assert_allclose(features(a), features(b), atol=1e-6)
+    clip = np.repeat(x[:, None], 16, axis=1)
+    np.testing.assert_allclose(np.asarray(features(a)), np.asarray(shipped.backbone(clip))[:, 0],
+                               atol=1e-4)  # a static clip through 3D = the still through 2D
+    with pytest.raises(EmotionEncoderError, match="nope.weights.h5: init weights file"):
+        initial_model("fast", str(tmp_path / "nope.weights.h5"))

@@ -174,16 +174,25 @@ def build_mixture(sources: dict, out: Path) -> dict:
 
 
 def initial_model(preset: str, init: str | None) -> keras.Model:
-    """The 2D twin, its backbone taken from the shipped ``init`` preset (or fresh)."""
+    """The 2D twin, its backbone taken from ``init`` (or fresh): a preset name, a
+    ``.keras`` model, or a ``.weights.h5`` file of the preset's network (what a recipe run
+    writes as ``<run>/<preset>.weights.h5``)."""
     model = build_still_classifier(preset, len(LABELS))
     if init:
-        from emotion_encoder.models.loading import load_encoder_model
+        from emotion_encoder.models.loading import build_model, load_encoder_model
         from emotion_encoder.training.inflate import deflate_into
 
-        loaded = load_encoder_model(init)
-        if not loaded.weights_trained:
-            raise EmotionEncoderError(f"init {init!r} has no trained weights")
-        deflate_into(model, loaded.model.backbone)
+        if str(init).endswith(".weights.h5"):
+            if not Path(init).is_file():
+                raise EmotionEncoderError(f"{init}: init weights file not found")
+            network = build_model(preset)
+            network.load_weights(init)
+        else:
+            loaded = load_encoder_model(init)
+            if not loaded.weights_trained:
+                raise EmotionEncoderError(f"init {init!r} has no trained weights")
+            network = loaded.model
+        deflate_into(model, network.backbone)
     return model
 
 
