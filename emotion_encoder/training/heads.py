@@ -81,14 +81,12 @@ def train_heads(stills_run: Path, out: Path, preset: str = "default", epochs: in
             os.replace(path.with_suffix(".tmp"), path)
         return np.load(path)
 
-    features = {
-        "train": np.concatenate([cached(f"train-{seed}", arrays["x_train"], seed)
-                                 for seed in range(variants)]),
-        "validation": cached("validation", arrays["x_validation"], None),
-        "test": cached("test", arrays["x_test"], None),
-    }
-    y = {"train": np.tile(arrays["y_train"], variants), "validation": arrays["y_validation"],
-         "test": arrays["y_test"]}
+    splits = ("validation", "test") if "x_test" in arrays else ("validation",)
+    features = {"train": np.concatenate([cached(f"train-{seed}", arrays["x_train"], seed)
+                                         for seed in range(variants)]),
+                **{split: cached(split, arrays[f"x_{split}"], None) for split in splits}}
+    y = {"train": np.tile(arrays["y_train"], variants),
+         **{split: arrays[f"y_{split}"] for split in splits}}
     one_hot = {k: keras.utils.to_categorical(v, len(CANONICAL_LABELS)) for k, v in y.items()}
     if "p_train" in arrays:
         one_hot["train"] = np.tile(arrays["p_train"], (variants, 1))
@@ -108,7 +106,7 @@ def train_heads(stills_run: Path, out: Path, preset: str = "default", epochs: in
              validation_data=(features["validation"].astype(np.float32), one_hot["validation"]))
     head.load_weights(out / "head.weights.h5")
     result = {split: float(head.evaluate(features[split].astype(np.float32), one_hot[split],
-                                         verbose=0)[1]) for split in ("validation", "test")}
+                                         verbose=0)[1]) for split in splits}
     for name in HEAD_LAYERS:
         model.get_layer(name).set_weights(head.get_layer(name).get_weights())
     model.save_weights(out / f"{preset}.weights.h5")

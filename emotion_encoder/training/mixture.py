@@ -163,8 +163,8 @@ def build_mixture(sources: dict, out: Path) -> dict:
         arrays[f"x_{split}"], arrays[f"p_{split}"] = np.concatenate(xs), np.concatenate(ps)
         arrays[f"y_{split}"] = arrays[f"p_{split}"].argmax(1).astype(np.int32)
         arrays[f"s_{split}"] = np.concatenate(ss)
-    fer = next((s for s in sources.values() if s.get("kind", "") == "fer2013"
-                or "ferplus" in s), None)
+    fer = next((spec for name, spec in sources.items()
+                if spec.get("kind", name) == "fer2013"), None)
     if fer is not None:
         arrays["x_test"], arrays["y_test"] = load_image_folder(Path(fer["path"]) / "test")
     np.savez(out / "faces.tmp.npz", **arrays)
