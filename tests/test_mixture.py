@@ -225,16 +225,26 @@ def write_three_sources(tmp_path: Path) -> dict:
             "lfw": {"kind": "manifest", "path": str(stills)}}
 
 
-def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
-    sources = write_three_sources(tmp_path)
-    config = tmp_path / "mix.yaml"
-    config.write_text(json.dumps({
-        "preset": "fast", "out": str(tmp_path / "run"),
-        "stills": {"init": None, "epochs": 1, "batch_size": 8, "sources": sources},
-        "heads": {"epochs": 1, "variants": 1}}))
-    proc = subprocess.run([sys.executable, "-m", "emotion_encoder", "train", str(config)],
+def run_config(config: Path, settings: dict, *command: str) -> subprocess.CompletedProcess:
+    """Write ``settings`` to ``config`` and run ``python -m COMMAND config``; it must succeed."""
+    config.write_text(json.dumps(settings))
+    proc = subprocess.run([sys.executable, "-m", *command, str(config)],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def tiny_stills(sources: dict) -> dict:
+    """One epoch from scratch on ``sources``, in batches of 8."""
+    return {"init": None, "epochs": 1, "batch_size": 8, "sources": sources}
+
+
+def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
+    sources = write_three_sources(tmp_path)
+    run_config(tmp_path / "mix.yaml", {"preset": "fast", "out": str(tmp_path / "run"),
+                                       "stills": tiny_stills(sources),
+                                       "heads": {"epochs": 1, "variants": 1}},
+               "emotion_encoder", "train")
     run = tmp_path / "run"
     faces = np.load(run / "stills" / "faces.npz")
     names = json.loads((run / "stills" / "sources.json").read_text())["sources"]
@@ -257,17 +267,12 @@ def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
 
 def test_ablation_trains_each_variant_and_scores_the_probes(tmp_path, face_models):
     sources = write_three_sources(tmp_path)
-    config = tmp_path / "ablation.yaml"
-    config.write_text(json.dumps({
-        "preset": "fast", "out": str(tmp_path / "ablation"),
-        "stills": {"init": None, "epochs": 1, "batch_size": 8, "sources": sources},
-        "variants": {"fer-only": {"sources": {"ckplus": None, "lfw": None}},
-                     "all": None},
+    proc = run_config(tmp_path / "ablation.yaml", {
+        "preset": "fast", "out": str(tmp_path / "ablation"), "stills": tiny_stills(sources),
+        "variants": {"fer-only": {"sources": {"ckplus": None, "lfw": None}}, "all": None},
         "probes": {"stills": {"path": sources["lfw"]["path"]},
-                   "ck-test": {"path": sources["ckplus"]["path"], "split": "test"}}}))
-    proc = subprocess.run([sys.executable, "-m", "emotion_encoder.training.ablation",
-                           str(config)], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+                   "ck-test": {"path": sources["ckplus"]["path"], "split": "test"}}},
+        "emotion_encoder.training.ablation")
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| fer-only")
             or line.startswith("| all")]
     assert len(rows) == 2 and (tmp_path / "ablation" / "ablation.md").exists()

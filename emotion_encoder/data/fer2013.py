@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Literal, Unpack
 
 import numpy as np
@@ -46,18 +47,29 @@ def load_image_folder(root: str | os.PathLike, size: int = 48,
 
     >>> x, y = load_image_folder("../shared/data/fer2013/validation")  # doctest: +SKIP
     """
-    from PIL import Image
+    files = image_folder_files(root, labels)
+    return read_grey([path for path, _ in files], size), \
+        np.asarray([label for _, label in files], dtype=np.int32)
 
-    images, targets = [], []
+
+def image_folder_files(root: str | os.PathLike, labels: tuple[str, ...] = CANONICAL_LABELS
+                       ) -> list[tuple[Path, int]]:
+    """``(image path, label index)`` of ``root/<class>/*``, classes in name order, files
+    sorted; classes outside ``labels`` are skipped, and a folder without images raises."""
+    files = []
     for class_dir in class_folders(root):
         label = normalize_label(class_dir.name)
-        if label not in labels:
-            continue
-        for path in sorted(class_dir.iterdir()):
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                image = Image.open(path).convert("L").resize((size, size))
-                images.append(np.asarray(image, dtype=np.uint8))
-                targets.append(labels.index(label))
-    if not images:
+        if label in labels:
+            files += [(path, labels.index(label)) for path in sorted(class_dir.iterdir())
+                      if path.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
         raise DatasetError(root, "no images in <class>/ folders")
-    return np.stack(images)[..., None], np.asarray(targets, dtype=np.int32)
+    return files
+
+
+def read_grey(paths: list[Path], size: int = 48) -> np.ndarray:
+    """The images at ``paths`` as grey ``(n, size, size, 1)`` uint8."""
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.open(path).convert("L").resize((size, size)), np.uint8)
+                     for path in paths])[..., None]

@@ -242,15 +242,15 @@ class MTCNNDetector(_Closing):
 
 
 class PaddedRetry(_Closing):
-    """Wrap a detector: a frame in which it finds nothing is padded and searched again.
+    """Wrap a detector: a frame without a confident face is padded and searched again.
 
     Face detectors look for faces with some context around them, so a tight face crop (a
     dataset crop, a thumbnail, a screenshot) is often not found at all, or only as a weak
-    box on part of the face. Each retry pads
-    the frame with its edge pixels by ``pads`` times its longer side on every side; found
-    boxes are mapped back to the frame (they may reach past its edge) and marked
-    ``padded``. Frames with a confident face cost nothing extra. On 600 LFW face crops (176 px),
-    BlazeFace alone found 130; with pads (0.5, 1.0), 595.
+    box on part of the face. Each retry pads the frame with its edge pixels by ``pads``
+    times its longer side on every side; found boxes are mapped back to the frame (they
+    may reach past its edge) and marked ``padded``. Frames with a confident face cost
+    nothing extra. On 600 LFW face crops (176 px), BlazeFace alone found 130; with pads
+    (0.5, 1.0), 595.
 
     >>> with PaddedRetry(make_detector()) as det:                    # doctest: +SKIP
     ...     det.detect(tight_crop)[0].padded

@@ -59,8 +59,9 @@ def probe_scores(still, preset: str, probes: dict, cache: Path) -> dict[str, dic
                                                    [:, None])["probs"])
                                 for i in range(0, len(frames), 256)])
         found = np.array([LABELS.index(faces.label_names[y]) for y in faces.labels])
+        seen = set(faces.samples)
         truth = np.concatenate([found, [LABELS.index(s.label) for s in dataset
-                                        if s not in set(faces.samples)]]).astype(int)
+                                        if s not in seen]]).astype(int)
         pred = np.concatenate([probs.argmax(1), np.full(len(truth) - len(found), -1)])
         scores[name] = {"accuracy": float(np.mean(pred == truth)),
                         "balanced": balanced_accuracy(truth, pred), "n": int(len(truth))}

@@ -20,21 +20,15 @@ def inflate_into(backbone: ResNet3DBackbone, still_model) -> int:
 
     Returns the number of layers copied; raises if a weighted layer has no 2D twin.
     """
-    twins = {layer.name: layer for layer in _walk(still_model)}
-    copied = 0
-    for layer in backbone.layers:
-        if not layer.weights:
-            continue
-        if layer.name not in twins:
-            raise ValueError(f"layer {layer.name!r} has no 2D twin to inflate from")
-        weights = twins[layer.name].get_weights()
+    pairs = _twins(backbone, still_model, "inflate from")
+    for layer, twin in pairs:
+        weights = twin.get_weights()
         if isinstance(layer, layers.Conv3D):
             kernel = np.zeros(tuple(layer.kernel.shape), np.float32)
             kernel[kernel.shape[0] // 2] = weights[0]
             weights = [kernel, *weights[1:]]
         layer.set_weights(weights)
-        copied += 1
-    return copied
+    return len(pairs)
 
 
 def deflate_into(still_model, backbone: ResNet3DBackbone) -> int:
@@ -45,19 +39,23 @@ def deflate_into(still_model, backbone: ResNet3DBackbone) -> int:
     a shipped model's still network can be trained further on new faces. Returns the
     number of layers copied.
     """
-    twins = {layer.name: layer for layer in _walk(still_model)}
-    copied = 0
-    for layer in backbone.layers:
-        if not layer.weights:
-            continue
-        if layer.name not in twins:
-            raise ValueError(f"layer {layer.name!r} has no 2D twin to deflate into")
+    pairs = _twins(backbone, still_model, "deflate into")
+    for layer, twin in pairs:
         weights = layer.get_weights()
         if isinstance(layer, layers.Conv3D):
             weights = [weights[0][weights[0].shape[0] // 2], *weights[1:]]
-        twins[layer.name].set_weights(weights)
-        copied += 1
-    return copied
+        twin.set_weights(weights)
+    return len(pairs)
+
+
+def _twins(backbone: ResNet3DBackbone, still_model, verb: str) -> list[tuple]:
+    """``(3D layer, same-named 2D layer)`` for every weighted layer of ``backbone``."""
+    twins = {layer.name: layer for layer in _walk(still_model)}
+    missing = [layer.name for layer in backbone.layers
+               if layer.weights and layer.name not in twins]
+    if missing:
+        raise ValueError(f"layer {missing[0]!r} has no 2D twin to {verb}")
+    return [(layer, twins[layer.name]) for layer in backbone.layers if layer.weights]
 
 
 def _walk(model):

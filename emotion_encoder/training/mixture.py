@@ -38,15 +38,16 @@ import keras
 
 from emotion_encoder.data.ckplus import load_ckplus_cutdown
 from emotion_encoder.data.ckplus_onset import write_onset_set
-from emotion_encoder.data.fer2013 import load_image_folder
+from emotion_encoder.data.fer2013 import image_folder_files, load_image_folder, read_grey
 from emotion_encoder.data.ferplus import FERPLUS_CLASSES, read_votes, soft_labels
-from emotion_encoder.data.files import IMAGE_SUFFIXES, class_folders
 from emotion_encoder.data.manifest import load_manifest
 from emotion_encoder.data.protocols import subject_split
 from emotion_encoder.errors import EmotionEncoderError
-from emotion_encoder.labels import CANONICAL_LABELS, normalize_label
+from emotion_encoder.labels import CANONICAL_LABELS
+from emotion_encoder.models.loading import build_model, load_encoder_model
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.training.face_cache import CropSettings, cache_faces
+from emotion_encoder.training.inflate import deflate_into
 from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
 from emotion_encoder.training.stills import build_still_classifier, still_batches
 
@@ -70,34 +71,23 @@ def _fer2013(spec: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     weight = float(spec.get("ferplus_weight", 1.0))
     parts = {}
     for split in ("train", "validation"):
-        images, targets = [], []
-        for class_dir in class_folders(root / split):
-            label = normalize_label(class_dir.name)
-            paths = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            for path, image in zip(paths, _grey(paths)):
-                key = f"{split}/{class_dir.name}/{path.name}"
-                target = _one_hot([label])[0]
-                if key in votes:
-                    v = votes[key]
-                    if FERPLUS_CLASSES[int(np.argmax(v))] == "NF":  # not a face
-                        continue
-                    soft = soft_labels(v[None])[0]
-                    if soft.sum() > 0 and split == "train":
-                        target = weight * soft + (1.0 - weight) * target
-                    elif soft.sum() > 0:
-                        target = np.eye(len(LABELS), dtype=np.float32)[soft.argmax()]
-                images.append(image)
-                targets.append(target)
-        parts[split] = (np.stack(images), np.stack(targets).astype(np.float32))
+        files = image_folder_files(root / split)
+        keep, targets = [], []
+        for path, label in files:
+            target = np.eye(len(LABELS), dtype=np.float32)[label]
+            v = votes.get(path.relative_to(root).as_posix())
+            if v is not None:
+                if FERPLUS_CLASSES[int(np.argmax(v))] == "NF":  # not a face
+                    continue
+                soft = soft_labels(v[None])[0]
+                if soft.sum() > 0 and split == "train":
+                    target = weight * soft + (1.0 - weight) * target
+                elif soft.sum() > 0:
+                    target = np.eye(len(LABELS), dtype=np.float32)[soft.argmax()]
+            keep.append(path)
+            targets.append(target)
+        parts[split] = (read_grey(keep), np.stack(targets).astype(np.float32))
     return parts
-
-
-def _grey(paths: list[Path], size: int = 48) -> np.ndarray:
-    """Grey ``(n, size, size, 1)`` uint8 images of ``paths`` (as FER2013 training reads)."""
-    from PIL import Image
-
-    return np.stack([np.asarray(Image.open(p).convert("L").resize((size, size)), np.uint8)
-                     for p in paths])[..., None]
 
 
 def _by_subject(dataset, cache: Path, settings: CropSettings, neutral=None
@@ -130,7 +120,6 @@ def build_mixture(sources: dict, out: Path) -> dict:
     parts: dict[str, dict] = {}
     for name, spec in sources.items():
         kind = spec.get("kind", name)
-        crops = CropSettings(detect=kind != "ckplus")
         if kind == "fer2013":
             parts[name] = _fer2013(spec)
         elif kind == "ckplus":
@@ -142,10 +131,11 @@ def build_mixture(sources: dict, out: Path) -> dict:
                 neutral = load_ckplus_cutdown(onset, with_neutral=True).filter(
                     lambda s: s.label == "neutral")
             parts[name] = _by_subject(load_ckplus_cutdown(spec["path"], contempt="drop"),
-                                      out / "crops", crops, neutral)
+                                      out / "crops", CropSettings(detect=False), neutral)
         elif kind == "manifest":
             parts[name] = _by_subject(load_manifest(spec["path"], unknown="drop",
-                                                    contempt="drop"), out / "crops", crops)
+                                                    contempt="drop"), out / "crops",
+                                      CropSettings(detect=True))
         else:
             raise EmotionEncoderError(f"stills source {name!r}: unknown kind {kind!r} "
                                       "(fer2013, ckplus or manifest)")
@@ -167,9 +157,9 @@ def build_mixture(sources: dict, out: Path) -> dict:
                 if spec.get("kind", name) == "fer2013"), None)
     if fer is not None:
         arrays["x_test"], arrays["y_test"] = load_image_folder(Path(fer["path"]) / "test")
+    (out / "sources.json").write_text(json.dumps(summary, indent=2))  # before the cache
     np.savez(out / "faces.tmp.npz", **arrays)
     os.replace(out / "faces.tmp.npz", cache)
-    (out / "sources.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
@@ -179,9 +169,6 @@ def initial_model(preset: str, init: str | None) -> keras.Model:
     writes as ``<run>/<preset>.weights.h5``)."""
     model = build_still_classifier(preset, len(LABELS))
     if init:
-        from emotion_encoder.models.loading import build_model, load_encoder_model
-        from emotion_encoder.training.inflate import deflate_into
-
         if str(init).endswith(".weights.h5"):
             if not Path(init).is_file():
                 raise EmotionEncoderError(f"{init}: init weights file not found")
@@ -254,9 +241,9 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
               callbacks=[Select(), keras.callbacks.CSVLogger(out / "log.csv", append=True)])
     model.load_weights(out / "best.weights.h5")
     if "x_test" in arrays:
-        pred = model.predict(still_batches(arrays["x_test"], _one_hot(
-            [LABELS[i] for i in arrays["y_test"]]), size, channels, 256, training=False),
-            verbose=0).argmax(1)
+        test = still_batches(arrays["x_test"], np.eye(len(LABELS), dtype=np.float32)[
+            arrays["y_test"]], size, channels, 256, training=False)
+        pred = model.predict(test, verbose=0).argmax(1)
         state["fer2013_test_accuracy"] = float(np.mean(pred == arrays["y_test"]))
     state_file.write_text(json.dumps(state, indent=2))
     return state
