@@ -102,7 +102,8 @@ def run(video: str, preset: str, sample_fps: float, stride: int, render: bool) -
 
     # warm-up: trace the model and start the detector on a second of video
     warm = encoder.window
-    encoder._forward(np.zeros((1,) + tuple(encoder.model.input_shape[1:]), np.float32))
+    classifier = encoder.classifier
+    classifier.forward(np.zeros((1,) + classifier.input_shape, np.float32))
     stages: dict[str, dict] = {}
 
     t = time.perf_counter()
@@ -111,12 +112,13 @@ def run(video: str, preset: str, sample_fps: float, stride: int, render: bool) -
     stages["decode"] = {"frames": n, "seconds": round(dt, 2), "frames_per_s": round(n / dt, 1)}
 
     t = time.perf_counter()
-    crops = list(encoder._face_frames(open_source(video).frames(sample_fps)))
+    crops: list = []
+    _, clips = encoder.face_clips(video, on_frame=lambda f: crops.append(f.crop is not None))
+    for _ in clips:  # decode, detect and track, cut windows; no network
+        pass
     dt = time.perf_counter() - t
-    seen = sum(c.crop is not None for c in crops)
-    stages["decode+faces"] = {"frames": len(crops), "with_face": seen, "seconds": round(dt, 2),
-                              "frames_per_s": round(len(crops) / dt, 1)}
-    del crops
+    stages["decode+faces"] = {"frames": len(crops), "with_face": sum(crops),
+                              "seconds": round(dt, 2), "frames_per_s": round(len(crops) / dt, 1)}
 
     t = time.perf_counter()
     analysis = analyze(encoder, video)
@@ -126,14 +128,12 @@ def run(video: str, preset: str, sample_fps: float, stride: int, render: bool) -
                             "sampled_frames_per_s": round(n / dt, 1),
                             "video_frames_per_s": round(info.n_frames / dt, 1)}
 
-    shape = tuple(encoder.model.input_shape[1:])
-    batch = np.random.default_rng(0).random((encoder.batch_size,) + shape, np.float32)
-    import tensorflow as tf
-
+    batch = np.random.default_rng(0).random((encoder.batch_size,) + classifier.input_shape,
+                                            np.float32)
     batches = max(1, -(-clips // encoder.batch_size))
     t = time.perf_counter()
     for _ in range(batches):
-        encoder._forward(tf.constant(batch))
+        classifier.forward(batch)
     dt = time.perf_counter() - t
     done = batches * encoder.batch_size
     stages["model"] = {"clips": done, "seconds": round(dt, 2), "clips_per_s": round(done / dt, 1),
@@ -144,7 +144,7 @@ def run(video: str, preset: str, sample_fps: float, stride: int, render: bool) -
 
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
-            out = render_annotated(video, analysis.prediction, Path(tmp) / "annotated.mp4",
+            out = render_annotated(video, analysis.prediction.track, Path(tmp) / "annotated.mp4",
                                    frame_boxes=analysis.frame_boxes)
             dt = time.perf_counter() - t
             frames = probe_video(out).n_frames

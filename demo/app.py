@@ -18,15 +18,36 @@ The main event is exposed to the API as ``/analyze``:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import json
 import os
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+import cv2
+import gradio as gr
+import matplotlib
 import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from moviepy.config import FFMPEG_BINARY
+
+from emotion_encoder.atomic import write_atomic
+from emotion_encoder.examples import write_example_video
+from emotion_encoder.models.presets import PRESETS
+from emotion_encoder.results import VideoPrediction, clip_predictions
+from emotion_encoder.tagging import analyze, load_encoder, one_line
+from emotion_encoder.timeline import EmotionTrack
+from emotion_encoder.video import probe_video
+from emotion_encoder.video.reader import iter_frames, scaled_size
+from v2c_bridge import write_srt
+
+matplotlib.use("Agg")
 
 MAX_UPLOAD_MB = 200
 MAX_DURATION_S = 600
@@ -42,7 +63,7 @@ TABLE_HEADERS = ["#", "start (s)", "end (s)", "label", "confidence", "face seen"
                  "face"]
 FACE_MODES = {"main face": None, "speaker": "speaker", "all faces": "all"}
 """Faces option: the dominant face (``predict``), or ``EmotionEncoder.track``'s speaker or
-every tracked face (offered only when the encoder has ``track``)."""
+every tracked face."""
 
 
 def default_cache_dir() -> Path:
@@ -54,8 +75,6 @@ def default_cache_dir() -> Path:
 
 def ensure_example(cache_dir: str | os.PathLike) -> Path:
     """The bundled example (astronaut photo, public domain), written on first start."""
-    from emotion_encoder.examples import write_example_video
-
     path = Path(cache_dir) / "astronaut_example.mp4"
     if not path.exists():
         write_example_video(path)
@@ -65,8 +84,6 @@ def ensure_example(cache_dir: str | os.PathLike) -> Path:
 def label_color(label: str | None, labels: tuple[str, ...] = ()) -> str:
     if label in LABEL_COLORS:
         return LABEL_COLORS[label]
-    import matplotlib
-
     palette = matplotlib.colormaps["tab10"].colors
     index = labels.index(label) if label in labels else abs(hash(label)) % len(palette)
     return matplotlib.colors.to_hex(palette[index % len(palette)])
@@ -83,8 +100,6 @@ class EncoderCache:
 
     def get(self, preset: str):
         if preset not in self._encoders:
-            from emotion_encoder.tagging import load_encoder
-
             self._encoders[preset] = load_encoder(preset)
         return self._encoders[preset]
 
@@ -93,19 +108,16 @@ ENCODERS = EncoderCache()
 
 
 def presets() -> list[str]:
-    from emotion_encoder.models.presets import PRESETS
-
     return list(PRESETS)
 
 
 # ------------------------------------------------------------------ outputs
 
-def clip_rows(prediction, faces=()) -> list[list[Any]]:
-    """Table rows: the prediction's clips, or (``faces``: ``(name, prediction)``) every
-    tracked person's clips, by start time."""
-    named = list(faces) or [("main", prediction)]
-    items = sorted(((clip.start, k, name, clip) for k, (name, pred) in enumerate(named)
-                    for clip in pred.clips), key=lambda x: (x[0], x[1]))
+def clip_rows(named: Sequence[tuple[str, EmotionTrack]]) -> list[list[Any]]:
+    """Table rows: the clips of every ``(name, track)`` (the main face, or each tracked
+    person), by start time."""
+    items = sorted(((clip.start, k, name, clip) for k, (name, track) in enumerate(named)
+                    for clip in clip_predictions(track)), key=lambda x: (x[0], x[1]))
     rows = []
     for i, (_, _, name, clip) in enumerate(items):
         box = "" if clip.face is None else (
@@ -116,74 +128,34 @@ def clip_rows(prediction, faces=()) -> list[list[Any]]:
     return rows
 
 
-def _no_face_spans(prediction) -> list[tuple[float, float]]:
-    spans: list[tuple[float, float]] = []
-    for clip in prediction.clips:
-        if clip.has_face:
-            continue
-        if spans and clip.start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], clip.end))
-        else:
-            spans.append((clip.start, clip.end))
-    # a stretch also covered by a clip with a face is not a no-face stretch
-    faced = [(c.start, c.end) for c in prediction.clips if c.has_face]
-    trimmed = []
-    for a, b in spans:
-        for fa, fb in faced:
-            if fa <= a < fb:
-                a = fb
-            if fa < b <= fb:
-                b = fa
-        if b > a:
-            trimmed.append((a, b))
-    return trimmed
-
-
-def _label_band(prediction) -> list[tuple[float, float, str | None]]:
-    """Each clip owns the time from its start to the next clip's start (the last: its end)."""
-    clips = prediction.clips
-    band = []
-    for i, clip in enumerate(clips):
-        end = clips[i + 1].start if i + 1 < len(clips) else clip.end
-        if end > clip.start:
-            band.append((clip.start, end, clip.label))
-    return band
-
-
-def timeline_figure(prediction, cuts=()):
-    """Matplotlib figure: probability curves, the label band, shaded no-face stretches
-    (and shot cuts as dashed lines)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-
+def timeline_figure(track: EmotionTrack, duration: float, cuts: Sequence[float] = ()):
+    """Matplotlib figure of ``track``: probability curves at the clips' middles, its label
+    runs as a band (:meth:`EmotionTrack.label_runs`), its gaps shaded, shot cuts dashed."""
     fig = Figure(figsize=(10, 4.2), dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    labels = prediction.labels
-    mids = np.array([(c.start + c.end) / 2 for c in prediction.clips])
-    for label in labels:
-        values = np.array([c.probs[label] if c.probs else np.nan for c in prediction.clips])
+    labels = track.labels
+    mids = 0.5 * (track.starts + track.ends)
+    for k, label in enumerate(labels):
+        values = np.where(track.has_face, track.probs[:, k], np.nan)
         if len(mids):
             ax.plot(mids, values, marker="o", markersize=3, linewidth=1.6,
                     color=label_color(label, labels), label=label)
-    for a, b in _no_face_spans(prediction):
-        ax.axvspan(a, b, color="0.6", alpha=0.3, linewidth=0)
+    for gap in track.gaps:
+        ax.axvspan(gap.start, gap.end, color="0.6", alpha=0.3, linewidth=0)
     for cut in cuts:
         ax.axvline(cut, color="0.3", linestyle="--", linewidth=1)
-    for a, b, label in _label_band(prediction):
-        ax.axvspan(a, b, ymin=0.905, ymax=1.0, color=label_color(label, labels) if label
-                   else "0.85", linewidth=0)
-        if label and (b - a) > 0.06 * max(prediction.duration, 1e-6):
-            ax.text((a + b) / 2, 1.055, label, ha="center", va="center", fontsize=8,
+    for span, label, _ in track.label_runs():
+        ax.axvspan(span.start, span.end, ymin=0.905, ymax=1.0,
+                   color=label_color(label, labels), linewidth=0)
+        if span.duration > 0.06 * max(duration, 1e-6):
+            ax.text(span.middle, 1.055, label, ha="center", va="center", fontsize=8,
                     color="white" if label not in ("happiness", "surprise") else "black")
-    ax.set_xlim(0, max(prediction.duration, mids.max() if len(mids) else 0, 1e-3))
+    ax.set_xlim(0, max(duration, mids.max() if len(mids) else 0, 1e-3))
     ax.set_ylim(0, 1.1)
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.set_xlabel("time (s)")
     ax.set_ylabel("probability")
-    title = f"Emotion timeline — video label: {prediction.video_label or 'no face found'}"
+    title = f"Emotion timeline — video label: {track.video_label or 'no face found'}"
     ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.25)
     handles, names = ax.get_legend_handles_labels()
@@ -194,17 +166,15 @@ def timeline_figure(prediction, cuts=()):
     return fig
 
 
-def write_clips_csv(path: Path, prediction, faces=()) -> Path:
-    """One row per clip (per person's clip with ``faces``), probabilities as columns."""
-    from emotion_encoder.tagging import write_atomic
-
+def write_clips_csv(path: Path, named: Sequence[tuple[str, EmotionTrack]]) -> Path:
+    """One row per clip of every ``(name, track)``, probabilities as columns."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    labels = list(prediction.labels)
+    labels = list(named[0][1].labels) if named else []
     writer.writerow(["face", "start", "end", "label", "confidence", "face_ratio", "x0", "y0",
                      "x1", "y1"] + [f"prob_{k}" for k in labels])
-    named = list(faces) or [("main", prediction)]
-    for name, clip in ((name, clip) for name, pred in named for clip in pred.clips):
+    for name, clip in ((name, clip) for name, track in named
+                       for clip in clip_predictions(track)):
         box = [""] * 4 if clip.face is None else [round(clip.face.x0, 1), round(clip.face.y0, 1),
                                                    round(clip.face.x1, 1), round(clip.face.y1, 1)]
         probs = clip.probs or {}
@@ -215,100 +185,29 @@ def write_clips_csv(path: Path, prediction, faces=()) -> Path:
     return write_atomic(path, buf.getvalue())
 
 
-def write_downloads(folder: Path, stem: str, analysis, doc: dict | None = None,
-                    faces=()) -> list[Path]:
-    """JSON, clips CSV, emotion SRT (one cue per run of a label), embeddings npz."""
-    import json
-
-    from emotion_encoder.tagging import write_atomic
-    from v2c_bridge import load_track, write_srt
-
-    pred, emb = analysis.prediction, analysis.embeddings
-    text = pred.to_json() if doc is None else json.dumps(doc, indent=2)
-    files = [write_atomic(folder / f"{stem}.emotions.json", text + "\n"),
-             write_clips_csv(folder / f"{stem}.clips.csv", pred, faces)]
-    srt = folder / f"{stem}.emotions.srt"
-    if len(emb):
-        write_srt(srt, load_track(emb))
-    else:
-        write_atomic(srt, "")
-    files.append(srt)
-    files.append(emb.save(folder / f"{stem}.embeddings.npz"))
+def write_downloads(folder: Path, stem: str, prediction: VideoPrediction, doc: dict,
+                    named: Sequence[tuple[str, EmotionTrack]]) -> list[Path]:
+    """JSON, clips CSV, emotion SRT (one cue per label run), the track's npz."""
+    track = prediction.track
+    files = [write_atomic(folder / f"{stem}.emotions.json", json.dumps(doc, indent=2) + "\n"),
+             write_clips_csv(folder / f"{stem}.clips.csv", named)]
+    files.append(write_srt(folder / f"{stem}.emotions.srt", track))
+    files.append(track.save(folder / f"{stem}.embeddings.npz"))
     return files
 
 
-def prediction_from_track(track, boxes, info, encoder, sampling: dict[str, Any]):
-    """A :class:`VideoPrediction` of one :class:`~v2c_bridge.timeline.EmotionTrack` (the
-    speaker's or a person's) with per-clip boxes ``(n, 4)`` (NaN: not seen). The face score
-    is not kept by tracks (0.0) and ``face_ratio`` is 1.0 for clips with a face, else 0.0."""
-    from emotion_encoder.results import (UNTRAINED_WARNING, ClipPrediction, FaceBox,
-                                         VideoPrediction)
-
-    labels = tuple(track.labels)
-    clips = []
-    for i in range(len(track)):
-        box = None if boxes is None or i >= len(boxes) else np.asarray(boxes[i], float)
-        face = FaceBox(*map(float, box), 0.0) if box is not None and np.all(
-            np.isfinite(box)) else None
-        start, end = float(track.starts[i]), float(track.ends[i])
-        if not track.has_face[i]:
-            clips.append(ClipPrediction(start, end, None, None, None, face, 0.0))
-            continue
-        probs = track.probs[i]
-        best = int(np.argmax(probs))
-        clips.append(ClipPrediction(start, end, labels[best], float(probs[best]),
-                                    {k: float(v) for k, v in zip(labels, probs)}, face, 1.0))
-    warnings = [] if encoder.weights_trained else [UNTRAINED_WARNING]
-    video_label = video_probs = None
-    if track.has_face.any():
-        mean = track.probs[track.has_face].mean(axis=0)
-        video_label = labels[int(np.argmax(mean))]
-        video_probs = {k: float(v) for k, v in zip(labels, mean)}
-    else:
-        warnings.append("no face found in any clip")
-    return VideoPrediction(video=info.path, duration=info.duration, fps=info.fps,
-                           n_frames=info.n_frames, width=info.width, height=info.height,
-                           labels=labels, video_label=video_label, video_probs=video_probs,
-                           clips=clips, preset=encoder.preset,
-                           weights_trained=encoder.weights_trained, sampling=sampling,
-                           warnings=warnings)
-
-
-def analyze_tracks(encoder, path: str, info, faces: str, smooth: bool):
-    """``EmotionEncoder.track``: the speaker's prediction, ``(name, prediction)`` per person
-    (``faces="all"``), the speaker's clip embeddings, and the result document."""
-    from emotion_encoder.results import ClipEmbeddings
-
-    tracks = encoder.track(path, faces=faces, smooth=smooth)
-    sampling = dict(encoder._sampling_dict("sliding"), faces=faces, smoothed=tracks.smoothed)
-    speaker = prediction_from_track(tracks.speaker, tracks.speaker_boxes, info, encoder,
-                                    sampling)
-    people = [(f"person {face.id}", prediction_from_track(face.track, face.boxes, info, encoder,
-                                                          sampling)) for face in tracks.faces]
-    sp = tracks.speaker
-    n = len(sp)
-    steps = sp.attention.shape[1] if sp.attention is not None else 0
-    embeddings = ClipEmbeddings(
-        video=info.path, embeddings=sp.embeddings, starts=sp.starts, ends=sp.ends,
-        has_face=sp.has_face, probs=sp.probs,
-        attention=sp.attention if sp.attention is not None else np.zeros((n, steps), np.float32),
-        labels=tuple(sp.labels), preset=encoder.preset, weights_trained=encoder.weights_trained)
+def analyze_tracks(encoder, path: str, info, faces: str, smooth: bool, **options):
+    """``EmotionEncoder.track``: the speaker's prediction, ``(name, track)`` per person
+    (``faces="all"``), the result document and the shot cuts."""
+    tracks = encoder.track(path, faces=faces, smooth=smooth, **options)
+    speaker = VideoPrediction.of(tracks.speaker, info)
+    people = [(f"person {face.id}", face.track) for face in tracks.faces]
     doc = speaker.to_dict()
     doc.update(speaker_ids=[int(x) for x in tracks.speaker_ids], cuts=list(tracks.cuts),
                smoothed=bool(tracks.smoothed),
-               faces=[{"id": face.id, "clips": [c.to_dict() for c in pred.clips]}
-                      for face, (_, pred) in zip(tracks.faces, people)])
-    return speaker, people, embeddings, doc, list(tracks.cuts)
-
-
-def _clip_at(prediction, t: float):
-    best, best_d = None, None
-    for clip in prediction.clips:
-        if clip.start <= t < clip.end:
-            d = abs((clip.start + clip.end) / 2 - t)
-            if best_d is None or d < best_d:
-                best, best_d = clip, d
-    return best
+               faces=[{"id": face.id, "clips": [c.to_dict() for c in clip_predictions(
+                   face.track)]} for face in tracks.faces])
+    return speaker, people, doc, list(tracks.cuts)
 
 
 def _box_at(frame_boxes, times: np.ndarray, t: float, max_gap: float):
@@ -320,21 +219,21 @@ def _box_at(frame_boxes, times: np.ndarray, t: float, max_gap: float):
     return frame_boxes[best][1] if abs(times[best] - t) <= max_gap else None
 
 
-def render_annotated(src: str | os.PathLike, prediction, out: Path, progress=None,
-                     frame_boxes=(), faces=()) -> Path:
+def _clip_box(track: EmotionTrack, t: float):
+    """The median box of the clip of ``track`` at ``t`` (None where none is seen)."""
+    i = track.clip_at(t)
+    return None if i is None or not np.all(np.isfinite(track.boxes[i])) else track.boxes[i]
+
+
+def render_annotated(src: str | os.PathLike, track: EmotionTrack, out: Path, progress=None,
+                     frame_boxes=(), faces: Sequence[tuple[str, EmotionTrack]] = ()) -> Path:
     """The video at <= 640 px and <= 25 fps with face boxes and labels, as H.264 mp4
-    (with the source's audio when it has some); the caption gives ``prediction``'s label.
+    (with the source's audio when it has some); the caption gives ``track``'s label run.
 
     ``frame_boxes``: the tracked box per sampled frame (``Analysis.frame_boxes``); without
-    them each clip's median box is drawn. ``faces``: ``(name, prediction)`` of every
-    tracked person, each drawn with its own clip boxes and labels (instead of the above).
+    them each clip's median box is drawn. ``faces``: ``(name, track)`` of every tracked
+    person, each drawn with its own clip boxes and label runs (instead of the above).
     """
-    import cv2
-    from moviepy.config import FFMPEG_BINARY
-
-    from emotion_encoder.video import probe_video
-    from emotion_encoder.video.reader import iter_frames, scaled_size
-
     info = probe_video(src)
     fps = min(info.fps, RENDER_MAX_FPS) if info.fps > 0 else RENDER_MAX_FPS
     width, height = scaled_size(info.width, info.height, RENDER_MAX_SIDE)
@@ -347,7 +246,7 @@ def render_annotated(src: str | os.PathLike, prediction, out: Path, progress=Non
            "-i", "-", "-i", os.fspath(src), "-map", "0:v:0", "-map", "1:a:0?",
            "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-pix_fmt", "yuv420p",
            "-c:a", "aac", "-b:a", "96k", "-shortest", "-movflags", "+faststart", os.fspath(tmp)]
-    labels = prediction.labels
+    labels = track.labels
     times = np.array([t for t, _ in frame_boxes], np.float64)
     gap = 1.5 * float(np.median(np.diff(times))) if len(times) > 1 else 0.5
     with tempfile.TemporaryFile() as log:
@@ -357,27 +256,22 @@ def render_annotated(src: str | os.PathLike, prediction, out: Path, progress=Non
             for t, frame in iter_frames(src, fps=rate, max_side=RENDER_MAX_SIDE):
                 img = np.zeros((out_h, out_w, 3), np.uint8)
                 img[:frame.shape[0], :frame.shape[1]] = frame
-                clip = _clip_at(prediction, t)
-                text = "no face"
+                run = track.run_at(t)
                 overlays = []  # (box, label, confidence, name)
                 if faces:
-                    for name, face_pred in faces:
-                        face_clip = _clip_at(face_pred, t)
-                        if face_clip is not None and face_clip.face is not None:
-                            f = face_clip.face
-                            overlays.append(((f.x0, f.y0, f.x1, f.y1), face_clip.label,
-                                             face_clip.confidence, name))
+                    for name, face_track in faces:
+                        box, face_run = _clip_box(face_track, t), face_track.run_at(t)
+                        if box is not None:
+                            overlays.append((box, *(face_run[1:] if face_run else (None, None)),
+                                             name))
                 else:
-                    box = None
-                    if frame_boxes:
-                        box = _box_at(frame_boxes, times, t, gap)
-                    elif clip is not None and clip.face is not None:
-                        box = (clip.face.x0, clip.face.y0, clip.face.x1, clip.face.y1)
+                    box = _box_at(frame_boxes, times, t, gap) if frame_boxes else \
+                        _clip_box(track, t)
                     if box is not None:
-                        overlays.append((box, clip.label if clip is not None else None,
-                                         clip.confidence if clip is not None else None, ""))
-                if clip is not None and clip.label and (overlays or faces):
-                    text = f"{clip.label} {clip.confidence:.2f}"
+                        overlays.append((box, *(run[1:] if run else (None, None)), ""))
+                text = "no face"
+                if run is not None and (overlays or faces):
+                    text = f"{run[1]} {run[2]:.2f}"
                 for box, label, confidence, name in overlays:
                     color = label_color(label, labels) if label else "#bbbbbb"
                     rgb = tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
@@ -417,8 +311,6 @@ def render_annotated(src: str | os.PathLike, prediction, out: Path, progress=Non
 # ------------------------------------------------------------------ the event
 
 def _friendly(exc: BaseException, upload: str | None) -> str:
-    from emotion_encoder.tagging import one_line
-
     text = one_line(exc)
     if upload:
         text = text.replace(os.fspath(upload), Path(upload).name)
@@ -440,8 +332,6 @@ def analyze_video(video, preset: str = "default", stride: float = 8, fps: float 
                   max_mb: float = MAX_UPLOAD_MB, max_seconds: float = MAX_DURATION_S,
                   progress=None):
     """The whole pipeline behind the page: checks, analysis, outputs (raises ``gr.Error``)."""
-    import gradio as gr
-
     path = _upload_path(video)
     try:
         if not path:
@@ -461,51 +351,43 @@ def analyze_video(video, preset: str = "default", stride: float = 8, fps: float 
         if faces_mode not in FACE_MODES:
             raise gr.Error(f"Faces must be one of {', '.join(FACE_MODES)}, got {faces_mode!r}.")
         tracking = FACE_MODES[faces_mode] or ("speaker" if smooth else None)
-        if tracking and not encoder_supports("track"):
-            raise gr.Error("This encoder has no face tracking: use 'main face' without "
-                           "smoothing.")
-        from emotion_encoder.video import probe_video
-
         report = progress or (lambda *a, **k: None)
         report(0.0, desc="reading the video")
         info = probe_video(path)
         if info.duration > max_seconds:
             raise gr.Error(f"{Path(path).name} is {info.duration / 60:.1f} min long; "
                            f"the limit is {max_seconds / 60:.0f} min.")
-        from emotion_encoder.results import Analysis
-        from emotion_encoder.tagging import analyze
-
         report(0.02, desc=f"loading the {preset} model")
         encoder = ENCODERS.get(preset)
-        people, doc, cuts = [], None, []
+        options = {"stride": stride, "sample_fps": fps}
+        people: list[tuple[str, EmotionTrack]] = []
+        cuts: list[float] = []
+        frame_boxes: tuple = ()
         with ENCODERS.lock:
-            encoder.stride, encoder.sample_fps = stride, fps
             if tracking:
                 report(0.1, desc=f"tracking faces ({faces_mode}"
                                  f"{', smoothed' if smooth else ''})")
-                speaker, people, emb, doc, cuts = analyze_tracks(encoder, path, info, tracking,
-                                                                 bool(smooth))
-                analysis = Analysis(speaker, emb)
+                pred, people, doc, cuts = analyze_tracks(encoder, path, info, tracking,
+                                                         bool(smooth), **options)
             else:
                 analysis = analyze(encoder, path, progress=lambda f, msg: report(
-                    0.05 + 0.7 * f, desc=f"faces and emotions: {msg}"))
-        import dataclasses
-
+                    0.05 + 0.7 * f, desc=f"faces and emotions: {msg}"), **options)
+                pred, frame_boxes = analysis.prediction, analysis.frame_boxes
+                doc = pred.to_dict()
         name = Path(path).name  # not the server's temp path of the upload
-        pred = dataclasses.replace(analysis.prediction, video=name)
-        analysis = dataclasses.replace(analysis, prediction=pred)
-        if doc is not None:
-            doc["video"] = name
+        pred = dataclasses.replace(pred, video=name)
+        doc["video"] = name
         folder = Path(tempfile.mkdtemp(prefix="emotion-demo-"))
         stem = Path(path).stem or "video"
         report(0.76, desc="drawing the faces into the video")
-        annotated = render_annotated(path, pred, folder / f"{stem}.annotated.mp4",
+        annotated = render_annotated(path, pred.track, folder / f"{stem}.annotated.mp4",
                                      progress=lambda f: report(0.76 + 0.2 * f,
                                                                desc="drawing the faces"),
-                                     frame_boxes=analysis.frame_boxes, faces=people)
+                                     frame_boxes=frame_boxes, faces=people)
         report(0.97, desc="writing the downloads")
-        files = write_downloads(folder, stem, analysis, doc, people)
-        figure = timeline_figure(pred, cuts)
+        named = people or [("main", pred.track)]
+        files = write_downloads(folder, stem, pred, doc, named)
+        figure = timeline_figure(pred.track, pred.duration, cuts)
     except gr.Error:
         raise
     except Exception as exc:  # noqa: BLE001  (one line in the page, never a stack trace)
@@ -516,11 +398,8 @@ def analyze_video(video, preset: str = "default", stride: float = 8, fps: float 
                     f"{f', {len(people)} people' if people else ''}"
                     f"{f', {len(cuts)} shot cuts' if cuts else ''} (the plot shows the "
                     "speaker).")
-    import pandas as pd
-
-    frame = pd.DataFrame(clip_rows(pred, people), columns=TABLE_HEADERS)
-    return (summary, figure, frame, str(annotated), [str(f) for f in files],
-            doc if doc is not None else pred.to_dict())
+    frame = pd.DataFrame(clip_rows(named), columns=TABLE_HEADERS)
+    return summary, figure, frame, str(annotated), [str(f) for f in files], doc
 
 
 def summary_markdown(pred, name: str) -> str:
@@ -539,24 +418,11 @@ def summary_markdown(pred, name: str) -> str:
 
 # ------------------------------------------------------------------ the page
 
-def encoder_supports(name: str) -> bool:
-    """Whether the installed encoder has an optional method (e.g. ``track``)."""
-    try:
-        from emotion_encoder.encoder import EmotionEncoder
-    except Exception:  # noqa: BLE001
-        return False
-    return callable(getattr(EmotionEncoder, name, None))
-
-
 def build_app(cache_dir: str | os.PathLike | None = None, *, example: bool = True,
               max_mb: float = MAX_UPLOAD_MB, max_seconds: float = MAX_DURATION_S):
     """The Gradio Blocks app (not launched). Writes the example video into ``cache_dir``."""
-    import gradio as gr
-
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     example_path = ensure_example(cache) if example else None
-
-    tracking = encoder_supports("track")
 
     def run(video, preset, stride, fps, *extra, progress=gr.Progress()):
         return analyze_video(video, preset, stride, fps, *extra, max_mb=max_mb,
@@ -575,12 +441,10 @@ def build_app(cache_dir: str | os.PathLike | None = None, *, example: bool = Tru
                     stride = gr.Slider(1, 32, value=8, step=1,
                                        label="Window stride (sampled frames)")
                     fps = gr.Slider(2, 25, value=10, step=1, label="Sampled fps")
-                    extra = []
-                    if tracking:  # only when the encoder has EmotionEncoder.track
-                        extra = [gr.Radio(list(FACE_MODES), value="main face", label="Faces",
-                                          elem_id="faces-mode"),
-                                 gr.Checkbox(False, label="Smooth over time (per shot)",
-                                             elem_id="smooth")]
+                    extra = [gr.Radio(list(FACE_MODES), value="main face", label="Faces",
+                                      elem_id="faces-mode"),
+                             gr.Checkbox(False, label="Smooth over time (per shot)",
+                                         elem_id="smooth")]
                 button = gr.Button("Analyze", variant="primary", elem_id="analyze")
                 if example_path is not None:
                     gr.Examples([[str(example_path)]], inputs=[video_in],
@@ -607,8 +471,6 @@ def build_app(cache_dir: str | os.PathLike | None = None, *, example: bool = Tru
 
 def launch_options(app, *, max_mb: float = MAX_UPLOAD_MB) -> dict[str, Any]:
     """Keyword arguments for ``app.launch`` (Gradio 6: theme and css go here)."""
-    import gradio as gr
-
     return {"theme": gr.themes.Soft(), "max_file_size": f"{int(max_mb)}mb",
             "allowed_paths": [str(getattr(app, "emotion_cache_dir", default_cache_dir()))],
             "show_error": True}

@@ -5,21 +5,23 @@
 >>> enc.predict("clip.mp4").video_label         # doctest: +SKIP
 'happiness'
 
-Importing this package turns on TensorFlow's oneDNN (unless ``TF_ENABLE_ONEDNN_OPTS`` is
-already set) before TensorFlow loads; heavy modules load on first use.
+Importing this package is light (numpy only): the network, TensorFlow and MediaPipe load
+on first use of :class:`EmotionEncoder`; the modules that load TensorFlow turn on its
+oneDNN first (unless ``TF_ENABLE_ONEDNN_OPTS`` is already set, see ``_runtime``).
 """
 
 from __future__ import annotations
 
-from emotion_encoder import _runtime  # noqa: F401  (must run before TensorFlow loads)
 from emotion_encoder.errors import EmotionEncoderError, ModelFileError, PresetError, VideoError
 from emotion_encoder.labels import CANONICAL_LABELS, normalize_label
+from emotion_encoder.timeline import EmotionTrack, SlidingWindow
 from emotion_encoder.timing import Segment
 
 __version__ = "0.1.0"
 
-__all__ = ["CANONICAL_LABELS", "EmotionEncoder", "EmotionEncoderError", "ModelFileError",
-           "PresetError", "Segment", "VideoError", "normalize_label", "__version__"]
+__all__ = ["CANONICAL_LABELS", "EmotionEncoder", "EmotionEncoderError", "EmotionTrack",
+           "ModelFileError", "PresetError", "Segment", "SlidingWindow", "VideoError",
+           "normalize_label", "__version__"]
 
 
 def __getattr__(name: str):

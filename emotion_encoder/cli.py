@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 from emotion_encoder import _runtime
+from emotion_encoder.atomic import write_atomic
 from emotion_encoder.errors import EmotionEncoderError
 
 EXIT_ERROR = 2
@@ -101,14 +100,6 @@ def _encoder(args: argparse.Namespace):
                           stride=args.stride, detect_every=args.detect_every)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def _print_table(result) -> None:
     print(f"video: {result.video}  ({result.duration:.2f} s, {result.fps:.2f} fps, "
           f"{result.n_frames} frames, {result.width}x{result.height}, preset {result.preset})")
@@ -126,7 +117,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     result = _encoder(args).predict(args.video, sampling=args.sampling)
     text = result.to_json()
     if args.output:
-        _write_atomic(args.output, text + "\n")
+        write_atomic(args.output, text + "\n")
     if args.json:
         print(text)
     else:

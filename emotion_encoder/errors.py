@@ -27,6 +27,11 @@ class VideoError(FileProblem):
     """A video cannot be read: missing, empty, not a video, truncated to nothing."""
 
 
+class AlignmentError(FileProblem):
+    """A track, transcript or media file cannot be used: a malformed track, a subtitle
+    cue that ends before it starts, an audio file without samples (used by ``v2c_bridge``)."""
+
+
 class ModelFileError(EmotionEncoderError):
     """A face-detector model file is missing and could not be fetched."""
 

@@ -1,4 +1,5 @@
-"""Typed results of :class:`~emotion_encoder.EmotionEncoder`, with ``to_dict``/``to_json``.
+"""Typed results of :class:`~emotion_encoder.EmotionEncoder`, with ``to_dict``/``to_json``:
+views of its :class:`~emotion_encoder.timeline.EmotionTrack` for JSON, tables and captions.
 
 >>> clip = ClipPrediction(0.0, 1.6, "happiness", 0.9, {"happiness": 0.9, "neutral": 0.1},
 ...                       FaceBox(10, 20, 110, 120, 0.98), 1.0)
@@ -11,14 +12,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from emotion_encoder.timeline import EmotionTrack
 from emotion_encoder.timing import Segment
 
 UNTRAINED_WARNING = (
@@ -88,9 +87,31 @@ class ClipPrediction:
         }
 
 
+def clip_predictions(track: EmotionTrack) -> list[ClipPrediction]:
+    """One :class:`ClipPrediction` per row of ``track`` (a view, for JSON and tables)."""
+    out = []
+    for i in range(len(track)):
+        box = track.boxes[i]
+        face = (FaceBox(*map(float, box), float(track.box_scores[i]), bool(track.padded[i]))
+                if np.all(np.isfinite(box)) else None)
+        start, end, ratio = (float(track.starts[i]), float(track.ends[i]),
+                             float(track.clip_face_ratio[i]))
+        if not track.has_face[i] or not track.labels:
+            out.append(ClipPrediction(start, end, None, None, None, face, ratio))
+            continue
+        probs = track.probs[i]
+        best = int(np.argmax(probs))
+        out.append(ClipPrediction(start, end, track.labels[best], float(probs[best]),
+                                  {k: float(p) for k, p in zip(track.labels, probs)}, face,
+                                  ratio))
+    return out
+
+
 @dataclass(frozen=True)
 class VideoPrediction:
-    """Everything :meth:`EmotionEncoder.predict` found in one video."""
+    """Everything :meth:`EmotionEncoder.predict` found in one video: the video's facts and
+    its :class:`~emotion_encoder.timeline.EmotionTrack`, from which the clips, the video
+    label and the probabilities are read (:attr:`EmotionTrack.video_probs` defines them)."""
 
     video: str | None
     duration: float
@@ -98,20 +119,55 @@ class VideoPrediction:
     n_frames: int
     width: int
     height: int
-    labels: tuple[str, ...]
-    video_label: str | None
-    video_probs: dict[str, float] | None
-    clips: list[ClipPrediction]
-    preset: str
-    weights_trained: bool
-    sampling: dict[str, Any]
+    track: EmotionTrack
     warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, track: EmotionTrack, info: Any) -> "VideoPrediction":
+        """The prediction of ``track`` for a video described by ``info`` (a ``VideoInfo``:
+        ``path``, ``duration``, ``fps``, ``n_frames``, ``width``, ``height``), with the
+        warnings a reader needs (untrained weights, no face anywhere)."""
+        warnings = [] if track.weights_trained else [UNTRAINED_WARNING]
+        if track.video_probs is None:
+            warnings.append("no face found in any clip")
+        return cls(info.path, info.duration, info.fps, info.n_frames, info.width, info.height,
+                   track, warnings)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.track.labels
+
+    @property
+    def preset(self) -> str:
+        return self.track.preset
+
+    @property
+    def weights_trained(self) -> bool:
+        return self.track.weights_trained
+
+    @property
+    def sampling(self) -> dict[str, Any]:
+        return self.track.sampling
+
+    @property
+    def clips(self) -> list[ClipPrediction]:
+        return clip_predictions(self.track)
+
+    @property
+    def video_label(self) -> str | None:
+        return self.track.video_label
+
+    @property
+    def video_probs(self) -> dict[str, float] | None:
+        probs = self.track.video_probs
+        return None if probs is None else {k: float(p) for k, p in zip(self.labels, probs)}
 
     @property
     def faces_found(self) -> bool:
-        return any(clip.has_face for clip in self.clips)
+        return bool(self.track.has_face.any())
 
     def to_dict(self) -> dict[str, Any]:
+        video_probs = self.video_probs
         return {
             "video": self.video,
             "duration": _round(self.duration),
@@ -121,8 +177,8 @@ class VideoPrediction:
             "height": self.height,
             "labels": list(self.labels),
             "video_label": self.video_label,
-            "video_probs": None if self.video_probs is None else
-            {k: _round(v) for k, v in self.video_probs.items()},
+            "video_probs": None if video_probs is None else
+            {k: _round(v) for k, v in video_probs.items()},
             "faces_found": self.faces_found,
             "clips": [clip.to_dict() for clip in self.clips],
             "preset": self.preset,
@@ -136,82 +192,14 @@ class VideoPrediction:
 
 
 @dataclass(frozen=True)
-class ClipEmbeddings:
-    """Fused embeddings of every clip of a video, with their times.
-
-    Rows of clips without a face are zeros and ``has_face`` is False for them.
-    ``attention`` holds each clip's weights over the backbone's time steps.
-    """
-
-    video: str | None
-    embeddings: np.ndarray  # (n_clips, d) float32
-    starts: np.ndarray  # (n_clips,) seconds
-    ends: np.ndarray  # (n_clips,) seconds
-    has_face: np.ndarray  # (n_clips,) bool
-    probs: np.ndarray  # (n_clips, n_labels) float32, zeros where no face
-    attention: np.ndarray  # (n_clips, steps) float32
-    labels: tuple[str, ...]
-    preset: str
-    weights_trained: bool
-
-    @property
-    def segments(self) -> list[Segment]:
-        return [Segment(s, e) for s, e in zip(self.starts, self.ends)]
-
-    def __len__(self) -> int:
-        return len(self.embeddings)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Everything as numpy arrays, as written by :meth:`save`."""
-        return {
-            "embeddings": self.embeddings,
-            "starts": self.starts,
-            "ends": self.ends,
-            "has_face": self.has_face,
-            "probs": self.probs,
-            "attention": self.attention,
-            "labels": np.asarray(self.labels),
-            "video": np.asarray(self.video or ""),
-            "preset": np.asarray(self.preset),
-            "weights_trained": np.asarray(self.weights_trained),
-        }
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write an ``.npz`` atomically (temp file in the same folder, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **self.arrays())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "ClipEmbeddings":
-        with np.load(path) as data:
-            return cls(
-                video=str(data["video"]) or None,
-                embeddings=data["embeddings"],
-                starts=data["starts"],
-                ends=data["ends"],
-                has_face=data["has_face"],
-                probs=data["probs"],
-                attention=data["attention"],
-                labels=tuple(str(x) for x in data["labels"]),
-                preset=str(data["preset"]),
-                weights_trained=bool(data["weights_trained"]),
-            )
-
-
-@dataclass(frozen=True)
 class Analysis:
-    """What :meth:`EmotionEncoder.analyze` returns: both results of one pass over a video,
+    """What :meth:`EmotionEncoder.analyze` returns: the prediction of one pass over a video
     and the tracked face box (or None) of every sampled frame as ``(t, box)``."""
 
     prediction: VideoPrediction
-    embeddings: ClipEmbeddings
     frame_boxes: tuple[tuple[float, tuple[float, float, float, float] | None], ...] = ()
+
+    @property
+    def track(self) -> EmotionTrack:
+        """The clips' timeline (embeddings included): ``prediction.track``."""
+        return self.prediction.track

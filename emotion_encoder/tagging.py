@@ -29,11 +29,9 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
 
+from emotion_encoder.atomic import atomic_path, write_atomic
+from emotion_encoder.media import is_video
 from emotion_encoder.results import Analysis
-
-VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".flv", ".mpg",
-                              ".mpeg", ".wmv", ".ts", ".mts", ".3gp", ".ogv"})
-"""Extensions picked up when a folder or a glob is given."""
 
 RESULT_FORMAT = "emotion_encoder.tag_result"
 INDEX_JSONL = "index.jsonl"
@@ -47,9 +45,9 @@ Progress = Callable[[float, str], None]
 # ------------------------------------------------------------------ one video, one pass
 
 def analyze(encoder, video, sampling: str = "sliding",
-            progress: Progress | None = None) -> Analysis:
+            progress: Progress | None = None, **options: Any) -> Analysis:
     """:meth:`EmotionEncoder.analyze` with ``progress(fraction, message)`` reported as the
-    fraction of the video's duration read."""
+    fraction of the video's duration read; ``options`` as for ``predict``."""
     from emotion_encoder.video import probe_video
 
     duration = probe_video(video).duration if isinstance(video, (str, os.PathLike)) else 0.0
@@ -58,7 +56,7 @@ def analyze(encoder, video, sampling: str = "sliding",
         if progress is not None and duration > 0:
             progress(min(1.0, frame.t / duration), f"{frame.t:.1f} / {duration:.1f} s")
 
-    analysis = encoder.analyze(video, sampling=sampling, progress=report)
+    analysis = encoder.analyze(video, sampling=sampling, progress=report, **options)
     if progress is not None:
         progress(1.0, "done")
     return analysis
@@ -98,12 +96,12 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
         path = Path(text)
         if path.is_dir():
             matches = sorted(p for p in path.rglob("*")
-                             if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+                             if p.is_file() and is_video(p))
         elif path.exists():
             matches = [path]
         elif glob.has_magic(text):
             matches = sorted(Path(p) for p in glob.glob(text, recursive=True)
-                             if Path(p).is_file() and Path(p).suffix.lower() in VIDEO_EXTENSIONS)
+                             if Path(p).is_file() and is_video(p))
             if not matches:
                 raise TagInputError(f"{text}: no video file matches")
         else:
@@ -124,21 +122,6 @@ def result_name(video: str | os.PathLike) -> str:
     path = Path(video).resolve()
     digest = hashlib.sha1(str(path).encode("utf-8")).hexdigest()[:8]
     return f"{path.stem}.{digest}.json"
-
-
-def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write to a temp file in the same folder, then ``os.replace`` it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def one_line(exc: BaseException) -> str:
@@ -188,14 +171,8 @@ def write_index(outdir: Path, results: Sequence[dict[str, Any]]) -> list[Path]:
                "confidence", "face_ratio"]
     table = pa.table({c: [row[c] for row in rows] for c in columns}) if rows else \
         pa.table({c: pa.array([], pa.string()) for c in columns})
-    fd, tmp = tempfile.mkstemp(prefix=f".{INDEX_PARQUET}.", suffix=".tmp", dir=outdir)
-    os.close(fd)
-    try:
+    with atomic_path(outdir / INDEX_PARQUET) as tmp:
         pq.write_table(table, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, outdir / INDEX_PARQUET)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     paths.append(outdir / INDEX_PARQUET)
     return paths
 
@@ -231,7 +208,7 @@ def tag_video(encoder, video: str, out: str, sampling: str = "sliding",
                "prediction": pred.to_dict()}
         if embeddings:
             npz = Path(out).with_suffix(".npz")
-            analysis.embeddings.save(npz)
+            analysis.track.save(npz)
             doc["embeddings_file"] = npz.name
         write_atomic(Path(out), json.dumps(doc, indent=1) + "\n")
         return {"video": video, "ok": True, "clips": len(pred.clips),

@@ -1,5 +1,5 @@
 """Per-face clips of sliding windows, the speaker of each window, and their assembly into
-:class:`~v2c_bridge.faces.FaceTracks` (used by :meth:`EmotionEncoder.track`).
+:class:`~emotion_encoder.face_tracks.FaceTracks` (used by :meth:`EmotionEncoder.track`).
 
 Each window of sampled frames gives one clip per tracked face that shows in it. The
 speaker of a window is the face whose mouth moves most — :func:`mouth_motion`: the mean
@@ -25,11 +25,11 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
+from emotion_encoder.face_tracks import FaceTrack, FaceTracks
 from emotion_encoder.faces.multi_tracking import FaceFrame
 from emotion_encoder.faces.tracking import FaceCrop
-from v2c_bridge.faces import FaceTrack, FaceTracks
-from v2c_bridge.smoothing import smooth_track
-from v2c_bridge.timeline import EmotionTrack
+from emotion_encoder.smoothing import smooth_track
+from emotion_encoder.timeline import EmotionTrack
 
 MOUTH_THRESHOLD = 1.0
 """Mouth motion (grey levels, 0-255) below which no face counts as visibly talking."""
@@ -115,25 +115,27 @@ class TrackAssembler:
 
     Args:
         labels, dim, steps: the model's labels, embedding size and attention steps.
-        preset, weights_trained: recorded on every track.
+        preset, weights_trained, sampling: recorded on every track.
         keep_faces: also build one track per person (``faces="all"``).
     """
 
     def __init__(self, labels: tuple[str, ...], dim: int, steps: int, preset: str,
-                 weights_trained: bool, keep_faces: bool):
+                 weights_trained: bool, keep_faces: bool, sampling: dict | None = None):
         self.labels, self.preset, self.weights_trained = labels, preset, weights_trained
-        self.keep_faces = keep_faces
+        self.keep_faces, self.sampling = keep_faces, sampling
         self._zeros = (np.zeros(dim, np.float32), np.zeros(len(labels), np.float32),
                        np.zeros(steps, np.float32))
         self._speaker: list[tuple] = []
         self._faces: dict[int, list[tuple]] = {}
 
     def _row(self, start: float, end: float, clip: FaceClip | None, face_id: int) -> tuple:
+        box = np.full(4, np.nan) if clip is None else clip.box
+        ratio = 0.0 if clip is None else clip.face_ratio
         if clip is None or clip.probs is None:
             emb, probs, att = self._zeros
-            box = np.full(4, np.nan) if clip is None else clip.box
-            return start, end, False, emb, probs, att, box, face_id
-        return start, end, True, clip.embedding, clip.probs, clip.attention, clip.box, face_id
+            return start, end, False, emb, probs, att, box, face_id, ratio
+        return (start, end, True, clip.embedding, clip.probs, clip.attention, box, face_id,
+                ratio)
 
     def add(self, window: WindowFaces) -> None:
         """Record a window whose clips to keep have been inferred."""
@@ -158,22 +160,21 @@ class TrackAssembler:
 
         return EmotionTrack(starts, ends, stack(3, dim), has_face=[r[2] for r in rows],
                             probs=stack(4, n_labels), attention=stack(5, steps),
-                            labels=self.labels, video=video, preset=self.preset,
-                            weights_trained=self.weights_trained)
+                            boxes=np.array([r[6] for r in rows], np.float64).reshape(-1, 4),
+                            clip_face_ratio=[r[8] for r in rows], labels=self.labels,
+                            video=video, preset=self.preset,
+                            weights_trained=self.weights_trained, sampling=self.sampling)
 
     def result(self, video: str | None, duration: float, cuts: list[float],
                smooth: bool) -> FaceTracks:
         """The :class:`FaceTracks`, smoothed per shot (and per speaker turn) if ``smooth``."""
         ids = np.array([r[7] for r in self._speaker], int)
         speaker = self._track(self._speaker, video, duration)
-        faces = [FaceTrack(i, self._track(rows, video, duration),
-                           np.array([r[6] for r in rows], np.float64))
+        faces = [FaceTrack(i, self._track(rows, video, duration))
                  for i, rows in sorted(self._faces.items())]
         if smooth:
             middles = 0.5 * (speaker.starts + speaker.ends)
             turns = [float(m) for m, a, b in zip(middles[1:], ids[:-1], ids[1:]) if a != b]
             speaker = smooth_track(speaker, cuts + turns)
-            faces = [FaceTrack(f.id, smooth_track(f.track, cuts), f.boxes) for f in faces]
-        boxes = (np.array([r[6] for r in self._speaker], np.float64) if self._speaker
-                 else np.zeros((0, 4)))
-        return FaceTracks(video, duration, speaker, ids, boxes, faces, list(cuts), smooth)
+            faces = [FaceTrack(f.id, smooth_track(f.track, cuts)) for f in faces]
+        return FaceTracks(video, duration, speaker, ids, faces, list(cuts), smooth)

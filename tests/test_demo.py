@@ -79,31 +79,31 @@ def test_limits_and_missing_input_are_clear(clip_video):
         analyze_video(str(clip_video), preset="nope")
 
 
-def test_timeline_shades_no_face_stretches():
-    from demo.app import _label_band, _no_face_spans, timeline_figure
-    from emotion_encoder.results import ClipPrediction, FaceBox, VideoPrediction
+def test_timeline_reads_the_track_gaps_and_label_runs():
+    import numpy as np
 
-    probs = {"happiness": 0.8, "neutral": 0.2}
-    face = FaceBox(1, 2, 30, 40, 0.9)
-    clips = [ClipPrediction(0.0, 1.6, "happiness", 0.8, probs, face, 1.0),
-             ClipPrediction(0.8, 2.4, None, None, None, None, 0.0),
-             ClipPrediction(1.6, 3.2, None, None, None, None, 0.0),
-             ClipPrediction(2.4, 4.0, "neutral", 0.6, {"happiness": 0.4, "neutral": 0.6},
-                            face, 1.0)]
-    pred = VideoPrediction("v.mp4", 4.0, 25.0, 100, 320, 240, ("happiness", "neutral"),
-                           "happiness", None, clips, "default", False, {})
-    assert _no_face_spans(pred) == [(1.6, 2.4)]
-    assert [b[2] for b in _label_band(pred)] == ["happiness", None, None, "neutral"]
-    assert timeline_figure(pred).axes[0].get_xlim() == (0.0, 4.0)
+    from demo.app import clip_rows, timeline_figure
+    from emotion_encoder.timeline import EmotionTrack
+
+    probs = np.array([[0.8, 0.2], [0, 0], [0, 0], [0.4, 0.6]], np.float32)
+    track = EmotionTrack([0.0, 0.8, 1.6, 2.4], [1.6, 2.4, 3.2, 4.0], np.ones((4, 3)),
+                         probs=probs, labels=("happiness", "neutral"),
+                         has_face=[True, False, False, True],
+                         boxes=[[1, 2, 30, 40]] + [[np.nan] * 4] * 2 + [[1, 2, 30, 40]])
+    fig = timeline_figure(track, 4.0)
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (0.0, 4.0)
+    assert "happiness" in ax.get_title()
+    shaded = [p.get_x() for p in ax.patches]  # the gap, then the two label runs of the band
+    assert shaded == pytest.approx([1.6, 0.0, 2.4])
+    rows = clip_rows([("main", track)])
+    assert [r[3] for r in rows] == ["happiness", "no face", "no face", "neutral"]
+    assert rows[0][6] == "1,2,30,40" and rows[1][6] == ""
 
 
-def test_all_faces_with_smoothing_when_the_encoder_tracks(demo_url, tmp_path):
+def test_all_faces_with_smoothing(demo_url, tmp_path):
     from gradio_client import Client, handle_file
 
-    from demo.app import encoder_supports
-
-    if not encoder_supports("track"):
-        pytest.skip("EmotionEncoder.track is not available: the demo hides these options")
     video = tmp_path / "two faces.mp4"
     write_face_video(video, seconds=2.5, faces=2)
     summary, _, table, annotated, files, result = Client(demo_url, verbose=False).predict(

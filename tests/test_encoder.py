@@ -145,12 +145,12 @@ def test_real_multiface_video_with_no_face_stretches(encoder):
 
 def test_mirror_averaging_is_mirror_invariant(encoder):
     clips = np.random.default_rng(0).normal(size=(2, 16, 48, 48, 1)).astype("float32")
-    plain = encoder._forward(clips)
-    mirrored = encoder._forward(clips[:, :, :, ::-1].copy())
+    plain = encoder.classifier.forward(clips)
+    mirrored = encoder.classifier.forward(clips[:, :, :, ::-1].copy())
     for key in ("probs", "embedding", "attention"):
-        np.testing.assert_allclose(plain[key].numpy(), mirrored[key].numpy(), atol=1e-5)
-    single = EmotionEncoder(mirror=False)._forward(clips)["probs"].numpy()
-    assert not np.allclose(single, plain["probs"].numpy(), atol=1e-6)
+        np.testing.assert_allclose(plain[key], mirrored[key], atol=1e-5)
+    single = EmotionEncoder(mirror=False).classifier.forward(clips)["probs"]
+    assert not np.allclose(single, plain["probs"], atol=1e-6)
 
 
 def test_analyze_is_predict_and_embed_in_one_pass(encoder, face_video):
@@ -158,7 +158,7 @@ def test_analyze_is_predict_and_embed_in_one_pass(encoder, face_video):
     seen = []
     out = encoder.analyze(path, progress=seen.append)
     assert out.prediction.to_dict() == encoder.predict(path).to_dict()
-    np.testing.assert_allclose(out.embeddings.embeddings, encoder.embed(path).embeddings,
+    np.testing.assert_allclose(out.track.embeddings, encoder.embed(path).embeddings,
                                atol=1e-5)
     assert [round(f.t, 2) for f in seen] == [round(t, 2) for t, _ in out.frame_boxes]
     assert len(seen) == 30 and all(box is not None for _, box in out.frame_boxes)

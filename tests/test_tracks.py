@@ -125,7 +125,7 @@ def test_two_faces_give_two_tracks_that_follow_them(encoder, two_faces):
     np.testing.assert_allclose(tracks.speaker.embeddings, tracks.faces[0].track.embeddings)
     assert tracks.speaker.labels == encoder.labels and tracks.smoothed
     cond = align(tracks, n_mel_frames=100)
-    assert cond.values.shape == (100, encoder.model.embedding_dim) and cond.mask.all()
+    assert cond.values.shape == (100, encoder.classifier.embedding_dim) and cond.mask.all()
 
 
 def test_the_speaker_is_the_face_whose_mouth_moves(encoder, tmp_path):

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from emotion_encoder.results import ClipEmbeddings
 from emotion_encoder.timing import Segment
 from v2c_bridge import (AlignmentError, EmotionTrack, Interval, MelConditioning, SlidingWindow,
                         align, align_to_mel, audio_of_video, emotion_runs, load_track,
@@ -25,7 +24,7 @@ SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "video
 
 
 def clips(n: int = 8, window: float = 2.0, step: float = 1.0, no_face: tuple[int, ...] = (),
-          d: int = 4, steps: int = 4, seed: int = 0) -> ClipEmbeddings:
+          d: int = 4, steps: int = 4, seed: int = 0) -> EmotionTrack:
     """Encoder-like output built from numpy: sliding clips, zero rows where there is no face."""
     rng = np.random.default_rng(seed)
     starts = np.arange(n) * step
@@ -38,8 +37,8 @@ def clips(n: int = 8, window: float = 2.0, step: float = 1.0, no_face: tuple[int
     att /= att.sum(1, keepdims=True)
     for a in (emb, probs, att):
         a[~face] = 0
-    return ClipEmbeddings("clip.mp4", emb, starts, starts + window, face, probs, att, LABELS,
-                          "default", False)
+    return EmotionTrack(starts, starts + window, emb, has_face=face, probs=probs, attention=att,
+                        labels=LABELS, video="clip.mp4", preset="default")
 
 
 # ---------------------------------------------------------------- SlidingWindow
@@ -184,8 +183,8 @@ def test_video_frames_at_29_97_fps_rounding():
 
 # ---------------------------------------------------------------- the emotion track
 
-def test_track_from_embeddings_and_gaps():
-    track = EmotionTrack.from_embeddings(clips(n=8, window=1.6, step=0.8, no_face=(3, 4)))
+def test_track_of_encoder_like_clips_and_gaps():
+    track = clips(n=8, window=1.6, step=0.8, no_face=(3, 4))
     assert len(track) == 8 and track.dim == 4 and track.labels == LABELS
     assert track.extent == Segment(0.0, 7 * 0.8 + 1.6)
     assert track.gaps == [Segment(3.2, 4.0)]
@@ -213,7 +212,7 @@ def test_track_rejects_bad_arrays():
 
 
 def test_track_crop_modes():
-    track = EmotionTrack.from_embeddings(clips(n=6))  # [i, i + 2)
+    track = clips(n=6)  # [i, i + 2)
     assert track.crop(Segment(2.5, 3.5), "loose").starts.tolist() == [1.0, 2.0, 3.0]
     assert track.crop(Segment(1.0, 4.0), "strict").starts.tolist() == [1.0, 2.0]
     assert track.crop(Segment(1.5, 3.5), "center").starts.tolist() == [1.0, 2.0]
@@ -221,7 +220,7 @@ def test_track_crop_modes():
 
 def test_linear_is_linear_interpolation_between_clip_middles():
     emb = clips(n=10, window=1.6, step=0.8)
-    track = EmotionTrack.from_embeddings(emb)
+    track = emb
     middles = (emb.starts + emb.ends) / 2
     t = np.random.default_rng(1).uniform(middles[0], middles[-1], 200)
     values, mask = track.at(t, mode="linear")
@@ -234,7 +233,7 @@ def test_linear_is_linear_interpolation_between_clip_middles():
 
 def test_modes_near_a_gap_use_only_face_clips():
     emb = clips(n=8, window=2.0, step=1.0, no_face=(3, 4))  # face spans [0, 4) and [5, 9)
-    track = EmotionTrack.from_embeddings(emb)
+    track = emb
     for mode in ("nearest", "linear", "hold"):
         values, mask = track.at([3.5, 4.5, 5.5], mode=mode)
         assert mask.tolist() == [True, False, True]
@@ -271,7 +270,7 @@ def test_values_only_mix_face_clips_covering_the_time(data, n, mode):
 
 
 def test_align_to_mel_masks_no_face_frames():
-    track = EmotionTrack.from_embeddings(clips(n=8, window=1.6, step=0.8, no_face=(3, 4)))
+    track = clips(n=8, window=1.6, step=0.8, no_face=(3, 4))
     n_samples = int(8.0 * 22050)
     values, mask = align_to_mel(track, n_samples=n_samples)
     times = mel_frame_times(len(mask))
@@ -288,7 +287,7 @@ def test_align_to_mel_masks_no_face_frames():
 
 def test_mean_pooling_weights_by_overlap():
     emb = clips(n=4)  # clips [0, 2), [1, 3), [2, 4), [3, 5)
-    track = EmotionTrack.from_embeddings(emb)
+    track = emb
     word = pool_interval(track, Segment(0.5, 1.2), text="hi", tier="words")
     w = np.array([0.7, 0.2]) / 0.9
     np.testing.assert_allclose(word.vector, w @ emb.embeddings[:2], atol=1e-6)
@@ -301,7 +300,7 @@ def test_mean_pooling_weights_by_overlap():
 
 def test_confidence_pooling_multiplies_by_clip_confidence():
     emb = clips(n=4)
-    track = EmotionTrack.from_embeddings(emb)
+    track = emb
     idx, weights = clip_weights(track, Segment(0.5, 1.2), "confidence")
     assert idx.tolist() == [0, 1]
     np.testing.assert_allclose(weights, [0.7 * emb.probs[0].max(), 0.2 * emb.probs[1].max()],
@@ -328,7 +327,7 @@ def test_attention_pooling_uses_attention_mass_inside_the_interval():
 
 def test_pooling_in_gaps_and_points():
     emb = clips(n=8, no_face=(3, 4))  # gap [4, 5)
-    track = EmotionTrack.from_embeddings(emb)
+    track = emb
     gap = pool_interval(track, Segment(4.1, 4.9), text="...")
     assert gap.label is None and gap.probs is None and gap.confidence is None
     assert gap.face_ratio == 0 and not gap.vector.any() and gap.vector.shape == (4,)
@@ -382,7 +381,7 @@ def test_align_intervals_from_lists_and_files(tmp_path):
     srt.write_text("1\n00:00:00,500 --> 00:00:01,200\nhello\n", encoding="utf-8")
     (line,) = align(emb, subtitles=srt)
     assert line.segment == Segment(0.5, 1.2) and line.tier == "subtitles"
-    expected = pool_interval(EmotionTrack.from_embeddings(emb), Segment(0.5, 1.2), pool="mean")
+    expected = pool_interval(emb, Segment(0.5, 1.2), pool="mean")
     np.testing.assert_allclose(line.vector, expected.vector)
     with pytest.raises(ValueError):
         align(emb)
@@ -401,7 +400,7 @@ def test_load_track_errors_name_the_file(tmp_path):
         load_track(tmp_path / "missing.npz")
     bad = tmp_path / "other.npz"
     np.savez(bad, x=np.zeros(3))
-    with pytest.raises(AlignmentError, match="other.npz: not a ClipEmbeddings .npz"):
+    with pytest.raises(AlignmentError, match="other.npz: not an emotion track .npz"):
         load_track(bad)
 
 

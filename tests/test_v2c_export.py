@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from emotion_encoder.results import ClipEmbeddings
 from emotion_encoder.timing import Segment
 from v2c_bridge import (AlignedInterval, AlignmentError, EmotionTrack, Interval, align,
                         emotion_runs, read_json, read_npz, read_subtitles, read_textgrid,
@@ -18,7 +17,7 @@ from v2c_bridge import (AlignedInterval, AlignmentError, EmotionTrack, Interval,
 LABELS = ("happiness", "sadness", "neutral")
 
 
-def embeddings() -> ClipEmbeddings:
+def embeddings() -> EmotionTrack:
     """Seven 2 s clips every 1 s; no face in clips 3 and 4 (a gap from 4 s to 5 s)."""
     rng = np.random.default_rng(3)
     n = 7
@@ -29,13 +28,13 @@ def embeddings() -> ClipEmbeddings:
     emb = rng.normal(size=(n, 5)).astype(np.float32)
     att = np.full((n, 4), 0.25, np.float32)
     emb[~face], att[~face] = 0, 0
-    return ClipEmbeddings("clip.mp4", emb, starts, starts + 2, face, probs, att, LABELS,
-                          "default", False)
+    return EmotionTrack(starts, starts + 2, emb, has_face=face, probs=probs, attention=att,
+                        labels=LABELS, video="clip.mp4", preset="default")
 
 
 @pytest.fixture
 def track() -> EmotionTrack:
-    return EmotionTrack.from_embeddings(embeddings())
+    return embeddings()
 
 
 @pytest.fixture

@@ -13,28 +13,29 @@ whisperX — load the clips as a track, then align it:
 >>> words[0].text, words[0].label                   # doctest: +SKIP
 ('hello', 'happiness')
 
-Modules: ``timeline`` (SlidingWindow, EmotionTrack), ``mel`` (frame arithmetic, audio,
-MelConditioning), ``transcripts`` (TextGrid, whisper JSON, SRT/WebVTT readers),
-``pooling`` (one vector per interval, label runs), ``align``, ``export`` (writers/readers),
-``smoothing`` (HMM posteriors / Viterbi per shot), ``faces`` (FaceTrack, FaceTracks: the
-per-person and speaker tracks of ``EmotionEncoder().track(video)``, accepted by ``align``).
-No-face time is a gap: NaN with a False mask on mel frames, a zero vector without a label
-for intervals — never interpolated across.
+The bridge reads the encoder's result types only (``emotion_encoder.timeline``:
+SlidingWindow, EmotionTrack; ``emotion_encoder.face_tracks``: FaceTrack, FaceTracks;
+``emotion_encoder.smoothing``), re-exported here; importing it loads neither TensorFlow
+nor MediaPipe. Modules: ``mel`` (frame arithmetic, audio, MelConditioning),
+``transcripts`` (TextGrid, whisper JSON, SRT/WebVTT readers), ``pooling`` (one vector per
+interval, label runs), ``align``, ``export`` (writers/readers). No-face time is a gap: NaN
+with a False mask on mel frames, a zero vector without a label for intervals — never
+interpolated across.
 """
 
 from __future__ import annotations
 
+from emotion_encoder.face_tracks import FaceTrack, FaceTracks
+from emotion_encoder.smoothing import smooth_track, track_viterbi, viterbi_path
+from emotion_encoder.timeline import EmotionTrack, SlidingWindow
 from emotion_encoder.timing import Segment
 from v2c_bridge.align import align, load_track
 from v2c_bridge.errors import AlignmentError, TranscriptWarning
-from v2c_bridge.faces import FaceTrack, FaceTracks
 from v2c_bridge.export import (read_json, read_npz, write_csv, write_json, write_npz, write_srt,
                                write_textgrid, write_vtt)
 from v2c_bridge.mel import (MelConditioning, align_to_mel, audio_of_video, mel_frame_count,
                             mel_frame_times, mel_frames_for, mel_window, video_frame_indices)
 from v2c_bridge.pooling import AlignedInterval, emotion_runs, pool_interval, pool_intervals
-from v2c_bridge.smoothing import smooth_track, track_viterbi, viterbi_path
-from v2c_bridge.timeline import EmotionTrack, SlidingWindow
 from v2c_bridge.transcripts import Interval, read_subtitles, read_textgrid, read_words
 
 __all__ = [

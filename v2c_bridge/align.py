@@ -1,6 +1,6 @@
 """The one-call API, in two steps as in whisperX: load a track, then align it.
 
->>> track = load_track("clip.npz")    # a ClipEmbeddings.save file  # doctest: +SKIP
+>>> track = load_track("clip.npz")    # an EmotionTrack.save file (embed, tag)  # doctest: +SKIP
 >>> cond = align(track, mel_frames_for="clip.mp4", sr=22050, hop_length=256)  # doctest: +SKIP
 >>> cond.values.shape, cond.mask.mean()        # doctest: +SKIP
 ((1399, 512), 0.93)
@@ -16,21 +16,20 @@ from typing import Sequence
 
 import numpy as np
 
-from emotion_encoder.results import ClipEmbeddings
 from v2c_bridge.errors import AlignmentError
 from v2c_bridge import mel
-from v2c_bridge.faces import FaceTrack, FaceTracks
+from emotion_encoder.face_tracks import FaceTrack, FaceTracks
 from v2c_bridge.mel import MelConditioning, align_to_mel, mel_frame_count, mel_frame_times
 from v2c_bridge.pooling import AlignedInterval, Pool, pool_intervals
-from v2c_bridge.timeline import EmotionTrack, SampleMode
+from emotion_encoder.timeline import EmotionTrack, SampleMode
 from v2c_bridge.transcripts import Interval, read_subtitles, read_textgrid, read_words
 
-TrackSource = EmotionTrack | FaceTracks | FaceTrack | ClipEmbeddings | str | os.PathLike
+TrackSource = EmotionTrack | FaceTracks | FaceTrack | str | os.PathLike
 TranscriptSource = str | os.PathLike | Sequence[Interval]
 
 
 def load_track(source: TrackSource) -> EmotionTrack:
-    """An :class:`EmotionTrack` from a track, a :class:`ClipEmbeddings` or its ``.npz``,
+    """An :class:`EmotionTrack` from a track or its ``.npz`` (:meth:`EmotionTrack.save`),
     a :class:`FaceTrack`, or :class:`FaceTracks` (its speaker track)."""
     if isinstance(source, EmotionTrack):
         return source
@@ -38,17 +37,15 @@ def load_track(source: TrackSource) -> EmotionTrack:
         return source.speaker
     if isinstance(source, FaceTrack):
         return source.track
-    if isinstance(source, ClipEmbeddings):
-        return EmotionTrack.from_embeddings(source)
     try:
-        return EmotionTrack.from_embeddings(ClipEmbeddings.load(source))
+        return EmotionTrack.load(source)
     except FileNotFoundError:
         raise AlignmentError(source, "file not found") from None
     except KeyError as e:
-        raise AlignmentError(source, f"not a ClipEmbeddings .npz (no {e.args[0]!r} array)") \
+        raise AlignmentError(source, f"not an emotion track .npz (no {e.args[0]!r} array)") \
             from None
     except (OSError, ValueError, TypeError) as e:
-        raise AlignmentError(source, f"not a ClipEmbeddings .npz ({e})") from None
+        raise AlignmentError(source, f"not an emotion track .npz ({e})") from None
 
 
 def _intervals(subtitles: TranscriptSource | None, textgrid: TranscriptSource | None,

@@ -2,16 +2,14 @@
 
 >>> raise AlignmentError("clip.srt", "line 4: cue ends before it starts")
 Traceback (most recent call last):
-v2c_bridge.errors.AlignmentError: clip.srt: line 4: cue ends before it starts
+emotion_encoder.errors.AlignmentError: clip.srt: line 4: cue ends before it starts
 """
 
 from __future__ import annotations
 
-from emotion_encoder.errors import FileProblem
+from emotion_encoder.errors import AlignmentError
 
-
-class AlignmentError(FileProblem):
-    """A track, transcript or media file cannot be used for alignment."""
+__all__ = ["AlignmentError", "TranscriptWarning"]
 
 
 class TranscriptWarning(UserWarning):

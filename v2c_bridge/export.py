@@ -23,11 +23,11 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from emotion_encoder import __version__
-from v2c_bridge.atomic import atomic_write
+from emotion_encoder.atomic import atomic_write
 from v2c_bridge.errors import AlignmentError
 from v2c_bridge.mel import MelConditioning
 from v2c_bridge.pooling import AlignedInterval, emotion_runs
-from v2c_bridge.timeline import EmotionTrack
+from emotion_encoder.timeline import EmotionTrack
 from v2c_bridge.transcripts import read_text, read_textgrid
 
 __all__ = ["read_json", "read_npz", "read_textgrid", "write_csv", "write_json", "write_npz",

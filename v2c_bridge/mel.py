@@ -29,7 +29,7 @@ import numpy as np
 
 from emotion_encoder import __version__
 from v2c_bridge.errors import AlignmentError
-from v2c_bridge.timeline import EmotionTrack, SampleMode, SlidingWindow
+from emotion_encoder.timeline import EmotionTrack, SampleMode, SlidingWindow
 
 
 def _check_stft(sr: float, hop_length: int, n_fft: int) -> None:

@@ -7,7 +7,7 @@ its overlap times ``S * a_step``, so uniform attention gives the same weights as
 Only face clips count; an interval no face clip touches gets a zero vector and no label.
 
 >>> import numpy as np
->>> from v2c_bridge.timeline import EmotionTrack
+>>> from emotion_encoder.timeline import EmotionTrack
 >>> track = EmotionTrack([0.0, 1.0], [2.0, 3.0], np.eye(2, dtype=np.float32),
 ...                      probs=[[0.9, 0.1], [0.2, 0.8]], labels=("happiness", "sadness"))
 >>> word = pool_interval(track, Segment(0.0, 1.5), text="hi")
@@ -23,7 +23,7 @@ from typing import Any, Iterable, Literal
 import numpy as np
 
 from emotion_encoder.timing import Segment
-from v2c_bridge.timeline import EmotionTrack, check_mode
+from emotion_encoder.timeline import EmotionTrack, check_mode
 from v2c_bridge.transcripts import Interval
 
 Pool = Literal["mean", "confidence", "attention"]
@@ -120,24 +120,12 @@ def pool_intervals(track: EmotionTrack, intervals: Iterable[Interval],
 
 
 def emotion_runs(track: EmotionTrack, pool: Pool = "mean") -> list[AlignedInterval]:
-    """The track cut into runs of one label: one :class:`AlignedInterval` per run.
-
-    Clip boundaries cut time into pieces; each face-covered piece takes the label of its
-    pooled probabilities, and touching pieces with the same label merge into a run,
-    which is then pooled as a whole. Gaps end runs and produce none.
-    """
-    face = np.flatnonzero(track.has_face)
-    bounds = np.unique(np.concatenate([track.starts[face], track.ends[face]]))
-    runs: list[tuple[float, float, str | None]] = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        piece = Segment(a, b)
-        if not len(track.overlapping(piece)):
-            continue
-        label = pool_interval(track, piece, pool=pool).label
-        if runs and runs[-1][1] == a and runs[-1][2] == label:
-            runs[-1] = (runs[-1][0], b, label)
-        else:
-            runs.append((a, b, label))
-    pooled = [pool_interval(track, Segment(a, b), tier="emotion", pool=pool) for a, b, _ in runs]
-    return [p if p.label == label else replace(p, label=label, confidence=p.probs[label])
-            for p, (_, _, label) in zip(pooled, runs)]
+    """The runs of one label of :meth:`EmotionTrack.label_runs` (the one definition of the
+    label at a time), each pooled as a whole with ``pool`` and keeping the run's label.
+    Gaps end runs and produce none."""
+    pooled = []
+    for span, label, _ in track.label_runs():
+        iv = pool_interval(track, span, tier="emotion", pool=pool)
+        pooled.append(iv if iv.label == label else replace(iv, label=label,
+                                                           confidence=iv.probs[label]))
+    return pooled

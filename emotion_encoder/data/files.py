@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emotion_encoder.errors import DatasetError
+from emotion_encoder.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".webm", ".mov", ".flv"})
+__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "class_folders", "existing_dir", "image_frames",
+           "natural_key", "read_csv"]
 
 
 def natural_key(name: str | os.PathLike) -> tuple:

@@ -11,7 +11,7 @@ the network, so 2D weights (trained on still faces) inflate into the 3D net one-
 >>> backbone = ResNet3DBackbone(stackwise_num_filters=(8, 16, 32, 64), stem_filters=8,
 ...                             num_frames=8, image_size=32, channels=1)
 >>> backbone.output_shape
-(None, 2, 2, 2, 64)
+(None, 2, 1, 1, 64)
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def jittered_indices(n_items: int, frames: int, rng: np.random.Generator,
     ``n_items`` (indices repeat when the span is shorter than ``frames``).
 
     >>> idx = jittered_indices(100, 16, np.random.default_rng(0))
-    >>> len(idx), bool(np.all(np.diff(idx) >= 0)), 0 <= idx[0] and idx[-1] < 100
+    >>> len(idx), bool(np.all(np.diff(idx) >= 0)), bool(0 <= idx[0] and idx[-1] < 100)
     (16, True, True)
     """
     span = max(1, int(round(n_items * rng.uniform(min_span, 1.0))))

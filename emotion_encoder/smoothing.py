@@ -24,7 +24,7 @@ from typing import Iterable
 
 import numpy as np
 
-from v2c_bridge.timeline import EmotionTrack
+from emotion_encoder.timeline import EmotionTrack
 
 DEFAULT_SWITCH_PROB = 0.2
 """Probability that the emotion changes from one clip to the next (clips every ~0.8 s)."""
@@ -119,7 +119,7 @@ def smooth_track(track: EmotionTrack, breaks: Iterable[float] = (),
 
     Embeddings, attention and no-face rows are unchanged.
 
-    >>> from v2c_bridge.timeline import SlidingWindow
+    >>> from emotion_encoder.timeline import SlidingWindow
     >>> track = EmotionTrack.from_window(np.ones((5, 2), np.float32),
     ...     SlidingWindow(0.0, 1.6, 0.8), labels=("anger", "joy"),
     ...     probs=[[0.8, 0.2], [0.8, 0.2], [0.3, 0.7], [0.8, 0.2], [0.8, 0.2]])
@@ -131,10 +131,7 @@ def smooth_track(track: EmotionTrack, breaks: Iterable[float] = (),
     if track.labels:
         for run in chains(track, breaks):
             probs[run] = smooth_probs(track.probs[run], switch_prob)
-    return EmotionTrack(track.starts, track.ends, track.embeddings, has_face=track.has_face,
-                        probs=probs, attention=track.attention, labels=track.labels,
-                        video=track.video, preset=track.preset,
-                        weights_trained=track.weights_trained)
+    return track.replace(probs=probs)
 
 
 def track_viterbi(track: EmotionTrack, breaks: Iterable[float] = (),

@@ -1,8 +1,12 @@
-"""Time on the emotion track, in the manner of ``pyannote.core``.
+"""The one timeline type: emotions of clips over time, in the manner of ``pyannote.core``.
 
 A :class:`SlidingWindow` maps frame indices to time spans; an :class:`EmotionTrack` holds
-the encoder's clips (one row each: embedding, probabilities, attention, face flag) with
-their spans, and answers questions about any time or span.
+a video's clips (one row each: span, face flag, probabilities, embedding, attention, face
+box, share of frames with the face) and answers every question about time: the clips in
+a span (:meth:`~EmotionTrack.crop`), the values at a time (:meth:`~EmotionTrack.at`), the
+no-face gaps, the runs of one label, the video's label. ``EmotionEncoder.predict``,
+``embed`` and ``track`` all return it (inside a ``VideoPrediction`` / ``FaceTracks``);
+the demo and ``v2c_bridge`` only read it. Numpy only: no TensorFlow, no video.
 
 >>> w = SlidingWindow(start=0.0, duration=1.6, step=0.8)
 >>> w[2], w.closest_frame(2.4)
@@ -13,17 +17,20 @@ their spans, and answers questions about any time or span.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Literal, Sequence
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
-from emotion_encoder.results import ClipEmbeddings
+from emotion_encoder.atomic import atomic_write
+from emotion_encoder.errors import AlignmentError
 from emotion_encoder.timing import Segment
-from v2c_bridge.errors import AlignmentError
 
 CropMode = Literal["loose", "strict", "center"]
 """``loose``: frames that intersect the span (for a zero-length span: contain it);
@@ -133,12 +140,16 @@ def _select(starts: np.ndarray, ends: np.ndarray, span: Segment, mode: CropMode)
 
 
 class EmotionTrack:
-    """The encoder's clips as a feature track: one row per clip, with its time span.
+    """A video's clips as a feature track: one row per clip, with its time span.
 
     Clips may overlap (sliding windows) and are kept sorted by start. Rows whose
-    ``has_face`` is False carry no emotion: time covered by no face clip is a *gap*
-    (:attr:`gaps`), where :meth:`at` answers NaN with a False mask, and nothing is
-    interpolated across it.
+    ``has_face`` is False carry no emotion (zero embedding and probabilities): time
+    covered by no face clip is a *gap* (:attr:`gaps`), where :meth:`at` answers NaN with a
+    False mask, and nothing is interpolated across it. ``boxes`` is each clip's median face
+    box ``(x0, y0, x1, y1)`` in pixels (NaN where the face was never seen), with the
+    detector's median score in ``box_scores`` and ``padded`` telling that the face was
+    found only after padding the frame (a tight face crop). ``clip_face_ratio`` is the
+    share of a clip's frames that show the face; ``sampling`` says how the clips were cut.
 
     >>> track = EmotionTrack.from_window(np.eye(4, dtype=np.float32),
     ...                                  SlidingWindow(start=0.0, duration=2.0, step=1.0),
@@ -150,12 +161,20 @@ class EmotionTrack:
     ([0.5, 0.5, 0.0, 0.0], [True, False])
     """
 
+    ROWS = ("starts", "ends", "embeddings", "has_face", "probs", "attention", "boxes",
+            "box_scores", "padded", "clip_face_ratio")
+    """The per-clip arrays, in the order of :meth:`arrays` (all of length ``len(track)``)."""
+
     def __init__(self, starts: Sequence[float] | np.ndarray, ends: Sequence[float] | np.ndarray,
                  embeddings: np.ndarray, *, has_face: Sequence[bool] | np.ndarray | None = None,
                  probs: np.ndarray | None = None, attention: np.ndarray | None = None,
+                 boxes: np.ndarray | None = None, box_scores: np.ndarray | None = None,
+                 padded: Sequence[bool] | np.ndarray | None = None,
+                 clip_face_ratio: Sequence[float] | np.ndarray | None = None,
                  labels: Sequence[str] = (), video: str | None = None, preset: str = "",
-                 weights_trained: bool = False):
-        """Arrays of ``n`` clips; ``has_face`` defaults to "row is not all zeros"."""
+                 weights_trained: bool = False, sampling: Mapping[str, Any] | None = None):
+        """Arrays of ``n`` clips; ``has_face`` defaults to "row is not all zeros",
+        ``clip_face_ratio`` to 1 for face clips and 0 for the others."""
         source = video or "emotion track"
         emb = np.asarray(embeddings, np.float32)
         if emb.ndim != 2:
@@ -168,8 +187,18 @@ class EmotionTrack:
         probs = np.zeros((n, 0), np.float32) if probs is None else np.asarray(probs, np.float32)
         labels = tuple(str(x) for x in labels)
         att = None if attention is None else np.asarray(attention, np.float32)
+        boxes = (np.full((n, 4), np.nan) if boxes is None
+                 else np.asarray(boxes, np.float64).reshape(-1, 4))
+        scores = (np.zeros(n) if box_scores is None
+                  else np.asarray(box_scores, np.float64).reshape(-1))
+        padded = (np.zeros(n, bool) if padded is None
+                  else np.asarray(padded, bool).reshape(-1))
+        ratio = (face.astype(np.float64) if clip_face_ratio is None
+                 else np.asarray(clip_face_ratio, np.float64).reshape(-1))
         for name, arr in (("starts", starts), ("ends", ends), ("has_face", face),
-                          ("probs", probs), ("attention", att)):
+                          ("probs", probs), ("attention", att), ("boxes", boxes),
+                          ("box_scores", scores), ("padded", padded),
+                          ("clip_face_ratio", ratio)):
             if arr is not None and len(arr) != n:
                 raise AlignmentError(source, f"{name} has {len(arr)} rows but embeddings has {n}")
         if probs.ndim != 2 or probs.shape[1] != len(labels):
@@ -187,16 +216,12 @@ class EmotionTrack:
         self.starts, self.ends = starts[order], ends[order]
         self.embeddings, self.has_face, self.probs = emb[order], face[order], probs[order]
         self.attention = None if att is None else att[order]
+        self.boxes, self.box_scores, self.padded = boxes[order], scores[order], padded[order]
+        self.clip_face_ratio = ratio[order]
         self.labels, self.video, self.preset = labels, video, preset
         self.weights_trained = bool(weights_trained)
+        self.sampling = dict(sampling or {})
         self._face = np.flatnonzero(self.has_face)
-
-    @classmethod
-    def from_embeddings(cls, emb: ClipEmbeddings) -> "EmotionTrack":
-        """The track of :meth:`EmotionEncoder.embed`'s output."""
-        return cls(emb.starts, emb.ends, emb.embeddings, has_face=emb.has_face, probs=emb.probs,
-                   attention=emb.attention, labels=emb.labels, video=emb.video,
-                   preset=emb.preset, weights_trained=emb.weights_trained)
 
     @classmethod
     def from_window(cls, embeddings: np.ndarray, window: SlidingWindow,
@@ -204,6 +229,22 @@ class EmotionTrack:
         """Rows on a regular :class:`SlidingWindow` (row ``i`` spans ``window[i]``)."""
         starts = window.start + np.arange(len(embeddings)) * window.step
         return cls(starts, starts + window.duration, embeddings, **kwargs)
+
+    def replace(self, rows: np.ndarray | slice | None = None, **changes: Any) -> "EmotionTrack":
+        """A new track: the rows ``rows`` (all by default), with ``changes`` (any argument
+        of the constructor) applied.
+
+        >>> t = EmotionTrack([0, 1], [1, 2], np.ones((2, 3)), labels=(), video="a.mp4")
+        >>> len(t.replace(np.array([False, True]))), t.replace(video="b.mp4").video
+        (1, 'b.mp4')
+        """
+        keep = slice(None) if rows is None else rows
+        args: dict[str, Any] = {name: None if getattr(self, name) is None
+                                else getattr(self, name)[keep] for name in self.ROWS}
+        args.update(labels=self.labels, video=self.video, preset=self.preset,
+                    weights_trained=self.weights_trained, sampling=self.sampling)
+        args.update(changes)
+        return EmotionTrack(args.pop("starts"), args.pop("ends"), args.pop("embeddings"), **args)
 
     def __len__(self) -> int:
         return len(self.embeddings)
@@ -234,6 +275,30 @@ class EmotionTrack:
             return [None] * len(self)
         best = self.probs.argmax(axis=1)
         return [self.labels[b] if f else None for b, f in zip(best, self.has_face)]
+
+    @property
+    def video_probs(self) -> np.ndarray | None:
+        """The video's probabilities: the mean of the face clips' probabilities, each
+        weighted by the share of its frames that show the face (``clip_face_ratio``);
+        None when no clip has a face (or the track has no labels). The one definition
+        used by ``predict``, the demo, ``tag`` and the bridge.
+
+        >>> t = EmotionTrack([0, 1], [1, 2], np.ones((2, 1)), probs=[[1, 0], [0, 1]],
+        ...                  labels=("a", "b"), clip_face_ratio=[1.0, 0.5])
+        >>> t.video_probs.round(3).tolist(), t.video_label
+        ([0.667, 0.333], 'a')
+        """
+        weights = np.where(self.has_face, self.clip_face_ratio, 0.0)
+        if not self.labels or weights.sum() <= 0:
+            return None
+        face = weights > 0
+        return (weights[face] @ self.probs[face].astype(np.float64)) / weights.sum()
+
+    @property
+    def video_label(self) -> str | None:
+        """The label of :attr:`video_probs` (None without a face)."""
+        probs = self.video_probs
+        return None if probs is None else self.labels[int(np.argmax(probs))]
 
     @property
     def extent(self) -> Segment:
@@ -284,13 +349,108 @@ class EmotionTrack:
 
     def crop(self, span: Segment, mode: CropMode = "loose") -> "EmotionTrack":
         """The clips in ``span`` (in the sense of ``mode``), as a new track."""
-        keep = _select(self.starts, self.ends, span, mode)
-        return EmotionTrack(
-            self.starts[keep], self.ends[keep], self.embeddings[keep],
-            has_face=self.has_face[keep], probs=self.probs[keep],
-            attention=None if self.attention is None else self.attention[keep],
-            labels=self.labels, video=self.video, preset=self.preset,
-            weights_trained=self.weights_trained)
+        return self.replace(_select(self.starts, self.ends, span, mode))
+
+    def label_runs(self) -> list[tuple[Segment, str, float]]:
+        """The time covered by face clips cut into runs of one label:
+        ``(span, label, confidence)``, sorted. The one definition of "the label at a time"
+        (the demo's band and captions, the SRT, the bridge's ``emotion_runs``).
+
+        Clip boundaries cut time into pieces; a piece takes the label of the mean
+        probabilities of the face clips covering it; touching pieces with the same label
+        merge. ``confidence`` is that label's probability over the whole run, the face
+        clips weighted by the time they share with it. Gaps end runs.
+
+        >>> t = EmotionTrack([0, 1, 2], [2, 3, 4], np.ones((3, 1)), labels=("a", "b"),
+        ...                  probs=[[0.9, 0.1], [0.6, 0.4], [0.1, 0.9]])
+        >>> [(r.start, r.end, label, round(c, 2)) for r, label, c in t.label_runs()]
+        [(0.0, 2.0, 'a', 0.8), (2.0, 4.0, 'b', 0.73)]
+        """
+        if not self.labels:
+            return []
+        face = self._face
+        starts, ends = self.starts[face], self.ends[face]
+        bounds = np.unique(np.concatenate([starts, ends]))
+        runs: list[list[Any]] = []  # [start, end, label index]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            rows = face[(starts < b) & (ends > a)]
+            if not len(rows):
+                continue
+            best = int(self.probs[rows].astype(np.float64).mean(axis=0).argmax())
+            if runs and runs[-1][1] == a and runs[-1][2] == best:
+                runs[-1][1] = b
+            else:
+                runs.append([a, b, best])
+        out = []
+        for a, b, k in runs:
+            shared = np.clip(np.minimum(ends, b) - np.maximum(starts, a), 0.0, None)
+            confidence = shared @ self.probs[face, k].astype(np.float64) / shared.sum()
+            out.append((Segment(a, b), self.labels[k], float(confidence)))
+        return out
+
+    def run_at(self, t: float) -> tuple[Segment, str, float] | None:
+        """The run of :meth:`label_runs` holding time ``t`` (None in a gap)."""
+        runs = self._runs
+        i = bisect_right([r.start for r, _, _ in runs], t) - 1
+        return runs[i] if i >= 0 and t in runs[i][0] else None
+
+    def label_at(self, times: float | Sequence[float] | np.ndarray) -> list[str | None]:
+        """The label of the run of :meth:`label_runs` holding each time (None in a gap).
+
+        >>> t = EmotionTrack([0, 2], [2, 4], np.ones((2, 1)), labels=("a", "b"),
+        ...                  probs=[[0.9, 0.1], [0.2, 0.8]], has_face=[True, False])
+        >>> t.label_at([0.5, 3.0])
+        ['a', None]
+        """
+        found = (self.run_at(float(t)) for t in np.asarray(times, np.float64).reshape(-1))
+        return [None if run is None else run[1] for run in found]
+
+    @cached_property
+    def _runs(self) -> list[tuple[Segment, str, float]]:
+        return self.label_runs()
+
+    def clip_at(self, t: float) -> int | None:
+        """Index of the clip (with a face or not) covering ``t`` whose middle is nearest it."""
+        covering = np.flatnonzero((self.starts <= t) & (t < self.ends))
+        if not len(covering):
+            return None
+        middles = 0.5 * (self.starts[covering] + self.ends[covering])
+        return int(covering[np.argmin(np.abs(middles - t))])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything as numpy arrays, as :meth:`save` writes them."""
+        out = {name: getattr(self, name) for name in self.ROWS if name != "attention"}
+        out["attention"] = (np.zeros((len(self), 0), np.float32) if self.attention is None
+                            else self.attention)
+        out.update(labels=np.asarray(self.labels, dtype=str), video=np.asarray(self.video or ""),
+                   preset=np.asarray(self.preset),
+                   weights_trained=np.asarray(self.weights_trained),
+                   sampling=np.asarray(json.dumps(self.sampling)))
+        return out
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write an ``.npz`` atomically (read back by :meth:`load`)."""
+        with atomic_write(path, "wb") as handle:
+            np.savez(handle, **self.arrays())
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "EmotionTrack":
+        """A track from :meth:`save`'s ``.npz`` (files of version 0.1, without boxes, too).
+
+        Raises ``FileNotFoundError``, ``KeyError`` (a missing array) or ``ValueError``.
+        """
+        with np.load(path) as data:
+            rows = {name: data[name] for name in cls.ROWS if name in data.files}
+            for name in ("starts", "ends", "embeddings", "has_face", "probs", "attention"):
+                if name not in rows:
+                    raise KeyError(name)
+            return cls(rows.pop("starts"), rows.pop("ends"), rows.pop("embeddings"), **rows,
+                       labels=tuple(str(x) for x in data["labels"]),
+                       video=str(data["video"]) or None, preset=str(data["preset"]),
+                       weights_trained=bool(data["weights_trained"]),
+                       sampling=json.loads(str(data["sampling"])) if "sampling" in data.files
+                       else None)
 
     def at(self, times: float | Sequence[float] | np.ndarray,
            mode: SampleMode = "linear") -> tuple[np.ndarray, np.ndarray]:

@@ -1,12 +1,14 @@
 """Emotion tracks of several faces: one :class:`EmotionTrack` per person, and the speaker's.
 
-:meth:`EmotionEncoder.track` returns a :class:`FaceTracks`; :func:`~v2c_bridge.align`
-accepts it and aligns its ``speaker`` track (single-voice conditioning).
+:meth:`EmotionEncoder.track` returns a :class:`FaceTracks`; ``v2c_bridge.align`` accepts
+it and aligns its ``speaker`` track (single-voice conditioning).
 
->>> tracks = EmotionEncoder().track("scene.mp4", faces="all")     # doctest: +SKIP
->>> tracks.cuts, [f.id for f in tracks.faces], tracks.speaker_ids[:4]  # doctest: +SKIP
-([3.6, 7.9], [0, 1, 2], array([0, 0, 1, -1]))
->>> cond = align(tracks, mel_frames_for="scene.mp4")              # doctest: +SKIP
+>>> import numpy as np
+>>> from emotion_encoder.timeline import EmotionTrack
+>>> speaker = EmotionTrack([0.0, 0.8], [1.6, 2.4], np.ones((2, 4)))
+>>> tracks = FaceTracks("scene.mp4", 2.4, speaker, np.array([0, 1]), [], [1.2], False)
+>>> tracks.speaker_ids.tolist(), tracks.speaker_boxes.shape, tracks.cuts
+([0, 1], (2, 4), [1.2])
 """
 
 from __future__ import annotations
@@ -15,17 +17,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from v2c_bridge.timeline import EmotionTrack
+from emotion_encoder.timeline import EmotionTrack
 
 
 @dataclass(frozen=True, eq=False)
 class FaceTrack:
-    """One person (a tracked face, within one shot): its id, emotion track and, per clip,
-    its median face box ``(x0, y0, x1, y1)`` in pixels (NaN where not seen)."""
+    """One person (a tracked face, within one shot): its id and emotion track (whose
+    ``boxes`` are the person's median face box per clip, NaN where not seen)."""
 
     id: int
     track: EmotionTrack
-    boxes: np.ndarray  # (n_clips, 4) float64
+
+    @property
+    def boxes(self) -> np.ndarray:
+        """``(n_clips, 4)`` median boxes ``(x0, y0, x1, y1)`` in pixels."""
+        return self.track.boxes
 
     @property
     def span(self) -> tuple[float, float]:
@@ -40,20 +46,24 @@ class FaceTracks:
 
     ``speaker`` has one row per sliding window: the clip of the face chosen as the
     speaker in that window (``speaker_ids``: its person id, -1 where no face showed long
-    enough: a gap) with its box in ``speaker_boxes``. ``faces`` holds every person's
-    track when tracking ``faces="all"`` (empty for ``faces="speaker"``). ``cuts`` are the
-    times of the sampled frames that start a new shot; ``smoothed`` tells whether the
-    probabilities are HMM posteriors (see :mod:`v2c_bridge.smoothing`).
+    enough: a gap), its box in ``speaker.boxes``. ``faces`` holds every person's track
+    when tracking ``faces="all"`` (empty for ``faces="speaker"``). ``cuts`` are the times
+    of the sampled frames that start a new shot; ``smoothed`` tells whether the
+    probabilities are HMM posteriors (see :mod:`emotion_encoder.smoothing`).
     """
 
     video: str | None
     duration: float
     speaker: EmotionTrack
     speaker_ids: np.ndarray  # (n_windows,) int
-    speaker_boxes: np.ndarray  # (n_windows, 4) float64
     faces: list[FaceTrack]
     cuts: list[float]
     smoothed: bool
+
+    @property
+    def speaker_boxes(self) -> np.ndarray:
+        """``(n_windows, 4)``: the speaker's box in each window (NaN in gaps)."""
+        return self.speaker.boxes
 
     def face(self, face_id: int) -> FaceTrack:
         """The :class:`FaceTrack` with this id."""
