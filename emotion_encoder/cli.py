@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encoder_options(embed)
     embed.add_argument("-o", "--output", type=Path, required=True, help="output .npz file")
     train = sub.add_parser("train", help="run (or resume) a training config")
-    train.add_argument("config", type=Path, help="YAML/JSON config, e.g. configs/default.yaml")
+    train.add_argument("config", type=Path, help="YAML/JSON config, e.g. configs/default.yaml of the source repository")
     train.add_argument("--out", type=Path, help="run folder (default: the config's 'out')")
     evaluate = sub.add_parser("evaluate", help="accuracy, per-class recall, confusion matrix")
     evaluate.add_argument("model", help="preset name or .keras file (e.g. runs/x/model.keras)")

@@ -3,6 +3,8 @@
     emotion-encoder train configs/default.yaml          # the shipped default's recipe
     emotion-encoder train configs/finetune-example.yaml # fine-tune on your own clips
 
+(``configs/`` is in the source repository and the sdist, not in the installed wheel.)
+
 A config holds ``preset`` and ``out`` and either the stages of the still-face recipe
 (``stills``: pretrain the 2D twin of the backbone on still faces; ``heads``: inflate it to
 3D and train the temporal heads on clips; optional ``zoom``: choose the preprocessor's
