@@ -54,11 +54,21 @@ def test_embed_writes_npz(video, tmp_path):
 
 
 def test_info_reports_versions_backend_and_onednn():
+    from importlib import metadata
+
+    from emotion_encoder import __version__
+
     proc = run_cli("info")
     assert proc.returncode == 0, proc.stderr
-    for word in ("tensorflow", "keras_backend", "tensorflow", "onednn", "on", "model_cache",
-                 "default"):
-        assert word in proc.stdout
+    info = dict(line.split(None, 1) for line in proc.stdout.strip().splitlines())
+    assert info["emotion_encoder"] == __version__
+    for package in ("tensorflow", "keras", "numpy", "gradio"):
+        assert info[package] == metadata.version(package), package
+    assert info["keras_backend"] == "tensorflow"
+    assert info["onednn"] in ("on (set by emotion_encoder)", "on (set by user)",
+                              "off (set by user)")
+    assert info["default_preset"] == "default"
+    assert "default: trained weights" in info["presets"]
 
 
 @pytest.mark.parametrize("kind", ["missing", "text", "empty", "truncated"])

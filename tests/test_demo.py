@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 
+import gradio as gr
 import pytest
 
 from synthetic import write_face_video
-
-gr = pytest.importorskip("gradio")
-gradio_client = pytest.importorskip("gradio_client")
 
 
 @pytest.fixture(scope="module")

@@ -115,3 +115,9 @@ def test_bad_upload_shows_one_line_error(demo_url, browser, tmp_path):
                     and browser.find_element(By.TAG_NAME, "body").text, 60, "the error")
     assert "Error" in text or "error" in text
     assert "Traceback" not in text
+    # the message is one element holding one line: "<file>: <problem>"
+    holders = [e.text for e in browser.find_elements(
+        By.XPATH, "//*[contains(text(), 'broken.mp4')]") if e.text.strip()]
+    assert holders, "no element shows the error message"
+    message = holders[0].strip()
+    assert "\n" not in message and "not a readable video" in message, message

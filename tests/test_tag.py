@@ -21,6 +21,16 @@ def run_tag(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
+NETWORK_PROBE = ("import sys; from emotion_encoder.cli import main; rc = main(sys.argv[1:]); "
+                 "print('network-loaded:', 'tensorflow' in sys.modules); sys.exit(rc)")
+
+
+def run_tag_probed(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``tag`` in a process that says at exit whether TensorFlow (the network) was loaded."""
+    return subprocess.run([sys.executable, "-c", NETWORK_PROBE, "tag", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tag_in")
@@ -109,9 +119,10 @@ def test_tag_folder_results_index_log_and_resume(folder, local_run):
     # rerun (file, folder and glob inputs, without the bad file): finished videos are
     # skipped, their files untouched, and no model is loaded
     before = {p.name: p.stat().st_mtime_ns for p in results}
-    again = run_tag(folder / "one.mp4", folder / "nested", folder / "o*.mp4", "-o", out)
+    again = run_tag_probed(folder / "one.mp4", folder / "nested", folder / "o*.mp4", "-o", out)
     assert again.returncode == 0, again.stderr
     assert "tagged 0, skipped 2 (already done), failed 0" in again.stdout
+    assert "network-loaded: False" in again.stdout
     assert {p.name: p.stat().st_mtime_ns for p in sorted(out.glob("*.json"))} == before
     assert (out / "index.jsonl").read_text().splitlines() == [json.dumps(r) for r in rows]
 

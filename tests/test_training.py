@@ -98,8 +98,9 @@ def test_train_command_produces_a_loadable_model(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert 0.0 <= result["test"] <= 1.0
     run = tmp_path / "run"
+    assert json.loads((run / "result.json").read_text())["test"] == result["test"]
+    assert result["test"] * 7 == pytest.approx(round(result["test"] * 7))  # 7 test faces
     for name in ("config.yaml", "git_commit.txt", "model.keras", "default.weights.h5",
                  "stills/log.csv", "stills/best.weights.h5", "heads/head.weights.h5",
                  "zoom/zoom-1/metrics.json", "zoom/zoom-1.2/metrics.json"):
