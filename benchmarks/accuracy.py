@@ -22,8 +22,6 @@ import argparse
 import csv
 from pathlib import Path
 
-from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
-
 from emotion_encoder.evaluation import evaluate
 from emotion_encoder.labels import normalize_label
 

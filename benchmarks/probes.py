@@ -35,8 +35,6 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
-
 from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.evaluation import EvaluationReport, confusion_png, evaluate
 from emotion_encoder.labels import CANONICAL_LABELS, normalize_label

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import sys
+import argparse
 
-from emotion_encoder.cli import main
+from demo.app import launch
+from demo.options import add_demo_arguments
 
 if __name__ == "__main__":
-    sys.exit(main(["demo", *sys.argv[1:]]))
+    args = add_demo_arguments(argparse.ArgumentParser(prog="python -m demo")).parse_args()
+    launch(port=args.port, host=args.host, share=args.share, cache_dir=args.cache_dir)

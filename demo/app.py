@@ -41,10 +41,10 @@ from emotion_encoder.atomic import write_atomic
 from emotion_encoder.examples import write_example_video
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.results import VideoPrediction, clip_predictions
-from emotion_encoder.tagging import analyze, load_encoder, one_line
+from emotion_encoder.errors import one_line
+from emotion_encoder.tagging import analyze, load_encoder
 from emotion_encoder.timeline import EmotionTrack
-from emotion_encoder.video import probe_video
-from emotion_encoder.video.reader import iter_frames, scaled_size
+from emotion_encoder.video import iter_frames, probe_video, scaled_size
 from v2c_bridge import write_srt
 
 matplotlib.use("Agg")

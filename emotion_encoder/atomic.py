@@ -5,8 +5,10 @@ then ``os.replace``; on any error the temp file is removed and the old file is u
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "cues.srt"
 >>> with atomic_write(out) as f:
 ...     _ = f.write("1\\n00:00:00,000 --> 00:00:01,000\\nhappiness\\n")
->>> write_atomic(out.with_suffix(".txt"), "done").read_text(), sorted(p.name for p in out.parent.iterdir())
-('done', ['cues.srt', 'cues.txt'])
+>>> write_atomic(out.with_suffix(".txt"), "done").read_text()
+'done'
+>>> sorted(p.name for p in out.parent.iterdir())       # no temp file left behind
+['cues.srt', 'cues.txt']
 """
 
 from __future__ import annotations

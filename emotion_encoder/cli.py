@@ -10,6 +10,10 @@
 
 Bad input ends with a one-line ``error:`` message and exit code 2; a video in which no
 face was found prints its (flagged) result and exits with code 3.
+
+The network (TensorFlow), the face detector (MediaPipe, OpenCV), training and the demo
+(Gradio) are imported inside the commands that use them, so that ``--help``, ``info``'s
+listing, ``fetch-models`` and aligning saved tracks start in well under a second.
 """
 
 from __future__ import annotations
@@ -18,79 +22,22 @@ import argparse
 import json
 import sys
 import warnings
+from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 
-from emotion_encoder import _runtime
+from demo.options import add_demo_arguments
+from emotion_encoder import __version__, _runtime
 from emotion_encoder.atomic import write_atomic
 from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.tagging import TagInputError, tag
+from emotion_encoder.video import probe_video
+from v2c_bridge import (align, emotion_runs, read_subtitles, read_textgrid, read_words,
+                        write_csv, write_json, write_npz, write_srt, write_textgrid, write_vtt)
+from v2c_bridge.mel import probe
 
 EXIT_ERROR = 2
 EXIT_NO_FACE = 3
-
-
-def _add_video_options(parser: argparse.ArgumentParser) -> None:
-    """The video argument and the encoder's options, shared by every command that reads one."""
-    parser.add_argument("video", help="video file (any container ffmpeg reads)")
-    parser.add_argument("--preset", default="default",
-                        help="preset name or path to a .keras model (default: default)")
-    parser.add_argument("--detector", default="blazeface",
-                        choices=["blazeface", "blazeface-full", "blazeface-short", "mtcnn"])
-    parser.add_argument("--fps", type=float, default=10.0, help="sampled frames per second")
-    parser.add_argument("--stride", type=int, default=8, help="frames between window starts")
-    parser.add_argument("--detect-every", type=int, default=2,
-                        help="run the face detector on every k-th sampled frame")
-
-
-def _add_encoder_options(parser: argparse.ArgumentParser) -> None:
-    _add_video_options(parser)
-    parser.add_argument("--sampling", default="sliding", choices=["sliding", "fixed"],
-                        help="sliding windows (timeline) or one fixed-interval clip (paper)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="emotion-encoder", description=(
-        "Facial emotion encoder for visual voice cloning: emotions and embeddings per clip."))
-    sub = parser.add_subparsers(dest="command", required=True)
-    predict = sub.add_parser("predict", help="emotions per clip and for the whole video")
-    _add_encoder_options(predict)
-    predict.add_argument("--json", action="store_true", help="print JSON")
-    predict.add_argument("-o", "--output", type=Path, help="also write the JSON to this file")
-    embed = sub.add_parser("embed", help="write fused embeddings and clip times to .npz")
-    _add_encoder_options(embed)
-    embed.add_argument("-o", "--output", type=Path, required=True, help="output .npz file")
-    train = sub.add_parser("train", help="run (or resume) a training config")
-    train.add_argument("config", type=Path, help="YAML/JSON config, e.g. configs/default.yaml of the source repository")
-    train.add_argument("--out", type=Path, help="run folder (default: the config's 'out')")
-    evaluate = sub.add_parser("evaluate", help="accuracy, per-class recall, confusion matrix")
-    evaluate.add_argument("model", help="preset name or .keras file (e.g. runs/x/model.keras)")
-    evaluate.add_argument("data", type=Path, help="manifest .csv or dataset folder")
-    evaluate.add_argument("-o", "--output", type=Path,
-                          help="report folder (default: <model folder>/eval/<data>)")
-    evaluate.add_argument("--split", help="FER2013 / FER+: train, validation or test; other "
-                          "sets with subjects: that identity-disjoint part (70/10/20%%)")
-    evaluate.add_argument("--sampling", choices=["fixed", "sliding"], default="fixed",
-                          help="one fixed-interval clip per sample (the paper's protocol) or "
-                               "the mean over sliding windows (predict's video label)")
-    evaluate.add_argument("--no-mirror", dest="mirror", action="store_false",
-                          help="do not average with the mirrored clip")
-    evaluate.add_argument("--restrict", action="store_true",
-                          help="predict among the data's labels only (e.g. 6-class view)")
-    evaluate.add_argument("--zoom", type=float,
-                          help="show the network the central 1/ZOOM of each face crop "
-                               "(default: the preset's; 1 for .keras files)")
-    evaluate.add_argument("--contempt", choices=["keep", "drop"], default="keep")
-    evaluate.add_argument("--others", choices=["keep", "drop"], default="keep")
-    evaluate.add_argument("--unknown", choices=["error", "drop"], default="error",
-                          help="labels that are no emotion (Yale's sleepy, wink): stop with "
-                               "an error that lists them, or drop those samples")
-    sub.add_parser("info", help="versions, presets, backend, oneDNN state, model cache")
-    example = sub.add_parser("example", help="write a short example video (a real face)")
-    example.add_argument("output", type=Path, nargs="?", default=Path("example.mp4"))
-    fetch = sub.add_parser("fetch-models", help="download and verify the face detector models")
-    fetch.add_argument("--force", action="store_true", help="download again even if cached")
-    _add_tag_and_demo_parsers(sub)  # issue 5: batch tagging and the Gradio demo
-    _add_timeline_and_align_parsers(sub)  # per-face timelines and speech alignment
-    return parser
 
 
 def _encoder(args: argparse.Namespace):
@@ -140,10 +87,6 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from importlib import metadata
-
-    from emotion_encoder import __version__
-
     import keras
 
     from emotion_encoder.faces.model_files import cache_dir, model_status
@@ -206,46 +149,7 @@ def cmd_example(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"predict": cmd_predict, "embed": cmd_embed, "info": cmd_info,
-            "example": cmd_example, "train": cmd_train, "evaluate": cmd_evaluate,
-            "fetch-models": cmd_fetch_models}
-
-
-# ---- issue 5: `tag` (batch tagging) and `demo` (Gradio app)
-
-def _add_tag_and_demo_parsers(sub) -> None:
-    tag = sub.add_parser("tag", help="tag many videos: one result JSON each, plus an index")
-    tag.add_argument("inputs", nargs="+", metavar="INPUT",
-                     help="video files, folders (searched recursively) or globs")
-    tag.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    tag.add_argument("--workers", type=int, default=1,
-                     help="processes (or Ray actors), each loading the model once (default: 1)")
-    tag.add_argument("--engine", default="local", choices=["local", "ray"],
-                     help="local processes, or Ray Data actors (pip install "
-                          "'emotion-encoder[ray]'); default: local")
-    tag.add_argument("--ray-address", metavar="ADDRESS",
-                     help="Ray cluster to run on (default: $RAY_ADDRESS, else a local runtime)")
-    tag.add_argument("--embeddings", action="store_true",
-                     help="also write each video's clip embeddings (.npz)")
-    tag.add_argument("--preset", default="default",
-                     help="preset name or path to a .keras model (default: default)")
-    tag.add_argument("--detector", default="blazeface",
-                     choices=["blazeface", "blazeface-full", "blazeface-short", "mtcnn"])
-    tag.add_argument("--sampling", default="sliding", choices=["sliding", "fixed"])
-    tag.add_argument("--fps", type=float, default=10.0, help="sampled frames per second")
-    tag.add_argument("--stride", type=int, default=8, help="frames between window starts")
-    tag.add_argument("--detect-every", type=int, default=2,
-                     help="run the face detector on every k-th sampled frame")
-    demo = sub.add_parser("demo", help="start the Gradio demo app on localhost")
-    demo.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
-    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    demo.add_argument("--share", action="store_true", help="make a public Gradio share link")
-    demo.add_argument("--cache-dir", type=Path, help="where the example video is kept")
-
-
 def cmd_tag(args: argparse.Namespace) -> int:
-    from emotion_encoder.tagging import TagInputError, tag
-
     if args.workers < 1:
         raise EmotionEncoderError(f"--workers must be at least 1, got {args.workers}")
     options = {"detector": args.detector, "sample_fps": args.fps, "stride": args.stride,
@@ -271,44 +175,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS["tag"] = cmd_tag
-COMMANDS["demo"] = cmd_demo
-
-
-# ---- per-face emotion timelines (`timeline`) and their alignment to speech (`align`)
-
 TIMELINE_FORMATS = {".json": "json", ".csv": "csv", ".srt": "srt", ".vtt": "vtt",
                     ".textgrid": "textgrid"}
-
-
-def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
-    _add_video_options(parser)
-    parser.add_argument("--no-smooth", dest="smooth", action="store_false",
-                        help="keep raw clip probabilities (no HMM smoothing per shot)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output file")
-
-
-def _add_timeline_and_align_parsers(sub) -> None:
-    timeline = sub.add_parser("timeline", help="emotion timeline of the speaker (and of every "
-                                               "face) as json, csv, srt, vtt or TextGrid")
-    _add_tracking_options(timeline)
-    timeline.add_argument("-f", "--format", choices=sorted(set(TIMELINE_FORMATS.values())),
-                          help="output format (default: from the output's extension)")
-    timeline.add_argument("--faces", default="speaker", choices=["speaker", "all"],
-                          help="the speaker only, or also one tier per tracked face")
-    align = sub.add_parser("align", help="align the speaker's emotions to mel frames (.npz) "
-                                         "or to subtitle lines / words (json, csv, srt, ...)")
-    _add_tracking_options(align)
-    given = align.add_mutually_exclusive_group()
-    given.add_argument("--subtitles", type=Path, help="SRT or WebVTT file: one vector per line")
-    given.add_argument("--textgrid", type=Path, help="Praat TextGrid: one vector per interval")
-    given.add_argument("--words", type=Path, help="whisper / whisperX JSON: one per word")
-    align.add_argument("--tier", help="TextGrid tier (default: words)")
-    align.add_argument("--pool", default="mean", choices=["mean", "confidence", "attention"])
-    align.add_argument("--sr", type=int, default=22050, help="audio sample rate of the mels")
-    align.add_argument("--hop", type=int, default=256, help="hop length of the mels")
-    align.add_argument("--n-fft", type=int, default=1024, help="FFT size of the mels")
-    align.add_argument("--interpolation", default="linear", choices=["nearest", "linear", "hold"])
 
 
 def _output_format(path: Path, given: str | None, allowed: dict[str, str]) -> str:
@@ -320,8 +188,6 @@ def _output_format(path: Path, given: str | None, allowed: dict[str, str]) -> st
 
 
 def _write_intervals(path: Path, fmt: str, intervals, tiers=None) -> None:
-    from v2c_bridge import write_csv, write_json, write_srt, write_textgrid, write_vtt
-
     if fmt == "textgrid":
         write_textgrid(path, tiers or {"speaker": intervals})
     else:
@@ -330,8 +196,6 @@ def _write_intervals(path: Path, fmt: str, intervals, tiers=None) -> None:
 
 
 def _tracks(args: argparse.Namespace, faces: str):
-    from emotion_encoder.video import probe_video
-
     probe_video(args.video)  # a bad video fails before the model loads
     tracks = _encoder(args).track(args.video, faces=faces, smooth=args.smooth)
     if not tracks.speaker.has_face.any():
@@ -340,10 +204,6 @@ def _tracks(args: argparse.Namespace, faces: str):
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from v2c_bridge import emotion_runs
-
     fmt = _output_format(args.output, args.format, TIMELINE_FORMATS)
     tracks = _tracks(args, args.faces)
     tiers = {"speaker": tracks.speaker}
@@ -358,9 +218,6 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_align(args: argparse.Namespace) -> int:
-    from v2c_bridge import align, read_subtitles, read_textgrid, read_words, write_npz
-    from v2c_bridge.mel import probe
-
     transcript = None
     if args.tier and not args.textgrid:
         raise EmotionEncoderError("--tier selects a TextGrid tier; it needs --textgrid")
@@ -389,8 +246,137 @@ def cmd_align(args: argparse.Namespace) -> int:
     return 0 if tracks.speaker.has_face.any() else EXIT_NO_FACE
 
 
-COMMANDS["timeline"] = cmd_timeline
-COMMANDS["align"] = cmd_align
+# ---------------------------------------------------------------- the parser: each command once
+
+DETECTORS = ["blazeface", "blazeface-full", "blazeface-short", "mtcnn"]
+
+
+def _encoder_options(parser: argparse.ArgumentParser) -> None:
+    """The encoder's options, shared by every command that runs it on videos."""
+    parser.add_argument("--preset", default="default",
+                        help="preset name or path to a .keras model (default: default)")
+    parser.add_argument("--detector", default="blazeface", choices=DETECTORS)
+    parser.add_argument("--fps", type=float, default=10.0, help="sampled frames per second")
+    parser.add_argument("--stride", type=int, default=8, help="frames between window starts")
+    parser.add_argument("--detect-every", type=int, default=2,
+                        help="run the face detector on every k-th sampled frame")
+
+
+def _video_command(sub, name: str, run, help: str, sampling: bool = True,
+                   tracking: bool = False) -> argparse.ArgumentParser:
+    """A command on one video: the video argument, the encoder's options, then its own."""
+    parser = sub.add_parser(name, help=help)
+    parser.set_defaults(run=run)
+    parser.add_argument("video", help="video file (any container ffmpeg reads)")
+    _encoder_options(parser)
+    if sampling:
+        parser.add_argument("--sampling", default="sliding", choices=["sliding", "fixed"],
+                            help="sliding windows (timeline) or one fixed-interval clip (paper)")
+    if tracking:
+        parser.add_argument("--no-smooth", dest="smooth", action="store_false",
+                            help="keep raw clip probabilities (no HMM smoothing per shot)")
+        parser.add_argument("-o", "--output", type=Path, required=True, help="output file")
+    return parser
+
+
+def _command(sub, name: str, run, help: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command with its options (each declared once, with the function it runs)."""
+    parser = argparse.ArgumentParser(prog="emotion-encoder", description=(
+        "Facial emotion encoder for visual voice cloning: emotions and embeddings per clip."))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    predict = _video_command(sub, "predict", cmd_predict,
+                             "emotions per clip and for the whole video")
+    predict.add_argument("--json", action="store_true", help="print JSON")
+    predict.add_argument("-o", "--output", type=Path, help="also write the JSON to this file")
+
+    embed = _video_command(sub, "embed", cmd_embed,
+                           "write the clips' timeline with fused embeddings to .npz")
+    embed.add_argument("-o", "--output", type=Path, required=True, help="output .npz file")
+
+    timeline = _video_command(sub, "timeline", cmd_timeline,
+                              "emotion timeline of the speaker (and of every face) as json, "
+                              "csv, srt, vtt or TextGrid", sampling=False, tracking=True)
+    timeline.add_argument("-f", "--format", choices=sorted(set(TIMELINE_FORMATS.values())),
+                          help="output format (default: from the output's extension)")
+    timeline.add_argument("--faces", default="speaker", choices=["speaker", "all"],
+                          help="the speaker only, or also one tier per tracked face")
+
+    align = _video_command(sub, "align", cmd_align,
+                           "align the speaker's emotions to mel frames (.npz) or to subtitle "
+                           "lines / words (json, csv, srt, ...)", sampling=False, tracking=True)
+    given = align.add_mutually_exclusive_group()
+    given.add_argument("--subtitles", type=Path, help="SRT or WebVTT file: one vector per line")
+    given.add_argument("--textgrid", type=Path, help="Praat TextGrid: one vector per interval")
+    given.add_argument("--words", type=Path, help="whisper / whisperX JSON: one per word")
+    align.add_argument("--tier", help="TextGrid tier (default: words)")
+    align.add_argument("--pool", default="mean", choices=["mean", "confidence", "attention"])
+    align.add_argument("--sr", type=int, default=22050, help="audio sample rate of the mels")
+    align.add_argument("--hop", type=int, default=256, help="hop length of the mels")
+    align.add_argument("--n-fft", type=int, default=1024, help="FFT size of the mels")
+    align.add_argument("--interpolation", default="linear",
+                       choices=["nearest", "linear", "hold"])
+
+    tag = _command(sub, "tag", cmd_tag, "tag many videos: one result JSON each, plus an index")
+    tag.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="video files, folders (searched recursively) or globs")
+    tag.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    _encoder_options(tag)
+    tag.add_argument("--sampling", default="sliding", choices=["sliding", "fixed"])
+    tag.add_argument("--workers", type=int, default=1,
+                     help="processes (or Ray actors), each loading the model once (default: 1)")
+    tag.add_argument("--engine", default="local", choices=["local", "ray"],
+                     help="local processes, or Ray Data actors (pip install "
+                          "'emotion-encoder[ray]'); default: local")
+    tag.add_argument("--ray-address", metavar="ADDRESS",
+                     help="Ray cluster to run on (default: $RAY_ADDRESS, else a local runtime)")
+    tag.add_argument("--embeddings", action="store_true",
+                     help="also write each video's clip timeline with embeddings (.npz)")
+
+    train = _command(sub, "train", cmd_train, "run (or resume) a training config")
+    train.add_argument("config", type=Path,
+                       help="YAML/JSON config, e.g. configs/default.yaml of the source repository")
+    train.add_argument("--out", type=Path, help="run folder (default: the config's 'out')")
+
+    evaluate = _command(sub, "evaluate", cmd_evaluate,
+                        "accuracy, per-class recall, confusion matrix")
+    evaluate.add_argument("model", help="preset name or .keras file (e.g. runs/x/model.keras)")
+    evaluate.add_argument("data", type=Path, help="manifest .csv or dataset folder")
+    evaluate.add_argument("-o", "--output", type=Path,
+                          help="report folder (default: <model folder>/eval/<data>)")
+    evaluate.add_argument("--split", help="FER2013 / FER+: train, validation or test; other "
+                          "sets with subjects: that identity-disjoint part (70/10/20%%)")
+    evaluate.add_argument("--sampling", choices=["fixed", "sliding"], default="fixed",
+                          help="one fixed-interval clip per sample (the paper's protocol) or "
+                               "the mean over sliding windows (predict's video label)")
+    evaluate.add_argument("--no-mirror", dest="mirror", action="store_false",
+                          help="do not average with the mirrored clip")
+    evaluate.add_argument("--restrict", action="store_true",
+                          help="predict among the data's labels only (e.g. 6-class view)")
+    evaluate.add_argument("--zoom", type=float,
+                          help="show the network the central 1/ZOOM of each face crop "
+                               "(default: the preset's; 1 for .keras files)")
+    evaluate.add_argument("--contempt", choices=["keep", "drop"], default="keep")
+    evaluate.add_argument("--others", choices=["keep", "drop"], default="keep")
+    evaluate.add_argument("--unknown", choices=["error", "drop"], default="error",
+                          help="labels that are no emotion (Yale's sleepy, wink): stop with "
+                               "an error that lists them, or drop those samples")
+
+    add_demo_arguments(_command(sub, "demo", cmd_demo, "start the Gradio demo app on localhost"))
+    _command(sub, "info", cmd_info, "versions, presets, backend, oneDNN state, model cache")
+    example = _command(sub, "example", cmd_example, "write a short example video (a real face)")
+    example.add_argument("output", type=Path, nargs="?", default=Path("example.mp4"))
+    fetch = _command(sub, "fetch-models", cmd_fetch_models,
+                     "download and verify the face detector models")
+    fetch.add_argument("--force", action="store_true", help="download again even if cached")
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -398,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         f"emotion-encoder: warning: {message}", file=sys.stderr)
     try:
         with _runtime.native_logs_off():  # TF / MediaPipe C++ logs would drown our lines
-            return COMMANDS[args.command](args)
+            return args.run(args)
     except EmotionEncoderError as exc:
         print(f"emotion-encoder: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -53,3 +53,13 @@ class DatasetError(EmotionEncoderError):
         self.line = line
         where = self.path if line is None else f"{self.path}:{line}"
         super().__init__(f"{where}: {problem}")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its message (type name first for unexpected errors).
+
+    >>> one_line(VideoError("a.mp4", "file is empty")), one_line(KeyError("x"))
+    ('a.mp4: file is empty', "KeyError: 'x'")
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, EmotionEncoderError) else f"{type(exc).__name__}: {text}"

@@ -25,8 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.face_cache import CropSettings, cache_faces, sample_name
+from emotion_encoder.faces.model_files import cache_dir
+from emotion_encoder.models.emotion_classifier import mirror_averaged
+from emotion_encoder.models.loading import load_encoder_model
+from emotion_encoder.provenance import git_commit
+from emotion_encoder.sampling import fixed_interval_indices, sliding_windows
 
 
 @dataclass
@@ -71,8 +79,6 @@ def sample_clips(sequence: np.ndarray, frames: int, sampling: str) -> list[np.nd
     >>> [len(c) for c in sample_clips(np.zeros((40, 4, 4, 1)), 16, "sliding")]
     [16, 16, 16, 16]
     """
-    from emotion_encoder.sampling import fixed_interval_indices, sliding_windows
-
     if sampling == "fixed":
         return [sequence[fixed_interval_indices(len(sequence), frames)]]
     if sampling == "sliding":
@@ -84,8 +90,6 @@ def predict_sequences(model, sequences: list[np.ndarray], sampling: str, mirror:
                       allowed: np.ndarray, batch_size: int) -> np.ndarray:
     """Predicted column per sequence of fitted crops: argmax over the ``allowed`` columns
     of the mean probabilities of its clips, normalised by the model's preprocessor."""
-    from emotion_encoder.models.emotion_classifier import mirror_averaged
-
     forward = lambda x: model(x, training=False)  # noqa: E731
     forward = mirror_averaged(forward) if mirror else forward
     frames = model.backbone.num_frames
@@ -124,12 +128,6 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
     7-label model on Oulu-CASIA). ``zoom`` overrides the model's preprocessor zoom
     (:mod:`emotion_encoder.training.zoom` chooses one on a validation split).
     """
-    from emotion_encoder.data.discover import open_dataset
-    from emotion_encoder.faces.model_files import cache_dir
-    from emotion_encoder.models.loading import load_encoder_model
-    from emotion_encoder.training.face_cache import CropSettings, cache_faces, sample_name
-    from emotion_encoder.training.recipe import git_commit
-
     if sampling not in ("fixed", "sliding"):
         raise ValueError(f"sampling must be 'fixed' or 'sliding', got {sampling!r}")
     dataset, cropped = open_dataset(data, split=split, **label_options)
@@ -202,11 +200,6 @@ def _write_report(report: EvaluationReport, options: dict, commit: str,
 
 def confusion_png(report: EvaluationReport) -> bytes:
     """The confusion matrix as a PNG heat map (rows normalised to recall), counts written in."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
     counts = report.confusion
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     figure = Figure(figsize=(1.0 + 0.8 * counts.shape[1], 1.2 + 0.6 * counts.shape[0]), dpi=110)

@@ -16,7 +16,7 @@ from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.errors import DatasetError
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.training.clip_pipeline import clip_dataset, jittered_indices
-from emotion_encoder.training.face_cache import CropSettings, cache_faces
+from emotion_encoder.face_cache import CropSettings, cache_faces
 from synthetic import write_face_video
 
 V2C_LABELS = ("angry", "disgusted", "fearful", "happy", "neutral", "sad", "surprised", "others")
@@ -109,7 +109,7 @@ def test_clip_pipeline_jitters_training_clips_only():
     assert min(spans) < 70 and max(spans) > 90  # 50-100% of the sequence
 
     from emotion_encoder.data.dataset import Sample
-    from emotion_encoder.training.face_cache import FaceSequences
+    from emotion_encoder.face_cache import FaceSequences
 
     seqs = [np.linspace(0, 255, 30 * 48 * 48).reshape(30, 48, 48, 1).astype(np.uint8),
             np.full((3, 48, 48, 1), 77, np.uint8)]
@@ -158,7 +158,8 @@ def test_finetune_v2c_labels_end_to_end_then_evaluate(v2c_set, tmp_path):
                                 "neutral", "others"]
     assert result["train_clips"] == 8 and result["validation_clips"] == 8  # split by speaker
     # accuracy over the 8 validation clips: a whole number of them right
-    assert result["validation_accuracy"] * 8 == pytest.approx(round(result["validation_accuracy"] * 8))
+    right = result["validation_accuracy"] * 8
+    assert right == pytest.approx(round(right))
     assert len(result["skipped"]) == 2
     log_rows = (run / "train" / "log.csv").read_text().strip().splitlines()
     assert len(log_rows) == 3  # header + 2 epochs

@@ -189,7 +189,7 @@ def test_face_cache_applies_the_zoom_to_face_crop_images(tmp_path):
     from PIL import Image
 
     from emotion_encoder.data.dataset import Dataset, Sample
-    from emotion_encoder.training.face_cache import CropSettings, cache_faces
+    from emotion_encoder.face_cache import CropSettings, cache_faces
 
     image = np.zeros((48, 48), np.uint8)
     image[4:44, 4:44] = 255

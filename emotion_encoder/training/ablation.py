@@ -24,7 +24,7 @@ import numpy as np
 from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.models.loading import build_model
 from emotion_encoder.models.emotion_classifier import mirror_averaged
-from emotion_encoder.training.face_cache import CropSettings, cache_faces
+from emotion_encoder.face_cache import CropSettings, cache_faces
 from emotion_encoder.training.mixture import LABELS, balanced_accuracy, train_mixture
 from emotion_encoder.training.recipe import read_yaml
 from emotion_encoder.training.stills import build_still_classifier

@@ -22,7 +22,7 @@ from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import tensorflow as tf
 
 from emotion_encoder.sampling import fixed_interval_indices
-from emotion_encoder.training.face_cache import FaceSequences
+from emotion_encoder.face_cache import FaceSequences
 from emotion_encoder.training.motion_clips import moving_clip
 from emotion_encoder.models.preprocessor import standardize, to_channels
 

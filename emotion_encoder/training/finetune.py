@@ -48,10 +48,11 @@ from emotion_encoder.data.dataset import Dataset
 from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.data.protocols import subject_kfold, summarize_folds
 from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.evaluation import predict_sequences
 from emotion_encoder.models.emotion_classifier import EmotionClassifier
 from emotion_encoder.models.loading import build_model, load_encoder_model
 from emotion_encoder.training.clip_pipeline import clip_dataset
-from emotion_encoder.training.face_cache import CropSettings, FaceSequences, cache_faces
+from emotion_encoder.face_cache import CropSettings, FaceSequences, cache_faces
 
 DEFAULTS = {"validation": None, "validation_fraction": 0.2, "kfold": None, "labels": {},
             "detect": None, "zoom": None, "epochs": 10, "batch_size": 8, "learning_rate": 3e-4,
@@ -155,8 +156,6 @@ def train_model(model: EmotionClassifier, train: FaceSequences, validation: Face
 def mirrored_accuracy(model: EmotionClassifier, faces: FaceSequences) -> float:
     """Accuracy of the fixed-interval clips averaged with their mirror images, as the
     encoder predicts by default."""
-    from emotion_encoder.evaluation import predict_sequences
-
     allowed = np.ones(len(model.labels), bool)
     predicted = predict_sequences(model, faces.sequences, "fixed", True, allowed, 16)
     return float(np.mean(predicted == faces.labels))

@@ -11,7 +11,7 @@ studio faces poorly. This stage trains the 2D twin of the backbone on a mixture:
   sequence's first frame as neutral (registered into the peak framing by
   :mod:`emotion_encoder.data.ckplus_onset`).
 * ``manifest``: any ``path,label,subject`` CSV of stills (LFW expressions); faces are
-  detected and cut the way the encoder does (:mod:`emotion_encoder.training.face_cache`).
+  detected and cut the way the encoder does (:mod:`emotion_encoder.face_cache`).
 
 CK+ and manifests are split by subject (:func:`subject_split`): the train part trains, the
 validation part selects, the test part is never seen (the probe panel scores it). Each
@@ -46,7 +46,7 @@ from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.loading import build_model, load_encoder_model
 from emotion_encoder.models.presets import PRESETS
-from emotion_encoder.training.face_cache import CropSettings, cache_faces
+from emotion_encoder.face_cache import CropSettings, cache_faces
 from emotion_encoder.training.inflate import deflate_into
 from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
 from emotion_encoder.training.stills import build_still_classifier, still_batches

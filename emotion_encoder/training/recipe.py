@@ -20,12 +20,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import yaml
 
 from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.models.loading import build_model
+from emotion_encoder.provenance import git_commit
+from emotion_encoder.training.export import export_weights
+from emotion_encoder.training.finetune import run_finetune
+from emotion_encoder.training.heads import train_heads
+from emotion_encoder.training.mixture import train_mixture
+from emotion_encoder.training.stills import train
+from emotion_encoder.training.zoom import choose_zoom
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -60,14 +67,6 @@ def read_config(path: str | Path) -> dict:
     return config
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=True, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def run_recipe(config_path: str | Path, out: str | Path | None = None) -> dict:
     """Run (or resume) the config's training; return its result (also in ``result.json``)."""
     config = read_config(config_path)
@@ -76,23 +75,14 @@ def run_recipe(config_path: str | Path, out: str | Path | None = None) -> dict:
     shutil.copy(config_path, run / "config.yaml")
     (run / "git_commit.txt").write_text(git_commit() + "\n")
     if "finetune" in config:
-        from emotion_encoder.training.finetune import run_finetune
-
         return run_finetune(config, run)
     return _run_stills_recipe(config, run)
 
 
 def _run_stills_recipe(config: dict, run: Path) -> dict:
     """Stage 1 (2D on stills), stage 2 (inflated 3D, temporal heads), stage 3 (zoom)."""
-    from emotion_encoder.models.loading import build_model
-    from emotion_encoder.training.export import export_weights
-    from emotion_encoder.training.heads import train_heads
-    from emotion_encoder.training.stills import train
-
     stills, heads, preset = config["stills"], config["heads"], config["preset"]
     if "sources" in stills:  # several still-face sets (training/mixture.py)
-        from emotion_encoder.training.mixture import train_mixture
-
         for name, spec in stills["sources"].items():
             if not Path(spec["path"]).exists():
                 raise EmotionEncoderError(f"{spec['path']}: stills source {name!r} not found")
@@ -113,8 +103,6 @@ def _run_stills_recipe(config: dict, run: Path) -> dict:
     os.replace(run / "model.tmp.keras", run / "model.keras")
     export_weights(model, run / f"{preset}.weights.h5")  # float16: the file a preset ships
     if config.get("zoom"):
-        from emotion_encoder.training.zoom import choose_zoom
-
         result["zoom"] = choose_zoom(run / "model.keras", data, config["zoom"]["candidates"],
                                      run / "zoom")
     (run / "result.json").write_text(json.dumps(result, indent=2))

@@ -16,7 +16,11 @@ import json
 import os
 from pathlib import Path
 
+from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
+import keras
+
 from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.evaluation import evaluate
 
 
 def choose_zoom(model: str | os.PathLike, data: str | os.PathLike, candidates: list[float],
@@ -26,10 +30,6 @@ def choose_zoom(model: str | os.PathLike, data: str | os.PathLike, candidates: l
 
     Scores in ``out`` newer than the model file are reused, so an interrupted run resumes.
     """
-    import keras
-
-    from emotion_encoder.evaluation import evaluate
-
     if not candidates:
         raise EmotionEncoderError("zoom: candidates is empty; give zooms like [1.0, 1.09]")
     out, model = Path(out), Path(model)

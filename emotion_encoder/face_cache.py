@@ -27,8 +27,11 @@ import numpy as np
 
 from emotion_encoder.data.dataset import Dataset, Sample
 from emotion_encoder.errors import EmotionEncoderError, FileProblem
+from emotion_encoder.faces import DominantFaceTracker, iter_face_crops, make_detector
+from emotion_encoder.faces.tracking import fill_gaps
 from emotion_encoder.models.preprocessor import fit_crop
 from emotion_encoder.sampling import fixed_interval_indices
+from emotion_encoder.video import iter_frames, probe_video
 
 CACHE_VERSION = 1
 
@@ -164,8 +167,6 @@ class _TrackerFactory:
         self._detector = None
 
     def tracker(self):
-        from emotion_encoder.faces import DominantFaceTracker, make_detector
-
         if self._detector is None:
             self._detector = make_detector(self.settings.detector)
         return DominantFaceTracker(self._detector, detect_every=1)
@@ -181,9 +182,6 @@ def _crops(sample: Sample, settings: CropSettings, tracker) -> np.ndarray | None
         frames = [_read_image(path) for path in sample.frames] if sample.video is None else \
             [frame for _, frame in _video_frames(sample, settings)]
         return _shrink(np.stack([_to_model(f, settings) for f in frames]), settings)
-    from emotion_encoder.faces import iter_face_crops
-    from emotion_encoder.faces.tracking import fill_gaps
-
     frames = ((0.04 * i, _read_image(p)) for i, p in enumerate(sample.frames)) \
         if sample.video is None else _video_frames(sample, settings)
     found = list(iter_face_crops(frames, tracker, settings.image_size,
@@ -216,8 +214,6 @@ def _read_image(path: Path) -> np.ndarray:
 def _video_frames(sample: Sample, settings: CropSettings) -> Iterator[tuple[float, np.ndarray]]:
     """Frames of the sample's span at ``sample_fps`` (never upsampled); ffmpeg seeks to the
     span, so a clip deep inside a film costs only its own decoding."""
-    from emotion_encoder.video import iter_frames, probe_video
-
     native = probe_video(sample.video).fps
     fps = settings.sample_fps if settings.sample_fps < native else None
     return iter_frames(sample.video, fps=fps, start=sample.start or 0.0, end=sample.end)

@@ -1,14 +1,15 @@
 """The ``ray`` engine of :func:`emotion_encoder.tagging.tag`: the same batch on Ray Data.
 
 The videos still to do become a dataset (one row each) mapped by a pool of ``workers``
-actors; each actor loads the model once and runs :func:`emotion_encoder.tagging.tag_video`
+actors; each actor loads the model once and runs :func:`~emotion_encoder.tagging.worker.tag_video`
 (the local engine's per-video function) on its rows, so the result files are the same. A
 failed video comes back as a row carrying its error; the driver logs it and goes on. A
 model that cannot be loaded (a bad preset) ends the run with that error, as in the local
 engine.
 
 Ray runs on the cluster at ``address`` (or ``$RAY_ADDRESS``) when one is given, else on a
-local runtime started for the run and shut down after it. Ray is imported lazily.
+local runtime started for the run and shut down after it. Ray, an optional dependency
+(``pip install 'emotion-encoder[ray]'``), is imported only when this engine runs.
 
 >>> from emotion_encoder.tagging import tag
 >>> tag(["videos/"], "tags/", workers=2, engine="ray")["failed"]   # doctest: +SKIP
@@ -25,7 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from emotion_encoder.errors import EmotionEncoderError
-from emotion_encoder.tagging import load_encoder, one_line, tag_video
+from emotion_encoder.errors import one_line
+from emotion_encoder.tagging.worker import load_encoder, tag_video
 
 INSTALL_HINT = "pip install 'emotion-encoder[ray]'"
 COLUMNS = ("video", "ok", "clips", "duration", "seconds", "error", "trace", "fatal")

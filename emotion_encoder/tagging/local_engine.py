@@ -1,0 +1,31 @@
+"""The ``local`` engine of :func:`emotion_encoder.tagging.tag`: this process (one worker)
+or a pool of spawned processes, each loading the model once."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, Callable, Sequence
+
+from emotion_encoder.tagging.worker import _init_worker, _tag_one
+
+
+def run_local(todo: Sequence[tuple[str, str]], record: Callable[[dict[str, Any]], None], *,
+               workers: int, preset: str, options: dict[str, Any], sampling: str,
+               embeddings: bool) -> None:
+    """Tag ``todo`` (video, result file) pairs in this process (one worker) or in a pool of
+    spawned processes, each loading the model once; ``record`` gets every status."""
+    if workers <= 1:
+        _init_worker(preset, options)
+        for video, out in todo:
+            record(_tag_one(video, out, sampling, embeddings))
+        return
+    context = multiprocessing.get_context("spawn")  # no fork after TensorFlow
+    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context,
+                             initializer=_init_worker, initargs=(preset, options)) as pool:
+        pending = {pool.submit(_tag_one, video, out, sampling, embeddings)
+                   for video, out in todo}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                record(future.result())
