@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from moviepy.config import FFMPEG_BINARY
 
-from emotion_encoder.atomic import write_atomic
+from emotion_encoder.atomic import atomic_path, write_atomic
 from emotion_encoder.examples import write_example_video
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.results import VideoPrediction, clip_predictions
@@ -240,17 +240,16 @@ def render_annotated(src: str | os.PathLike, track: EmotionTrack, out: Path, pro
     det_width, _ = scaled_size(info.width, info.height, DETECTION_MAX_SIDE)
     scale = width / det_width
     out_w, out_h = width + width % 2, height + height % 2
-    tmp = out.with_name(f".{out.name}.tmp.mp4")
     cmd = [FFMPEG_BINARY, "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{out_w}x{out_h}", "-r", f"{fps:.6f}",
            "-i", "-", "-i", os.fspath(src), "-map", "0:v:0", "-map", "1:a:0?",
            "-c:v", "libx264", "-preset", "veryfast", "-crf", "26", "-pix_fmt", "yuv420p",
-           "-c:a", "aac", "-b:a", "96k", "-shortest", "-movflags", "+faststart", os.fspath(tmp)]
+           "-c:a", "aac", "-b:a", "96k", "-shortest", "-movflags", "+faststart"]
     labels = track.labels
     times = np.array([t for t, _ in frame_boxes], np.float64)
     gap = 1.5 * float(np.median(np.diff(times))) if len(times) > 1 else 0.5
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=log)
+    with tempfile.TemporaryFile() as log, atomic_path(out, ".mp4") as tmp:
+        proc = subprocess.Popen(cmd + [os.fspath(tmp)], stdin=subprocess.PIPE, stderr=log)
         try:
             rate = fps if fps < info.fps else None
             for t, frame in iter_frames(src, fps=rate, max_side=RENDER_MAX_SIDE):
@@ -301,10 +300,8 @@ def render_annotated(src: str | os.PathLike, track: EmotionTrack, out: Path, pro
         if code != 0:
             log.seek(0)
             reason = log.read().decode("utf-8", "replace").strip().splitlines()
-            tmp.unlink(missing_ok=True)
             raise RuntimeError("could not encode the annotated video"
                                + (f" ({reason[-1]})" if reason else ""))
-    os.replace(tmp, out)
     return out
 
 

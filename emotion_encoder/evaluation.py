@@ -28,6 +28,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from emotion_encoder.data.discover import open_dataset
+from emotion_encoder.atomic import write_atomic
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.face_cache import CropSettings, cache_faces, sample_name
 from emotion_encoder.faces.model_files import cache_dir
@@ -183,19 +184,19 @@ def _write_report(report: EvaluationReport, options: dict, commit: str,
                "predicted_labels": list(report.predicted_labels),
                "confusion": report.confusion.tolist(), "skipped": report.skipped,
                "options": options, "git_commit": commit}
-    _atomic(out / "metrics.json", json.dumps(metrics, indent=2).encode())
+    write_atomic(out / "metrics.json", json.dumps(metrics, indent=2))
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(["true \\ predicted", *report.predicted_labels])
     for label, row in zip(report.true_labels, report.confusion):
         writer.writerow([label, *row.tolist()])
-    _atomic(out / "confusion.csv", table.getvalue().encode())
+    write_atomic(out / "confusion.csv", table.getvalue())
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(["sample", "predicted", "true"])
     writer.writerows(rows)
-    _atomic(out / "predictions.csv", table.getvalue().encode())
-    _atomic(out / "confusion.png", confusion_png(report))
+    write_atomic(out / "predictions.csv", table.getvalue())
+    write_atomic(out / "confusion.png", confusion_png(report))
 
 
 def confusion_png(report: EvaluationReport) -> bytes:
@@ -218,8 +219,3 @@ def confusion_png(report: EvaluationReport) -> bytes:
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
-
-def _atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)

@@ -10,11 +10,12 @@ PosixPath('example.mp4')
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from emotion_encoder.atomic import atomic_path
 
 
 def astronaut() -> np.ndarray:
@@ -49,14 +50,7 @@ def write_example_video(path: str | os.PathLike, seconds: float = 4.0, fps: floa
     from moviepy import ImageSequenceClip
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".mp4",
-                               dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, path.suffix or ".mp4") as tmp:
         clip = ImageSequenceClip(list(example_frames(seconds, fps, size)), fps=fps)
-        clip.write_videofile(tmp, codec="libx264", audio=False, logger=None)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        clip.write_videofile(str(tmp), codec="libx264", audio=False, logger=None)
     return path

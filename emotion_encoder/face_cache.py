@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from emotion_encoder.data.dataset import Dataset, Sample
+from emotion_encoder.atomic import atomic_write, write_atomic
 from emotion_encoder.errors import EmotionEncoderError, FileProblem
 from emotion_encoder.faces import DominantFaceTracker, iter_face_crops, make_detector
 from emotion_encoder.faces.tracking import fill_gaps
@@ -146,17 +147,12 @@ def _cached(sample: Sample, cache: Path, settings: CropSettings, trackers: "_Tra
     except FileProblem as error:  # this sample's video or image is unreadable: note it
         crops, reason = None, str(error)
     if crops is None:
-        _write_atomic(note, reason.encode())
+        write_atomic(note, reason)
         return None, reason
-    with open(array.with_suffix(".tmp"), "wb") as handle:
+    with atomic_write(array, "wb") as handle:
         np.save(handle, crops)
-    os.replace(array.with_suffix(".tmp"), array)
     return crops, ""
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.with_suffix(".tmp").write_bytes(data)
-    os.replace(path.with_suffix(".tmp"), path)
 
 
 class _TrackerFactory:

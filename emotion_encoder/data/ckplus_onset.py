@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emotion_encoder.atomic import atomic_path, atomic_write
 from emotion_encoder.data.ckplus import CUTDOWN_COLUMNS
 from emotion_encoder.data.files import existing_dir, read_csv
 from emotion_encoder.errors import DatasetError
@@ -83,12 +84,10 @@ def write_onset_set(source: str | os.PathLike, out: str | os.PathLike,
         counts["first_and_peaks" if first else "peaks_only"] += 1
         rows.append({**row, "peak_frames": ";".join(([first] if first else []) + frames),
                      "first_frame": first or "", "last_frame": str(peaks[-1].resolve())})
-    tmp = out / "sequences.csv.tmp"
-    with open(tmp, "w", newline="") as handle:
+    with atomic_write(out / "sequences.csv", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*CUTDOWN_COLUMNS, "last_frame"])
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, out / "sequences.csv")
     return counts
 
 
@@ -107,9 +106,8 @@ def _registered_first(source: Path, row: dict, last_peak: Path, folder: Path, mi
     if score < min_score:
         return None
     path = folder / f"{row['sequence']}.png"
-    tmp = path.with_name(path.stem + ".tmp.png")
-    cv2.imwrite(str(tmp), warp_to(peak.shape, first, matrix))
-    os.replace(tmp, path)
+    with atomic_path(path, ".png") as tmp:
+        cv2.imwrite(str(tmp), warp_to(peak.shape, first, matrix))
     return str(path.resolve())
 
 

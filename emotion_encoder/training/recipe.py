@@ -18,12 +18,12 @@ The run folder gets the config, the git commit, checkpoints, ``result.json`` and
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import yaml
 
+from emotion_encoder.atomic import atomic_path
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.models.loading import build_model
 from emotion_encoder.provenance import git_commit
@@ -99,8 +99,8 @@ def _run_stills_recipe(config: dict, run: Path) -> dict:
                          heads.get("variants", 2), logit_adjust=heads.get("logit_adjust", 0.0))
     model = build_model(preset)
     model.load_weights(run / "heads" / f"{preset}.weights.h5")
-    model.save(run / "model.tmp.keras")
-    os.replace(run / "model.tmp.keras", run / "model.keras")
+    with atomic_path(run / "model.keras", ".keras") as tmp:
+        model.save(tmp)
     export_weights(model, run / f"{preset}.weights.h5")  # float16: the file a preset ships
     if config.get("zoom"):
         result["zoom"] = choose_zoom(run / "model.keras", data, config["zoom"]["candidates"],

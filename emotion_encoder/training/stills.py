@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
 import tensorflow as tf
 
+from emotion_encoder.atomic import atomic_path
 from emotion_encoder.data.fer2013 import load_image_folder
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.labels import CANONICAL_LABELS
@@ -121,8 +121,8 @@ def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
         arrays = {}
         for split in ("train", "validation", "test"):
             arrays[f"x_{split}"], arrays[f"y_{split}"] = load_image_folder(data / split, size)
-        np.savez(cache.with_suffix(".tmp.npz"), **arrays)
-        os.replace(cache.with_suffix(".tmp.npz"), cache)
+        with atomic_path(cache, ".npz") as tmp:
+            np.savez(tmp, **arrays)
     arrays = np.load(cache)
     x_train, y_train = arrays["x_train"], arrays["y_train"]
     steps = int(np.ceil(len(x_train) / batch_size))
@@ -154,8 +154,8 @@ def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
                 state["best"] = float(logs["val_accuracy"])
                 self.model.save_weights(out / "best.weights.h5")
             state["epoch"] = epoch + 1
-            self.model.save(out / "last.tmp.keras")
-            os.replace(out / "last.tmp.keras", last)
+            with atomic_path(last, ".keras") as tmp:
+                self.model.save(tmp)
             state_file.write_text(json.dumps(state))
 
     train_ds = dataset(x_train, y_train, True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
 
+from emotion_encoder.atomic import atomic_path
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.evaluation import evaluate
 
@@ -43,6 +44,6 @@ def choose_zoom(model: str | os.PathLike, data: str | os.PathLike, candidates: l
     best = float(max(accuracies, key=accuracies.get))
     network = keras.saving.load_model(model)
     network.preprocessor = network.preprocessor.with_zoom(best)
-    network.save(model.with_suffix(".tmp.keras"))
-    os.replace(model.with_suffix(".tmp.keras"), model)
+    with atomic_path(model, ".keras") as tmp:
+        network.save(tmp)
     return {"split": split, "accuracies": accuracies, "zoom": best}
