@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal, Unpack
 
 import numpy as np
+from PIL import Image
 
 from emotion_encoder.data.dataset import Dataset, LabelOptions, Sample, make_dataset
 from emotion_encoder.data.files import IMAGE_SUFFIXES, class_folders, existing_dir
@@ -69,7 +70,5 @@ def image_folder_files(root: str | os.PathLike, labels: tuple[str, ...] = CANONI
 
 def read_grey(paths: list[Path], size: int = 48) -> np.ndarray:
     """The images at ``paths`` as grey ``(n, size, size, 1)`` uint8."""
-    from PIL import Image
-
     return np.stack([np.asarray(Image.open(path).convert("L").resize((size, size)), np.uint8)
                      for path in paths])[..., None]

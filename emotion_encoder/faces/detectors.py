@@ -19,6 +19,7 @@ import weakref
 from dataclasses import dataclass
 from typing import IO, Protocol
 
+import cv2
 import numpy as np
 
 from emotion_encoder._runtime import native_stderr_to  # (must precede TensorFlow / mtcnn)
@@ -267,8 +268,6 @@ class PaddedRetry(_Closing):
         """Faces in one RGB frame, searched again padded when none is found or the best
         scores under ``retry_below`` (a tight crop often yields a weak box on part of the
         face); the padded result wins when it scores higher."""
-        import cv2
-
         faces = self.detector.detect(frame_rgb)
         if faces and faces[0].score >= self.retry_below:
             return faces

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
@@ -40,8 +41,6 @@ PAPER_OULU_CASIA = {"backbone only": 84.05, "+ ConvLSTM": 87.19, "+ Transformer"
 
 def read_sequence(frames: tuple[Path, ...], size: int) -> np.ndarray:
     """A sample's frames as grey ``(n, size, size, 1)`` uint8."""
-    from PIL import Image
-
     return np.stack([np.asarray(Image.open(p).convert("L").resize((size, size)))
                      for p in frames])[..., None]
 
