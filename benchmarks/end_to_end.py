@@ -14,6 +14,8 @@ videos it loops the bundled astronaut example. Stages, each timed on its own:
 * model: the network alone on as many clips as the video has (clips/s);
 * end to end: :func:`emotion_encoder.tagging.analyze` (prediction and embeddings in one
   pass), as the ``tag`` command runs it: real-time factor = wall time / video duration;
+  once serial (``overlap=False``) and once with decoding and faces in a background thread
+  beside the network (the default), with CPU use and whether both results are equal;
 * render: the demo's annotated H.264 video (output frames/s).
 
 Peak RSS is ``resource.getrusage`` of this process (ffmpeg children not included).
@@ -78,6 +80,13 @@ def build_video(out: Path, seconds: float, source_dir: str | None = SHARED_VIDEO
     return origin
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (ffmpeg)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process (Linux reports kB). Children (ffmpeg) are left
     out: ``RUSAGE_CHILDREN`` counts the parent's pages a child held between fork and exec."""
@@ -120,13 +129,22 @@ def run(video: str, preset: str, sample_fps: float, stride: int, render: bool) -
     stages["decode+faces"] = {"frames": len(crops), "with_face": sum(crops),
                               "seconds": round(dt, 2), "frames_per_s": round(len(crops) / dt, 1)}
 
-    t = time.perf_counter()
-    analysis = analyze(encoder, video)
-    dt = time.perf_counter() - t
-    clips = len(analysis.prediction.clips)
-    stages["end_to_end"] = {"clips": clips, "seconds": round(dt, 2),
-                            "sampled_frames_per_s": round(n / dt, 1),
-                            "video_frames_per_s": round(info.n_frames / dt, 1)}
+    serial = load_encoder(preset, sample_fps=sample_fps, stride=stride, overlap=False)
+    for name, enc in (("end_to_end_serial", serial), ("end_to_end", encoder)):
+        cpu, t = _cpu_seconds(), time.perf_counter()
+        analysis = analyze(enc, video)
+        dt = time.perf_counter() - t
+        clips = len(analysis.prediction.clips)
+        stages[name] = {"clips": clips, "seconds": round(dt, 2),
+                        "sampled_frames_per_s": round(n / dt, 1),
+                        "video_frames_per_s": round(info.n_frames / dt, 1),
+                        "cpu_percent": round(100 * (_cpu_seconds() - cpu) / dt)}
+        if name == "end_to_end_serial":
+            serial_json = analysis.prediction.to_json()
+    result["overlap_speedup"] = round(stages["end_to_end_serial"]["seconds"]
+                                      / stages["end_to_end"]["seconds"], 2)
+    result["overlap_same_result"] = serial_json == analysis.prediction.to_json()
+    del serial
 
     batch = np.random.default_rng(0).random((encoder.batch_size,) + classifier.input_shape,
                                             np.float32)
@@ -169,12 +187,16 @@ def print_report(r: dict) -> None:
     for name, s in r["stages"].items():
         if name == "model":
             rate = f"{s['clips_per_s']:.1f} clips/s ({s['frames_per_s']:.0f} frames/s)"
-        elif name == "end_to_end":
+        elif name.startswith("end_to_end"):
             rate = (f"{s['sampled_frames_per_s']:.1f} sampled frames/s, "
-                    f"{s['video_frames_per_s']:.1f} video frames/s, {s['clips']} clips")
+                    f"{s['video_frames_per_s']:.1f} video frames/s, {s['clips']} clips, "
+                    f"CPU {s['cpu_percent']}% (of {100 * r['machine']['cpus']}%)")
         else:
             rate = f"{s['frames_per_s']:.1f} frames/s"
         print(f"{name:<14} {s['seconds']:8.2f}  {rate}")
+    print(f"overlap (decode + faces in a thread beside the network): "
+          f"{r['overlap_speedup']:.2f}x the serial pipeline, same result: "
+          f"{r['overlap_same_result']}")
     print(f"real-time factor {r['real_time_factor']:.3f} "
           f"({r['x_real_time']:.1f}x real time); peak RSS {r['peak_rss_mb']:.0f} MB")
 

@@ -34,6 +34,7 @@ from emotion_encoder.faces import DominantFaceTracker, FaceCrop, iter_face_crops
 from emotion_encoder.faces.multi_tracking import MultiFaceTracker, iter_multi_face_crops
 from emotion_encoder.faces.tracking import fill_gaps
 from emotion_encoder.models.loading import LoadedModel, load_encoder_model
+from emotion_encoder.prefetch import prefetched
 from emotion_encoder.results import Analysis, VideoPrediction
 from emotion_encoder.sampling import pick, sliding_windows
 from emotion_encoder.timeline import EmotionTrack
@@ -91,6 +92,8 @@ class EmotionEncoder:
             :class:`ClipOptions` (each call may override them).
         batch_size: clips per forward pass.
         mirror: also run each clip mirrored left-right and average the two outputs.
+        overlap: decode and find faces in a background thread while the network runs
+            (:mod:`emotion_encoder.prefetch`; same results, in the same order).
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class EmotionEncoder:
         min_face_ratio: float = 0.25,
         batch_size: int = 8,
         mirror: bool = True,
+        overlap: bool = True,
     ):
         loaded: LoadedModel = load_encoder_model(preset)
         self.classifier = ClipClassifier(loaded.model, loaded.preprocessor, mirror)
@@ -115,6 +119,7 @@ class EmotionEncoder:
         self.defaults = ClipOptions(sample_fps, stride, detect_every, min_face_ratio)
         self.detector_name = detector
         self.batch_size = batch_size
+        self.overlap = overlap
         self._detector = None
 
     @classmethod
@@ -187,7 +192,7 @@ class EmotionEncoder:
 
         info, clips = self.face_clips(video, fps, sampling, opts, on_frame=seen)
         done: list[Clip] = []
-        for batch in _batched(clips, self.batch_size):
+        for batch in _batched(self._ahead(clips), self.batch_size):
             self.classify(batch, opts)
             done.extend(batch)
         track = assemble_track(done, info, self, self.sampling_info(sampling, opts))
@@ -224,7 +229,7 @@ class EmotionEncoder:
                                    self.classifier.attention_steps, self.preset,
                                    self.weights_trained, keep_faces=faces == "all",
                                    sampling=sampling)
-        for batch in _batched(windows, self.batch_size):
+        for batch in _batched(self._ahead(windows), self.batch_size):
             if faces == "all":
                 todo = [c for w in batch for c in w.clips]
             else:
@@ -234,6 +239,10 @@ class EmotionEncoder:
                 assembler.add(window)
         info = source.info
         return assembler.result(info.path, info.duration, cuts, smooth)
+
+    def _ahead(self, items: Iterator) -> Iterator:
+        """``items`` produced in a background thread when ``overlap`` is on."""
+        return prefetched(items, 2 * self.batch_size) if self.overlap else items
 
     # ---------------------------------------------------------------- the stages
 

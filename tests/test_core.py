@@ -151,3 +151,24 @@ def test_track_loads_a_version_0_1_embeddings_file(tmp_path):
     back = EmotionTrack.load(path)
     assert len(back) == 2 and back.has_face.tolist() == [True, False]
     assert np.isnan(back.boxes).all() and back.clip_face_ratio.tolist() == [1.0, 0.0]
+
+
+def test_prefetch_keeps_order_and_stops_its_producer_when_the_reader_stops():
+    import threading
+    import time
+
+    from emotion_encoder.prefetch import prefetched
+
+    made = []
+
+    def produce():
+        for i in range(10_000):
+            made.append(i)
+            yield i
+
+    reader = prefetched(produce(), size=3)
+    assert [next(reader) for _ in range(5)] == [0, 1, 2, 3, 4]
+    reader.close()
+    time.sleep(0.3)
+    assert len(made) <= 5 + 3 + 2  # bounded: the queue, one in hand, one being put
+    assert not [t for t in threading.enumerate() if t.name == "emotion-encoder-prefetch"]

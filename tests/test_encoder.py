@@ -162,3 +162,10 @@ def test_analyze_is_predict_and_embed_in_one_pass(encoder, face_video):
                                atol=1e-5)
     assert [round(f.t, 2) for f in seen] == [round(t, 2) for t, _ in out.frame_boxes]
     assert len(seen) == 30 and all(box is not None for _, box in out.frame_boxes)
+
+
+def test_overlapped_pipeline_gives_the_serial_result(face_video):
+    path, _ = face_video
+    overlapped = EmotionEncoder("fast").predict(path).to_dict()
+    serial = EmotionEncoder("fast", overlap=False).predict(path).to_dict()
+    assert overlapped == serial and len(serial["clips"]) == 3
