@@ -86,6 +86,20 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_frames(args: argparse.Namespace) -> int:
+    probe_video(args.video)  # a bad video fails before the model loads
+    frames = _encoder(args).frames(args.video, frame_fps=args.frame_fps or None, mode=args.mode,
+                                   sampling=args.sampling)
+    frames.save(args.output)
+    print(f"{args.output}: {len(frames)} frames at {frames.fps:g} fps x "
+          f"{frames.embeddings.shape[1]} dims ({args.mode}), "
+          f"{int(frames.has_face.sum())} with a face")
+    if not frames.has_face.any():
+        print(f"emotion-encoder: {args.video}: no face found in any clip", file=sys.stderr)
+        return EXIT_NO_FACE
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     import keras
 
@@ -299,6 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     embed = _video_command(sub, "embed", cmd_embed,
                            "write the clips' timeline with fused embeddings to .npz")
     embed.add_argument("-o", "--output", type=Path, required=True, help="output .npz file")
+
+    frames = _video_command(sub, "frames", cmd_frames,
+                            "one row per video frame (time, face, probabilities, embedding) "
+                            "to .npz")
+    frames.add_argument("-o", "--output", type=Path, required=True, help="output .npz file")
+    frames.add_argument("--frame-fps", type=float, default=25.0,
+                        help="rows per second (default 25, as dubbing models read; 0: the "
+                             "video's own frame rate)")
+    frames.add_argument("--mode", default="linear", choices=["linear", "nearest", "hold"],
+                        help="how clips become frames (default linear: no steps at clip "
+                             "boundaries)")
 
     timeline = _video_command(sub, "timeline", cmd_timeline,
                               "emotion timeline of the speaker (and of every face) as json, "

@@ -30,6 +30,7 @@ import numpy as np
 
 from emotion_encoder.clip_classifier import ClipClassifier
 from emotion_encoder.face_tracks import FaceTracks
+from emotion_encoder.frames import FrameFeatures, sample_frames
 from emotion_encoder.faces import DominantFaceTracker, FaceCrop, iter_face_crops, make_detector
 from emotion_encoder.faces.multi_tracking import MultiFaceTracker, iter_multi_face_crops
 from emotion_encoder.faces.tracking import fill_gaps
@@ -37,9 +38,9 @@ from emotion_encoder.models.loading import LoadedModel, load_encoder_model
 from emotion_encoder.prefetch import prefetched
 from emotion_encoder.results import Analysis, VideoPrediction
 from emotion_encoder.sampling import pick, sliding_windows
-from emotion_encoder.timeline import EmotionTrack
+from emotion_encoder.timeline import EmotionTrack, SampleMode
 from emotion_encoder.tracks import TrackAssembler, note_cuts, window_faces
-from emotion_encoder.video import VideoInfo, open_source
+from emotion_encoder.video import VideoInfo, frame_times, open_source
 
 Sampling = Literal["sliding", "fixed"]
 VideoInput = "str | os.PathLike | np.ndarray | Iterable[np.ndarray]"
@@ -171,6 +172,30 @@ class EmotionEncoder:
         """The clips' timeline with their fused embeddings ``(n_clips, d)``; same arguments
         as :meth:`predict` (it is ``predict(...).track``)."""
         return self.predict(video, fps, sampling, **options).track
+
+    def frames(self, video: VideoInput, frame_fps: float | None = 25.0,
+               mode: SampleMode = "linear", fps: float | None = None,
+               **options: Any) -> FrameFeatures:
+        """One row per video frame at ``frame_fps`` (None: the video's own frame rate):
+        time, face flag, probabilities and embedding interpolated from the clips with
+        ``mode`` (see :mod:`emotion_encoder.frames`). For a file the rows are exactly the
+        frames ``ffmpeg -vf fps=FRAME_FPS`` extracts (:func:`~emotion_encoder.video.frame_times`);
+        for an array or iterable (``fps``: its rate), ``round(duration * frame_fps)`` rows.
+        ``options``: as for :meth:`predict`.
+
+        >>> from emotion_encoder.examples import write_example_video
+        >>> video = write_example_video("/tmp/emotion-encoder-doctest/frames.mp4", seconds=2.0)
+        >>> rows = EmotionEncoder("fast").frames(video, frame_fps=25)
+        >>> len(rows), rows.embeddings.shape[1], bool(rows.has_face.all())
+        (50, 256, True)
+        """
+        prediction = self.predict(video, fps, **options)
+        if isinstance(video, (str, os.PathLike)):
+            times = frame_times(video, frame_fps)
+        else:
+            rate = frame_fps or prediction.fps
+            times = np.arange(int(np.floor(prediction.duration * rate + 0.5))) / rate
+        return sample_frames(prediction.track, times, frame_fps or prediction.fps, mode)
 
     def analyze(self, video: VideoInput, fps: float | None = None,
                 sampling: Sampling = "sliding",

@@ -452,9 +452,10 @@ class EmotionTrack:
                        sampling=json.loads(str(data["sampling"])) if "sampling" in data.files
                        else None)
 
-    def at(self, times: float | Sequence[float] | np.ndarray,
-           mode: SampleMode = "linear") -> tuple[np.ndarray, np.ndarray]:
-        """Embeddings at ``times``: ``(values (n, d) float32, mask (n,) bool)``.
+    def at(self, times: float | Sequence[float] | np.ndarray, mode: SampleMode = "linear",
+           of: Literal["embeddings", "probs"] = "embeddings") -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings (or, ``of="probs"``, probabilities) at ``times``:
+        ``(values (n, d) float32, mask (n,) bool)``.
 
         Only the face clips covering a time ``t`` (``start <= t < end``) count:
 
@@ -466,8 +467,10 @@ class EmotionTrack:
         A time no face clip covers gets NaN values and a False mask.
         """
         check_mode(mode, SAMPLE_MODES, "mode")
+        check_mode(of, ("embeddings", "probs"), "of")
+        rows = self.embeddings if of == "embeddings" else self.probs
         t = np.asarray(times, np.float64).reshape(-1)
-        values = np.full((len(t), self.dim), np.nan, np.float32)
+        values = np.full((len(t), rows.shape[1]), np.nan, np.float32)
         mask = np.zeros(len(t), bool)
         face = self._face
         if not len(face) or not len(t):
@@ -480,11 +483,11 @@ class EmotionTrack:
         chunk = max(1, 2 ** 20 // width)
         for a in range(0, len(t), chunk):
             b = min(a + chunk, len(t))
-            rows, w = self._weights(t[a:b], lo[a:b], hi[a:b], width, mode)
+            pos, w = self._weights(t[a:b], lo[a:b], hi[a:b], width, mode)
             covered = w.sum(axis=1) > 0
-            acc = np.zeros((b - a, self.dim), np.float64)
+            acc = np.zeros((b - a, rows.shape[1]), np.float64)
             for j in range(width):
-                acc += w[:, j, None] * self.embeddings[face[rows[:, j]]]
+                acc += w[:, j, None] * rows[face[pos[:, j]]]
             values[a:b][covered] = acc[covered] / w[covered].sum(axis=1, keepdims=True)
             mask[a:b] = covered
         return values, mask

@@ -1,0 +1,86 @@
+"""Per-frame features: the clips' timeline sampled at every frame of a video, at its own
+frame rate or a requested one (25 fps is what dubbing models such as HPMDubbing and
+StyleDubber read), for loaders that want one row per video frame.
+
+Each frame's probabilities and embedding interpolate the face clips covering its time
+(:meth:`EmotionTrack.at`): ``linear`` by default, because the sliding windows overlap by
+half and a triangle weight at each clip's middle is then exactly linear interpolation
+between neighbouring clips, with no steps at clip boundaries; ``nearest`` takes the clip
+whose middle is nearest, ``hold`` the latest one that started. A frame that no face clip
+covers has ``has_face`` False and zero rows (never interpolated across a gap).
+
+>>> import numpy as np
+>>> from emotion_encoder.timeline import EmotionTrack
+>>> track = EmotionTrack([0.0, 0.8], [1.6, 2.4], np.eye(2, dtype=np.float32),
+...                      probs=[[1.0, 0.0], [0.0, 1.0]], labels=("happiness", "sadness"))
+>>> frames = sample_frames(track, np.arange(6) / 2.0, fps=2.0)   # 0, 0.5, ..., 2.5 s
+>>> len(frames), frames.has_face.tolist(), frames.probs[2].round(2).tolist()
+(6, [True, True, True, True, True, False], [0.75, 0.25])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emotion_encoder.atomic import atomic_write
+from emotion_encoder.timeline import SAMPLE_MODES, EmotionTrack, SampleMode, check_mode
+
+FRAMES_FORMAT = "emotion_encoder.frames"
+
+
+@dataclass(frozen=True, eq=False)
+class FrameFeatures:
+    """One row per video frame: ``times`` (seconds), ``has_face``, ``probs`` (n, labels),
+    ``embeddings`` (n, d); zeros where ``has_face`` is False."""
+
+    times: np.ndarray
+    has_face: np.ndarray
+    probs: np.ndarray
+    embeddings: np.ndarray
+    labels: tuple[str, ...]
+    fps: float
+    mode: str
+    video: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write an ``.npz`` atomically (read back by :meth:`load`)."""
+        meta = {"format": FRAMES_FORMAT, "fps": self.fps, "mode": self.mode,
+                "video": self.video, **self.meta}
+        with atomic_write(path, "wb") as handle:
+            np.savez(handle, times=self.times, has_face=self.has_face, probs=self.probs,
+                     embeddings=self.embeddings, labels=np.asarray(self.labels, dtype=str),
+                     meta=np.asarray(json.dumps(meta)))
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "FrameFeatures":
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.pop("format", None) != FRAMES_FORMAT:
+                raise ValueError(f"{path}: not a frames .npz")
+            return cls(data["times"], data["has_face"], data["probs"], data["embeddings"],
+                       tuple(str(x) for x in data["labels"]), float(meta.pop("fps")),
+                       str(meta.pop("mode")), meta.pop("video"), meta)
+
+
+def sample_frames(track: EmotionTrack, times: np.ndarray, fps: float,
+                  mode: SampleMode = "linear") -> FrameFeatures:
+    """``track`` at each of ``times`` (the frames of a video at ``fps``)."""
+    check_mode(mode, SAMPLE_MODES, "mode")
+    times = np.asarray(times, np.float64).reshape(-1)
+    embeddings, mask = track.at(times, mode)
+    probs, _ = track.at(times, mode, of="probs")
+    embeddings[~mask], probs[~mask] = 0.0, 0.0
+    return FrameFeatures(times, mask, probs, embeddings, track.labels, float(fps), mode,
+                         track.video, {"preset": track.preset,
+                                       "weights_trained": track.weights_trained})
