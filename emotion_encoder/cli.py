@@ -33,7 +33,8 @@ from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.tagging import TagInputError, tag
 from emotion_encoder.video import probe_video
 from v2c_bridge import (align, emotion_runs, read_subtitles, read_textgrid, read_words,
-                        write_csv, write_json, write_npz, write_srt, write_textgrid, write_vtt)
+                        write_csv, write_intervals_npz, write_json, write_npz, write_srt,
+                        write_textgrid, write_vtt)
 from v2c_bridge.mel import probe
 
 EXIT_ERROR = 2
@@ -189,7 +190,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-TIMELINE_FORMATS = {".json": "json", ".csv": "csv", ".srt": "srt", ".vtt": "vtt",
+TIMELINE_FORMATS = {".json": "json", ".csv": "csv", ".srt": "srt", ".vtt": "vtt", ".npz": "npz",
                     ".textgrid": "textgrid"}
 
 
@@ -201,9 +202,11 @@ def _output_format(path: Path, given: str | None, allowed: dict[str, str]) -> st
     return fmt
 
 
-def _write_intervals(path: Path, fmt: str, intervals, tiers=None) -> None:
+def _write_intervals(path: Path, fmt: str, intervals, labels, tiers=None) -> None:
     if fmt == "textgrid":
         write_textgrid(path, tiers or {"speaker": intervals})
+    elif fmt == "npz":
+        write_intervals_npz(path, intervals, labels)
     else:
         {"json": write_json, "csv": write_csv, "srt": write_srt, "vtt": write_vtt}[fmt](
             path, intervals)
@@ -225,7 +228,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     runs = {name: [replace(iv, tier=name) for iv in emotion_runs(track)]
             for name, track in tiers.items()}
     _write_intervals(args.output, fmt, runs["speaker"] if fmt in ("srt", "vtt") else
-                     [iv for ivs in runs.values() for iv in ivs], runs)
+                     [iv for ivs in runs.values() for iv in ivs], tracks.speaker.labels, runs)
     print(f"{args.output}: {len(runs['speaker'])} speaker runs, {len(tracks.faces)} face "
           f"tracks, {len(tracks.cuts)} shot cuts")
     return 0 if tracks.speaker.has_face.any() else EXIT_NO_FACE
@@ -236,7 +239,7 @@ def cmd_align(args: argparse.Namespace) -> int:
     if args.tier and not args.textgrid:
         raise EmotionEncoderError("--tier selects a TextGrid tier; it needs --textgrid")
     if args.subtitles or args.textgrid or args.words:
-        fmt = _output_format(args.output, None, TIMELINE_FORMATS)
+        fmt = _output_format(args.output, None, TIMELINE_FORMATS)  # .npz: arrays per line
         transcript = (read_subtitles(args.subtitles) if args.subtitles else
                       read_words(args.words) if args.words else
                       read_textgrid(args.textgrid, args.tier or "words"))
@@ -254,7 +257,7 @@ def cmd_align(args: argparse.Namespace) -> int:
               f"{cond.mask.mean():.0%} with a face")
     else:
         lines = align(tracks, subtitles=transcript, pool=args.pool)
-        _write_intervals(args.output, fmt, lines)
+        _write_intervals(args.output, fmt, lines, tracks.speaker.labels)
         print(f"{args.output}: {len(lines)} intervals, "
               f"{sum(iv.label is not None for iv in lines)} with a face")
     return 0 if tracks.speaker.has_face.any() else EXIT_NO_FACE

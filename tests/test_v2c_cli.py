@@ -83,6 +83,21 @@ def test_align_to_mel_frames_and_to_subtitles(talking, tmp_path):
     assert [iv.text for iv in aligned] == ["Hello", "there"]
     assert all(iv.face_ratio == 1.0 and iv.vector.shape == cond.values.shape[1:]
                for iv in aligned)
+    # the same lines as arrays (issue 17): .npz read back equal to the JSON
+    arrays = tmp_path / "lines.npz"
+    proc = run_cli("align", talking, "--subtitles", srt, "-o", arrays)
+    assert proc.returncode == 0, proc.stderr
+    back = read_npz(arrays)
+    assert [iv.text for iv in back] == ["Hello", "there"]
+    for a, b in zip(back, aligned):
+        assert a.segment == b.segment and a.label == b.label
+        np.testing.assert_allclose(a.vector, b.vector, atol=1e-6)
+        assert a.probs.keys() == b.probs.keys()
+        np.testing.assert_allclose(list(a.probs.values()), list(b.probs.values()), atol=1e-6)
+    with np.load(arrays) as data:
+        assert data["vectors"].shape == (2, cond.values.shape[1])
+        assert data["probs"].shape == (2, len(cond.labels)) and list(data["text"]) == [
+            "Hello", "there"]
 
 
 @pytest.mark.parametrize("args, says", [

@@ -24,14 +24,15 @@ import numpy as np
 
 from emotion_encoder import __version__
 from emotion_encoder.atomic import atomic_write
+from emotion_encoder.timeline import EmotionTrack
+from emotion_encoder.timing import Segment
 from v2c_bridge.errors import AlignmentError
 from v2c_bridge.mel import MelConditioning
 from v2c_bridge.pooling import AlignedInterval, emotion_runs
-from emotion_encoder.timeline import EmotionTrack
 from v2c_bridge.transcripts import read_text, read_textgrid
 
-__all__ = ["read_json", "read_npz", "read_textgrid", "write_csv", "write_json", "write_npz",
-           "write_srt", "write_textgrid", "write_vtt"]
+__all__ = ["read_json", "read_npz", "read_textgrid", "write_csv", "write_intervals_npz",
+           "write_json", "write_npz", "write_srt", "write_textgrid", "write_vtt"]
 
 Items = Sequence[AlignedInterval] | EmotionTrack
 
@@ -194,10 +195,66 @@ def write_npz(path: str | os.PathLike, cond: MelConditioning) -> Path:
     return Path(path)
 
 
-def read_npz(path: str | os.PathLike) -> MelConditioning:
-    """The :class:`MelConditioning` of a :func:`write_npz` file."""
+def write_intervals_npz(path: str | os.PathLike, intervals: Sequence[AlignedInterval],
+                        labels: Sequence[str]) -> Path:
+    """Aligned intervals (words, phones, subtitle lines, label runs) as ``.npz`` arrays, one
+    row each: ``starts``, ``ends``, ``vectors`` (n, d), ``probs`` (n, labels; NaN where no
+    face), ``label`` ("" where no face), ``confidence`` (NaN), ``face_ratio``, ``text``,
+    ``tier``, plus ``labels`` and ``version``; read back with :func:`read_npz`.
+
+    >>> import tempfile, numpy as np
+    >>> iv = AlignedInterval(Segment(0.0, 0.5), "hi", np.ones(3, np.float32),
+    ...                      {"happiness": 1.0}, "happiness", 1.0, 1.0, "words")
+    >>> out = write_intervals_npz(tempfile.mkdtemp() + "/w.npz", [iv], ["happiness"])
+    >>> back = read_npz(out)
+    >>> back[0].text, back[0].label, back[0].segment
+    ('hi', 'happiness', Segment(start=0.0, end=0.5))
+    """
+    labels = list(labels)
+    dim = len(intervals[0].vector) if intervals else 0
+    probs = np.full((len(intervals), len(labels)), np.nan, np.float32)
+    for i, iv in enumerate(intervals):
+        if iv.probs is not None:
+            probs[i] = [iv.probs.get(k, np.nan) for k in labels]
+    arrays = {
+        "format": np.asarray(INTERVALS_FORMAT), "version": np.asarray(__version__),
+        "starts": np.array([iv.segment.start for iv in intervals], np.float64),
+        "ends": np.array([iv.segment.end for iv in intervals], np.float64),
+        "vectors": (np.stack([iv.vector for iv in intervals]).astype(np.float32) if intervals
+                    else np.zeros((0, dim), np.float32)),
+        "probs": probs, "labels": np.asarray(labels, dtype=str),
+        "label": np.asarray([iv.label or "" for iv in intervals], dtype=str),
+        "confidence": np.array([np.nan if iv.confidence is None else iv.confidence
+                                for iv in intervals], np.float64),
+        "face_ratio": np.array([iv.face_ratio for iv in intervals], np.float64),
+        "text": np.asarray([iv.text for iv in intervals], dtype=str),
+        "tier": np.asarray([iv.tier for iv in intervals], dtype=str)}
+    with atomic_write(path, "wb") as f:
+        np.savez(f, **arrays)
+    return Path(path)
+
+
+def _intervals_of(data) -> list[AlignedInterval]:
+    labels = [str(x) for x in data["labels"]]
+    out = []
+    for i in range(len(data["starts"])):
+        label = str(data["label"][i]) or None
+        probs = None if label is None else {k: float(v) for k, v in zip(labels, data["probs"][i])}
+        confidence = float(data["confidence"][i])
+        out.append(AlignedInterval(Segment(data["starts"][i], data["ends"][i]),
+                                   str(data["text"][i]), data["vectors"][i], probs, label,
+                                   None if np.isnan(confidence) else confidence,
+                                   float(data["face_ratio"][i]), str(data["tier"][i])))
+    return out
+
+
+def read_npz(path: str | os.PathLike) -> MelConditioning | list[AlignedInterval]:
+    """The :class:`MelConditioning` of a :func:`write_npz` file, or the intervals of a
+    :func:`write_intervals_npz` file."""
     try:
         with np.load(path, allow_pickle=False) as data:
+            if str(data["format"]) == INTERVALS_FORMAT:
+                return _intervals_of(data)
             if str(data["format"]) != MEL_FORMAT:
                 raise AlignmentError(path, f"not a {MEL_FORMAT} .npz file")
             fps = float(data["fps"])
