@@ -91,6 +91,8 @@ def cmd_frames(args: argparse.Namespace) -> int:
     probe_video(args.video)  # a bad video fails before the model loads
     frames = _encoder(args).frames(args.video, frame_fps=args.frame_fps or None, mode=args.mode,
                                    sampling=args.sampling)
+    if args.labels == "v2c":
+        frames = frames.in_v2c_labels()
     frames.save(args.output)
     print(f"{args.output}: {len(frames)} frames at {frames.fps:g} fps x "
           f"{frames.embeddings.shape[1]} dims ({args.mode}), "
@@ -324,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     frames.add_argument("--frame-fps", type=float, default=25.0,
                         help="rows per second (default 25, as dubbing models read; 0: the "
                              "video's own frame rate)")
+    frames.add_argument("--labels", default="model", choices=["model", "v2c"],
+                        help="probability columns: the model's labels, or V2C-Animation's 8 "
+                             "(angry ... surprise, others: zero unless the model has it)")
     frames.add_argument("--mode", default="linear", choices=["linear", "nearest", "hold"],
                         help="how clips become frames (default linear: no steps at clip "
                              "boundaries)")

@@ -33,6 +33,30 @@ from emotion_encoder.timeline import SAMPLE_MODES, EmotionTrack, SampleMode, che
 
 FRAMES_FORMAT = "emotion_encoder.frames"
 
+V2C_LABELS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise", "others")
+"""V2C-Animation's eight emotion labels, in its order."""
+
+_TO_V2C = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy",
+           "neutral": "neutral", "sadness": "sad", "surprise": "surprise", "others": "others"}
+
+
+def to_v2c(probs: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
+    """Probabilities ``(n, len(labels))`` in V2C's eight labels (:data:`V2C_LABELS`).
+
+    A model's own ``others`` (a model fine-tuned on V2C) fills that column; a label V2C
+    does not have (``contempt``) is added to ``others``; a 7-label model's ``others`` is an
+    explicit zero column. Rows keep their sum.
+
+    >>> p = np.array([[0.1, 0.0, 0.0, 0.6, 0.1, 0.0, 0.2]])
+    >>> to_v2c(p, ("anger", "disgust", "fear", "happiness", "sadness", "surprise",
+    ...            "neutral")).astype(float).round(3).tolist()
+    [[0.1, 0.0, 0.0, 0.6, 0.2, 0.1, 0.0, 0.0]]
+    """
+    out = np.zeros((len(probs), len(V2C_LABELS)), np.float32)
+    for k, label in enumerate(labels):
+        out[:, V2C_LABELS.index(_TO_V2C.get(label, "others"))] += probs[:, k]
+    return out
+
 
 @dataclass(frozen=True, eq=False)
 class FrameFeatures:
@@ -51,6 +75,13 @@ class FrameFeatures:
 
     def __len__(self) -> int:
         return len(self.times)
+
+    def in_v2c_labels(self) -> "FrameFeatures":
+        """The same frames with probabilities in V2C-Animation's eight labels
+        (:func:`to_v2c`)."""
+        return FrameFeatures(self.times, self.has_face, to_v2c(self.probs, self.labels),
+                             self.embeddings, V2C_LABELS, self.fps, self.mode, self.video,
+                             {**self.meta, "label_space": "v2c"})
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write an ``.npz`` atomically (read back by :meth:`load`)."""

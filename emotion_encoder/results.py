@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -149,7 +150,7 @@ class VideoPrediction:
     def sampling(self) -> dict[str, Any]:
         return self.track.sampling
 
-    @property
+    @cached_property
     def clips(self) -> list[ClipPrediction]:
         return clip_predictions(self.track)
 

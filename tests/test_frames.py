@@ -90,3 +90,23 @@ def test_frames_command_writes_a_readable_npz(gap_video, tmp_path):
     assert len(frames) == 125 and frames.fps == 25.0 and frames.mode == "linear"
     assert f"{out}: 125 frames at 25 fps x 256 dims (linear)" in proc.stdout
     assert frames.meta["preset"] == "fast" and frames.video == str(gap_video)
+
+
+def test_v2c_label_space_columns(gap_video, tmp_path):
+    """V2C-Animation's 8 labels: the 7 canonical ones renamed and reordered, ``others`` an
+    explicit zero column for a 7-label model."""
+    out = tmp_path / "v2c.npz"
+    proc = subprocess.run([sys.executable, "-m", "emotion_encoder", "frames", str(gap_video),
+                           "--preset", "fast", "--labels", "v2c", "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    v2c = FrameFeatures.load(out)
+    plain = EmotionEncoder("fast").frames(gap_video)
+    assert v2c.labels == ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise",
+                          "others")
+    for name, canonical in (("angry", "anger"), ("happy", "happiness"), ("sad", "sadness"),
+                            ("neutral", "neutral"), ("surprise", "surprise")):
+        np.testing.assert_allclose(v2c.probs[:, v2c.labels.index(name)],
+                                   plain.probs[:, plain.labels.index(canonical)], atol=1e-6)
+    assert not v2c.probs[:, -1].any() and v2c.meta["label_space"] == "v2c"
+    np.testing.assert_allclose(v2c.probs.sum(axis=1), plain.probs.sum(axis=1), atol=1e-5)

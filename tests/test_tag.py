@@ -202,3 +202,16 @@ def test_expand_inputs_and_missing_input(folder, tmp_path):
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "missing.mp4" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_output_that_is_a_file_is_one_line_and_left_alone(folder, tmp_path):
+    """Issue 18's one failure of the bad-input panel: ``tag -o some_existing_file``."""
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep me\n")
+    proc = run_tag_probed(folder / "one.mp4", "-o", existing, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"emotion-encoder: error: {existing}: exists and is not a folder (-o names the folder "
+        "the results go to)"]
+    assert existing.read_text() == "keep me\n" and sorted(tmp_path.iterdir()) == [existing]
+    assert "network-loaded: False" in proc.stdout

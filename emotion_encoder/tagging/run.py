@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
+from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.tagging.index import read_results, write_index
 from emotion_encoder.tagging.inputs import expand_inputs, result_name
 from emotion_encoder.tagging.local_engine import run_local
@@ -47,7 +48,14 @@ def tag(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike, *, worke
         require_ray()
     stream = stream or sys.stderr
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    if outdir.exists() and not outdir.is_dir():
+        raise EmotionEncoderError(f"{outdir}: exists and is not a folder (-o names the folder "
+                                  "the results go to)")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EmotionEncoderError(f"{outdir}: cannot create the output folder "
+                                  f"({exc.strerror or exc})") from None
     videos = expand_inputs(inputs)
     todo, skipped = [], []
     for video in videos:
