@@ -16,7 +16,10 @@ videos it loops the bundled astronaut example. Stages, each timed on its own:
   pass), as the ``tag`` command runs it: real-time factor = wall time / video duration;
   once serial (``overlap=False``) and once with decoding and faces in a background thread
   beside the network (the default), with CPU use and whether both results are equal;
-* render: the demo's annotated H.264 video (output frames/s).
+* render: the demo's annotated H.264 video (output frames/s);
+* whole commands, process start to exit: ``tag`` of the video, ``predict`` of its first
+  4 s, ``--help``;
+* the peer: the ``fer`` package's pipeline on every second frame (when installed).
 
 Peak RSS is ``resource.getrusage`` of this process (ffmpeg children not included).
 Weights do not change speed, so untrained presets measure the same.
@@ -169,12 +172,68 @@ def run(video: str, preset: str, sample_fps: float, stride: int, render: bool) -
         stages["render"] = {"frames": frames, "seconds": round(dt, 2),
                             "frames_per_s": round(frames / dt, 1)}
 
+    commands = whole_commands(video, preset, sample_fps, stride)
+    peer = fer_pipeline(video, every=2)
     total = stages["end_to_end"]["seconds"]
     result["stages"] = stages
+    result["commands"] = commands
+    result["fer_peer"] = peer
     result["real_time_factor"] = round(total / info.duration, 3) if info.duration else None
     result["x_real_time"] = round(info.duration / total, 2) if total else None
     result["peak_rss_mb"] = peak_rss_mb()
     return result
+
+
+def _timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode not in (0, 3):
+        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}")
+    return time.perf_counter() - t
+
+
+def whole_commands(video: str, preset: str, sample_fps: float, stride: int) -> dict:
+    """What a user waits for, shell prompt to prompt: ``tag`` of the whole video and
+    ``predict`` of its first 4 s (a fresh process each: imports, model, detector, work)."""
+    from emotion_encoder.video import probe_video
+
+    cli = [sys.executable, "-m", "emotion_encoder"]
+    opts = ["--preset", preset, "--fps", str(sample_fps), "--stride", str(stride)]
+    with tempfile.TemporaryDirectory() as tmp:
+        short = str(Path(tmp) / "first_4s.mp4")
+        subprocess.run([_ffmpeg(), "-loglevel", "error", "-i", video, "-t", "4", "-c", "copy",
+                        short], check=True)
+        tag_s = _timed(cli + ["tag", video, "-o", str(Path(tmp) / "tags")] + opts)
+        predict_s = _timed(cli + ["predict", short, "--json"] + opts)
+        help_s = _timed(cli + ["--help"])
+        duration = probe_video(video).duration
+        short_duration = probe_video(short).duration
+    return {"tag": {"seconds": round(tag_s, 2), "x_real_time": round(duration / tag_s, 2)},
+            "predict_4s": {"seconds": round(predict_s, 2),
+                           "video_s": round(short_duration, 2)},
+            "help": {"seconds": round(help_s, 2)}}
+
+
+def fer_pipeline(video: str, every: int = 2) -> dict | None:
+    """The peer: the ``fer`` package's own pipeline (its Haar cascade and mini-Xception,
+    ``FER().detect_emotions``) on every ``every``-th frame of the same video; None when
+    ``fer`` is not installed (``pip install --no-deps fer``)."""
+    try:
+        from fer.fer import FER
+    except ImportError:
+        return None
+    from emotion_encoder.video import iter_frames, probe_video
+
+    detector = FER()
+    t, frames = time.perf_counter(), 0
+    for i, (_, frame) in enumerate(iter_frames(video)):
+        if i % every == 0:
+            detector.detect_emotions(frame[:, :, ::-1])  # fer reads BGR, as OpenCV does
+            frames += 1
+    dt = time.perf_counter() - t
+    duration = probe_video(video).duration
+    return {"frames": frames, "every": every, "seconds": round(dt, 2),
+            "x_real_time": round(duration / dt, 2)}
 
 
 def print_report(r: dict) -> None:
@@ -197,6 +256,16 @@ def print_report(r: dict) -> None:
     print(f"overlap (decode + faces in a thread beside the network): "
           f"{r['overlap_speedup']:.2f}x the serial pipeline, same result: "
           f"{r['overlap_same_result']}")
+    c = r["commands"]
+    print(f"whole command (process start to exit): tag {c['tag']['seconds']:.1f} s = "
+          f"{c['tag']['x_real_time']:.1f}x real time; predict of a "
+          f"{c['predict_4s']['video_s']:.0f} s clip {c['predict_4s']['seconds']:.1f} s; "
+          f"--help {c['help']['seconds']:.2f} s")
+    peer = r["fer_peer"]
+    if peer:
+        print(f"peer: fer package, every {peer['every']}nd frame: {peer['seconds']:.1f} s = "
+              f"{peer['x_real_time']:.1f}x real time; inner loop here is "
+              f"{r['x_real_time'] / peer['x_real_time']:.1f}x fer's speed")
     print(f"real-time factor {r['real_time_factor']:.3f} "
           f"({r['x_real_time']:.1f}x real time); peak RSS {r['peak_rss_mb']:.0f} MB")
 
