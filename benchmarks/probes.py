@@ -102,7 +102,7 @@ class Score:
 def model_stamp(model: str) -> list:
     """What identifies the model's weights: a ``.keras`` file's or the preset's weights file's
     path, size and modification time (a probe's stored score is reused only for the same)."""
-    from emotion_encoder.models.loading import weights_path
+    from emotion_encoder.models.presets import weights_path
 
     path = Path(model) if Path(model).suffix == ".keras" else weights_path(model)
     info = path.stat() if path is not None else None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from dataclasses import replace
@@ -104,11 +105,8 @@ def cmd_frames(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    import keras
-
     from emotion_encoder.faces.model_files import cache_dir, model_status
-    from emotion_encoder.models.loading import weights_path
-    from emotion_encoder.models.presets import PRESETS
+    from emotion_encoder.models.presets import PRESETS, weights_path
 
     info = {"emotion_encoder": __version__, "python": sys.version.split()[0]}
     for package in ("tensorflow", "keras", "mediapipe", "moviepy", "librosa", "gradio",
@@ -117,7 +115,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             info[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             info[package] = "not installed"
-    info["keras_backend"] = keras.backend.backend()
+    info["keras_backend"] = os.environ["KERAS_BACKEND"]  # set (if unset) by _runtime
     info["onednn"] = _runtime.onednn_state()
     info["presets"] = {name: ("trained weights" if weights_path(name) else "no trained weights")
                        for name in PRESETS}

@@ -96,3 +96,11 @@ def test_sdist_carries_licence_weights_and_configs(tmp_path):
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     assert {"LICENSE", "NOTICE", "README.md", "MODEL_CARD.md",
             "emotion_encoder/weights/default.weights.h5", "configs/default.yaml"} <= names
+
+
+@pytest.mark.parametrize("command", [["--help"], ["info"], ["fetch-models"]])
+def test_commands_that_need_no_network_load_no_tensorflow(command):
+    statement = ("from emotion_encoder.cli import main\n"
+                 f"try:\n    main({command!r})\nexcept SystemExit:\n    pass")
+    loaded = _imported_after(statement)
+    assert not {"tensorflow", "keras", "gradio"} & loaded

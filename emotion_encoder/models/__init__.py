@@ -1,11 +1,26 @@
-"""Network parts: backbone, temporal modules, classifier task, preprocessor, presets."""
+"""Network parts: backbone, temporal modules, classifier task, preprocessor, presets.
 
-from emotion_encoder import _runtime  # noqa: F401  (oneDNN on before TensorFlow loads)
-from emotion_encoder.models.emotion_classifier import EmotionClassifier
-from emotion_encoder.models.preprocessor import FacePreprocessor
+The Keras parts load on first use (``emotion_encoder.models.EmotionClassifier``), so that
+``emotion_encoder.models.presets`` (names, configurations, weight files) needs no
+TensorFlow; importing this package turns oneDNN on first (``_runtime``: environment only).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from emotion_encoder import _runtime  # noqa: F401  (oneDNN on before any Keras part loads)
 from emotion_encoder.models.presets import PRESETS
-from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
-from emotion_encoder.models.temporal_transformer import TemporalTransformer
+
+_LAZY = {"EmotionClassifier": "emotion_classifier", "FacePreprocessor": "preprocessor",
+         "ResNet3DBackbone": "resnet3d_backbone", "TemporalTransformer": "temporal_transformer"}
 
 __all__ = ["EmotionClassifier", "FacePreprocessor", "PRESETS", "ResNet3DBackbone",
            "TemporalTransformer"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module = importlib.import_module(f"emotion_encoder.models.{_LAZY[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'emotion_encoder.models' has no attribute {name!r}")

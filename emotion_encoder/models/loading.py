@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
@@ -19,7 +18,7 @@ import keras
 from emotion_encoder.errors import PresetError
 from emotion_encoder.models.emotion_classifier import EmotionClassifier
 from emotion_encoder.models.preprocessor import FacePreprocessor
-from emotion_encoder.models.presets import PRESETS
+from emotion_encoder.models.presets import preset_config as _preset, weights_path
 from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
 from emotion_encoder.results import UNTRAINED_WARNING
 
@@ -51,15 +50,6 @@ def build_model(preset: str, **overrides) -> EmotionClassifier:
                              name=f"emotion_encoder_{preset}")
 
 
-def weights_path(preset: str) -> Path | None:
-    """Where the shipped weights of ``preset`` live, or None if it ships none yet."""
-    filename = _preset(preset)["weights"]
-    if filename is None:
-        return None
-    path = Path(str(resources.files("emotion_encoder") / "weights" / filename))
-    return path if path.exists() else None
-
-
 def load_encoder_model(preset: str | os.PathLike = "default", weights: bool = True) -> LoadedModel:
     """Load a named preset (with its shipped weights when they exist) or a ``.keras`` file.
 
@@ -88,9 +78,3 @@ def _load_keras_file(path: Path) -> LoadedModel:
         raise PresetError(f"{path}: holds a {type(model).__name__}, not an EmotionClassifier")
     return LoadedModel(model, model.preprocessor, path.name, True)
 
-
-def _preset(name: str) -> dict:
-    if name not in PRESETS:
-        raise PresetError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)} "
-                          "or give a path to a .keras model file")
-    return PRESETS[name]

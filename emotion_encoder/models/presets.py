@@ -11,6 +11,10 @@ weights file shipped inside the package.
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
+from emotion_encoder.errors import PresetError
 from emotion_encoder.labels import CANONICAL_LABELS
 
 RESNET34_BLOCKS = [3, 4, 6, 3]
@@ -100,3 +104,24 @@ PRESETS: dict[str, dict] = {
         "weights": None,
     },
 }
+
+
+def preset_config(name: str) -> dict:
+    """The configuration of preset ``name`` (a :class:`PresetError` names the choices)."""
+    if name not in PRESETS:
+        raise PresetError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)} "
+                          "or give a path to a .keras model file")
+    return PRESETS[name]
+
+
+def weights_path(preset: str) -> Path | None:
+    """Where the shipped weights of ``preset`` live, or None if it ships none yet.
+
+    >>> weights_path("default").name, weights_path("paper")
+    ('default.weights.h5', None)
+    """
+    filename = preset_config(preset)["weights"]
+    if filename is None:
+        return None
+    path = Path(str(resources.files("emotion_encoder") / "weights" / filename))
+    return path if path.exists() else None
