@@ -1,0 +1,159 @@
+"""The bad-input panel (issue 18), run as a user would: ``predict -o result.json`` in a
+subprocess on each kind of bad or odd input. A bad input ends with exactly one
+``emotion-encoder: error: <file>: <problem>`` line and exit code 2; an odd but valid
+video is read (exit 0, or 3 when no face shows). Never a traceback, never an output
+file left behind by a failed run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from moviepy.config import FFMPEG_BINARY
+
+from synthetic import write_face_video
+
+ERROR = "emotion-encoder: error: "
+
+
+def run_predict(video: str | Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emotion_encoder", "predict", str(video),
+                           "-o", str(out), *extra], capture_output=True, text=True,
+                          timeout=300)
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([FFMPEG_BINARY, "-y", "-loglevel", "error", *args], check=True)
+
+
+@pytest.fixture(scope="module")
+def face(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("panel") / "face.mp4"
+    write_face_video(path, seconds=2.0, fps=25)
+    return path
+
+
+def make_bad(kind: str, folder: Path, face: Path) -> str:
+    """The bad input of ``kind``; returns the path (or URL) as given on the command line."""
+    path = folder / f"{kind}.mp4"
+    if kind == "missing":
+        pass
+    elif kind == "empty":
+        path.touch()
+    elif kind == "text":
+        path.write_text("this is not a video\n" * 100)
+    elif kind == "truncated":
+        path.write_bytes(face.read_bytes()[:1500])
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "png-header":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000)
+    elif kind == "audio-only":
+        path = folder / "speech.m4a"
+        ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(path))
+    elif kind == "symlink-loop":
+        os.symlink(folder / "loop-b.mp4", folder / "loop-a.mp4")
+        os.symlink(folder / "loop-a.mp4", folder / "loop-b.mp4")
+        path = folder / "loop-a.mp4"
+    elif kind == "url":
+        return "http://example.com/clip.mp4"
+    return str(path)
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "text", "truncated", "folder",
+                                  "png-header", "audio-only", "symlink-loop", "url"])
+def test_bad_input_is_one_line_naming_the_file(kind, face, tmp_path):
+    video = make_bad(kind, tmp_path, face)
+    out = tmp_path / "result.json"
+    proc = run_predict(video, out)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(ERROR + video + ": "), proc.stderr
+    assert "Traceback" not in proc.stderr and not out.exists()
+
+
+def test_unknown_preset_is_one_line(face, tmp_path):
+    out = tmp_path / "result.json"
+    proc = run_predict(face, out, "--preset", "nope")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(ERROR) and "'nope'" in errors[0]
+    assert not out.exists()
+
+
+def test_mp4_corrupted_in_the_middle_is_read_or_refused_in_one_line(face, tmp_path):
+    data = bytearray(face.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4000] = os.urandom(4000)
+    video = tmp_path / "corrupted.mp4"
+    video.write_bytes(bytes(data))
+    out = tmp_path / "result.json"
+    proc = run_predict(video, out)
+    assert "Traceback" not in proc.stderr
+    if proc.returncode == 2:
+        assert proc.stderr.strip().splitlines()[-1].startswith(f"{ERROR}{video}: ")
+        assert not out.exists()
+    else:
+        assert proc.returncode in (0, 3) and out.exists()
+
+
+def make_odd(kind: str, folder: Path, face: Path) -> Path:
+    """A valid video of ``kind``, made from the synthetic face clip with ffmpeg."""
+    src = str(face)
+    if kind == "one-frame":
+        out = folder / "one.mp4"
+        ffmpeg("-i", src, "-frames:v", "1", str(out))
+    elif kind == "4k":
+        out = folder / "uhd.mp4"
+        ffmpeg("-i", src, "-t", "1", "-vf", "scale=3840:2160", "-pix_fmt", "yuv420p", str(out))
+    elif kind == "24px":
+        out = folder / "tiny.mp4"
+        ffmpeg("-i", src, "-vf", "scale=24:24", str(out))
+    elif kind == "grey":
+        out = folder / "grey.mp4"
+        ffmpeg("-i", src, "-vf", "hue=s=0", str(out))
+    elif kind == "rotated":
+        out = folder / "rotated.mp4"
+        ffmpeg("-display_rotation", "90", "-i", src, "-c", "copy", str(out))
+    elif kind == "vfr":
+        out = folder / "vfr.mp4"
+        ffmpeg("-i", src, "-vf", "setpts='if(lt(N,25),N/25,1+(N-25)/12.5)/TB'",
+               "-fps_mode", "vfr", str(out))
+    elif kind == "120fps":
+        out = folder / "fast.mp4"
+        ffmpeg("-i", src, "-vf", "fps=120", str(out))
+    elif kind == "mjpeg-avi":
+        out = folder / "clip.avi"
+        ffmpeg("-i", src, "-c:v", "mjpeg", "-q:v", "4", str(out))
+    elif kind == "gif":
+        out = folder / "clip.gif"
+        ffmpeg("-i", src, "-vf", "fps=10", str(out))
+    elif kind == "jpeg":
+        out = folder / "still.jpg"
+        ffmpeg("-i", src, "-frames:v", "1", str(out))
+    elif kind == "non-ascii name":
+        out = folder / "clip été 東京 (final).mp4"
+        out.write_bytes(face.read_bytes())
+    else:
+        out = folder / "no_face.mp4"
+        write_face_video(out, seconds=1.0, face=False)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["no-face", "one-frame", "4k", "24px", "grey", "rotated",
+                                  "vfr", "120fps", "mjpeg-avi", "gif", "jpeg",
+                                  "non-ascii name"])
+def test_odd_videos_are_read(kind, face, tmp_path):
+    video = make_odd(kind, tmp_path, face)
+    out = tmp_path / "result.json"
+    proc = run_predict(video, out)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode in (0, 3), proc.stderr
+    assert out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    if kind in ("no-face", "24px"):
+        assert proc.returncode == 3  # no face can show: flagged, not an error
+    if kind in ("one-frame", "grey", "mjpeg-avi", "non-ascii name", "jpeg", "4k", "120fps"):
+        assert proc.returncode == 0, f"{kind}: the drawn face was not found"
