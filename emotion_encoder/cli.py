@@ -236,6 +236,10 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 def cmd_align(args: argparse.Namespace) -> int:
     transcript = None
+    for flag, value, least in (("--sr", args.sr, 1), ("--hop", args.hop, 1),
+                               ("--n-fft", args.n_fft, 1)):
+        if value < least:
+            raise EmotionEncoderError(f"{flag} must be at least {least}, got {value}")
     if args.tier and not args.textgrid:
         raise EmotionEncoderError("--tier selects a TextGrid tier; it needs --textgrid")
     if args.subtitles or args.textgrid or args.words:

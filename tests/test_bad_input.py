@@ -157,3 +157,55 @@ def test_odd_videos_are_read(kind, face, tmp_path):
         assert proc.returncode == 3  # no face can show: flagged, not an error
     if kind in ("one-frame", "grey", "mjpeg-avi", "non-ascii name", "jpeg", "4k", "120fps"):
         assert proc.returncode == 0, f"{kind}: the drawn face was not found"
+
+
+@pytest.fixture(scope="module")
+def talking(tmp_path_factory, face) -> Path:
+    """The face clip with a tone as its audio track."""
+    path = tmp_path_factory.mktemp("panel_audio") / "talking.mp4"
+    ffmpeg("-i", str(face), "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+           "-c:v", "copy", "-c:a", "aac", "-shortest", str(path))
+    return path
+
+
+def run_align(video: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emotion_encoder", "align", str(video),
+                           "-o", str(out), *extra], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("kind,says", [
+    ("srt-backwards", "ends before it starts"),
+    ("srt-no-times", "expected a cue timing line"),
+    ("textgrid-cut", "TextGrid"),
+    ("words-not-json", "JSON"),
+    ("sr-zero", "--sr"),
+])
+def test_bad_alignment_input_is_one_line(kind, says, talking, tmp_path):
+    out = tmp_path / "lines.json"
+    if kind == "srt-backwards":
+        given = tmp_path / "cues.srt"
+        given.write_text("1\n00:00:01,500 --> 00:00:00,500\nHello\n")
+        extra = ["--subtitles", str(given)]
+    elif kind == "srt-no-times":
+        given = tmp_path / "cues.srt"
+        given.write_text("1\nHello there\n\n2\n00:00:01,000 --> 00:00:01,500\nyes\n")
+        extra = ["--subtitles", str(given)]
+    elif kind == "textgrid-cut":
+        given = tmp_path / "words.TextGrid"
+        given.write_text('File type = "ooTextFile"\nObject class = "TextGrid"\n\nxmin = 0\n')
+        extra = ["--textgrid", str(given)]
+    elif kind == "words-not-json":
+        given = tmp_path / "words.json"
+        given.write_text("{'segments': [not json")
+        extra = ["--words", str(given)]
+    else:
+        given, out = None, tmp_path / "cond.npz"
+        extra = ["--sr", "0"]
+    proc = run_align(talking, out, *extra)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(ERROR) and says in lines[0], proc.stderr
+    if given is not None:
+        assert str(given) in lines[0]
+    assert "Traceback" not in proc.stderr and not out.exists()
