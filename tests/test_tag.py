@@ -215,3 +215,30 @@ def test_output_that_is_a_file_is_one_line_and_left_alone(folder, tmp_path):
         "the results go to)"]
     assert existing.read_text() == "keep me\n" and sorted(tmp_path.iterdir()) == [existing]
     assert "network-loaded: False" in proc.stdout
+
+
+def test_killed_runs_resume_to_the_uninterrupted_result(local_run, folder, tmp_path):
+    """Issue 18: ``tag`` SIGKILLed at five moments, resumed each time, ends with every video
+    indexed once and results equal to an uninterrupted run; no result file is ever
+    half-written (an interrupted write leaves only a hidden temp file)."""
+    import random
+    import signal
+    import time as clock
+
+    _, reference = local_run
+    out = tmp_path / "tags"
+    cmd = [sys.executable, "-m", "emotion_encoder", "tag", str(folder), "-o", str(out),
+           "--embeddings"]
+    for delay in sorted(random.Random(18).uniform(1.0, 12.0) for _ in range(5)):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        clock.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for path in out.glob("*.json"):  # whatever exists under its own name is whole
+            json.loads(path.read_text())
+    final = run_tag(folder, "-o", out, "--embeddings")
+    assert final.returncode == 1, final.stderr  # broken.mp4 fails, as in the reference
+    assert_same_results(out, reference)
+    rows = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    clips = {(r["video"], r["clip"]) for r in rows}
+    assert len(clips) == len(rows)  # every clip of every video indexed once
