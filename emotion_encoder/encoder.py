@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal
 import numpy as np
 
 from emotion_encoder.clip_classifier import ClipClassifier
+from emotion_encoder.errors import OptionError
 from emotion_encoder.face_tracks import FaceTracks
 from emotion_encoder.frames import FrameFeatures, sample_frames
 from emotion_encoder.faces import DominantFaceTracker, FaceCrop, iter_face_crops, make_detector
@@ -64,10 +65,12 @@ class ClipOptions:
 
     def __post_init__(self) -> None:
         if not self.sample_fps > 0:
-            raise ValueError(f"sample_fps must be > 0, got {self.sample_fps}")
+            raise OptionError(f"the sampled fps must be > 0, got {self.sample_fps:g}")
         if self.stride < 1 or self.detect_every < 1:
-            raise ValueError(f"stride and detect_every must be >= 1, got {self.stride}, "
-                             f"{self.detect_every}")
+            raise OptionError(f"stride and detect-every must be at least 1, got stride "
+                              f"{self.stride}, detect-every {self.detect_every}")
+        if not 0.0 <= self.min_face_ratio <= 1.0:
+            raise OptionError(f"min_face_ratio must be in [0, 1], got {self.min_face_ratio}")
 
 
 @dataclass

@@ -32,6 +32,10 @@ class AlignmentError(FileProblem):
     cue that ends before it starts, an audio file without samples (used by ``v2c_bridge``)."""
 
 
+class OptionError(EmotionEncoderError, ValueError):
+    """An option out of its range (``stride=0``, ``sample_fps=-1``): one line on the CLI."""
+
+
 class ModelFileError(EmotionEncoderError):
     """A face-detector model file is missing and could not be fetched."""
 

@@ -75,6 +75,16 @@ def test_bad_input_is_one_line_naming_the_file(kind, face, tmp_path):
     assert "Traceback" not in proc.stderr and not out.exists()
 
 
+@pytest.mark.parametrize("option", [["--stride", "0"], ["--fps", "0"], ["--detect-every", "0"]])
+def test_option_out_of_range_is_one_line(option, face, tmp_path):
+    out = tmp_path / "result.json"
+    proc = run_predict(face, out, *option)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(ERROR) and "must be" in errors[0]
+    assert not out.exists()
+
+
 def test_unknown_preset_is_one_line(face, tmp_path):
     out = tmp_path / "result.json"
     proc = run_predict(face, out, "--preset", "nope")
