@@ -113,3 +113,39 @@ def test_all_faces_with_smoothing(demo_url, tmp_path):
     assert len(table["data"]) == sum(len(f["clips"]) for f in result["faces"])
     assert "all faces" in summary and "2 people" in summary
     assert annotated.endswith(".mp4") and len(files) == 4
+
+
+def test_concurrent_uploads_each_get_their_own_answer(demo_url, tmp_path):
+    """Issue 18: six users at once (the queue runs one analysis at a time); each answer is
+    the one for its own file, and a broken upload among them fails alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    videos = []
+    for i, seconds in enumerate((1.2, 1.6, 2.0, 2.4, 2.8, 3.2)):
+        path = tmp_path / f"user {i}.mp4"
+        write_face_video(path, seconds=seconds)
+        videos.append((path, seconds))
+    broken = tmp_path / "broken upload.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"junk" * 400)
+
+    def ask(path):
+        client = Client(demo_url, verbose=False)
+        try:
+            return client.predict(handle_file(str(path)), "default", 8, 10,
+                                  api_name="/analyze")[-1]
+        except AppError as exc:
+            return exc
+
+    with ThreadPoolExecutor(7) as pool:
+        answers = list(pool.map(ask, [p for p, _ in videos[:3]] + [broken]
+                                + [p for p, _ in videos[3:]]))
+    failed = answers.pop(3)
+    assert isinstance(failed, AppError) and "broken upload.mp4" in str(failed)
+    for (path, seconds), result in zip(videos, answers):
+        assert isinstance(result, dict), result
+        assert result["video"] == path.name
+        assert result["duration"] == pytest.approx(seconds, abs=0.1)
+        assert result["faces_found"]
