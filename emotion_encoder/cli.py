@@ -49,6 +49,14 @@ def _encoder(args: argparse.Namespace):
                           stride=args.stride, detect_every=args.detect_every)
 
 
+def _exit_code(video: str, faces_found: bool) -> int:
+    """0, or (saying so on stderr) :data:`EXIT_NO_FACE` when no clip showed a face."""
+    if faces_found:
+        return 0
+    print(f"emotion-encoder: {video}: no face found in any clip", file=sys.stderr)
+    return EXIT_NO_FACE
+
+
 def _print_table(result) -> None:
     print(f"video: {result.video}  ({result.duration:.2f} s, {result.fps:.2f} fps, "
           f"{result.n_frames} frames, {result.width}x{result.height}, preset {result.preset})")
@@ -71,10 +79,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(text)
     else:
         _print_table(result)
-    if not result.faces_found:
-        print(f"emotion-encoder: {args.video}: no face found in any clip", file=sys.stderr)
-        return EXIT_NO_FACE
-    return 0
+    return _exit_code(args.video, bool(result.faces_found))
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -82,10 +87,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     result.save(args.output)
     print(f"{args.output}: {len(result)} clips x {result.embeddings.shape[1]} dims, "
           f"{int(result.has_face.sum())} with a face")
-    if not result.has_face.any():
-        print(f"emotion-encoder: {args.video}: no face found in any clip", file=sys.stderr)
-        return EXIT_NO_FACE
-    return 0
+    return _exit_code(args.video, bool(result.has_face.any()))
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
@@ -98,10 +100,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
     print(f"{args.output}: {len(frames)} frames at {frames.fps:g} fps x "
           f"{frames.embeddings.shape[1]} dims ({args.mode}), "
           f"{int(frames.has_face.sum())} with a face")
-    if not frames.has_face.any():
-        print(f"emotion-encoder: {args.video}: no face found in any clip", file=sys.stderr)
-        return EXIT_NO_FACE
-    return 0
+    return _exit_code(args.video, bool(frames.has_face.any()))
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -215,8 +214,7 @@ def _write_intervals(path: Path, fmt: str, intervals, labels, tiers=None) -> Non
 def _tracks(args: argparse.Namespace, faces: str):
     probe_video(args.video)  # a bad video fails before the model loads
     tracks = _encoder(args).track(args.video, faces=faces, smooth=args.smooth)
-    if not tracks.speaker.has_face.any():
-        print(f"emotion-encoder: {args.video}: no face found in any clip", file=sys.stderr)
+    _exit_code(args.video, bool(tracks.speaker.has_face.any()))  # says it; callers exit
     return tracks
 
 

@@ -110,46 +110,33 @@ def test_mp4_corrupted_in_the_middle_is_read_or_refused_in_one_line(face, tmp_pa
         assert proc.returncode in (0, 3) and out.exists()
 
 
+ODD = {  # kind: (file name, ffmpeg options before -i, after -i)
+    "one-frame": ("one.mp4", [], ["-frames:v", "1"]),
+    "4k": ("uhd.mp4", [], ["-t", "1", "-vf", "scale=3840:2160", "-pix_fmt", "yuv420p"]),
+    "24px": ("tiny.mp4", [], ["-vf", "scale=24:24"]),
+    "grey": ("grey.mp4", [], ["-vf", "hue=s=0"]),
+    "rotated": ("rotated.mp4", ["-display_rotation", "90"], ["-c", "copy"]),
+    "vfr": ("vfr.mp4", [], ["-vf", "setpts='if(lt(N,25),N/25,1+(N-25)/12.5)/TB'",
+                            "-fps_mode", "vfr"]),
+    "120fps": ("fast.mp4", [], ["-vf", "fps=120"]),
+    "mjpeg-avi": ("clip.avi", [], ["-c:v", "mjpeg", "-q:v", "4"]),
+    "gif": ("clip.gif", [], ["-vf", "fps=10"]),
+    "jpeg": ("still.jpg", [], ["-frames:v", "1"]),
+}
+
+
 def make_odd(kind: str, folder: Path, face: Path) -> Path:
     """A valid video of ``kind``, made from the synthetic face clip with ffmpeg."""
-    src = str(face)
-    if kind == "one-frame":
-        out = folder / "one.mp4"
-        ffmpeg("-i", src, "-frames:v", "1", str(out))
-    elif kind == "4k":
-        out = folder / "uhd.mp4"
-        ffmpeg("-i", src, "-t", "1", "-vf", "scale=3840:2160", "-pix_fmt", "yuv420p", str(out))
-    elif kind == "24px":
-        out = folder / "tiny.mp4"
-        ffmpeg("-i", src, "-vf", "scale=24:24", str(out))
-    elif kind == "grey":
-        out = folder / "grey.mp4"
-        ffmpeg("-i", src, "-vf", "hue=s=0", str(out))
-    elif kind == "rotated":
-        out = folder / "rotated.mp4"
-        ffmpeg("-display_rotation", "90", "-i", src, "-c", "copy", str(out))
-    elif kind == "vfr":
-        out = folder / "vfr.mp4"
-        ffmpeg("-i", src, "-vf", "setpts='if(lt(N,25),N/25,1+(N-25)/12.5)/TB'",
-               "-fps_mode", "vfr", str(out))
-    elif kind == "120fps":
-        out = folder / "fast.mp4"
-        ffmpeg("-i", src, "-vf", "fps=120", str(out))
-    elif kind == "mjpeg-avi":
-        out = folder / "clip.avi"
-        ffmpeg("-i", src, "-c:v", "mjpeg", "-q:v", "4", str(out))
-    elif kind == "gif":
-        out = folder / "clip.gif"
-        ffmpeg("-i", src, "-vf", "fps=10", str(out))
-    elif kind == "jpeg":
-        out = folder / "still.jpg"
-        ffmpeg("-i", src, "-frames:v", "1", str(out))
-    elif kind == "non-ascii name":
+    if kind == "non-ascii name":
         out = folder / "clip été 東京 (final).mp4"
         out.write_bytes(face.read_bytes())
-    else:
+    elif kind == "no-face":
         out = folder / "no_face.mp4"
         write_face_video(out, seconds=1.0, face=False)
+    else:
+        name, before, after = ODD[kind]
+        out = folder / name
+        ffmpeg(*before, "-i", str(face), *after, str(out))
     return out
 
 

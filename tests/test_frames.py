@@ -28,6 +28,13 @@ def ffmpeg_frame_count(video: Path, fps: str, folder: Path) -> int:
     return len(list(folder.glob("*.png")))
 
 
+def run_frames(video: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
+    """``emotion-encoder frames VIDEO --preset fast -o OUT [options]`` in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "emotion_encoder", "frames", str(video),
+                           "--preset", "fast", "-o", str(out), *options],
+                          capture_output=True, text=True, timeout=300)
+
+
 @pytest.fixture(scope="module")
 def encoder() -> EmotionEncoder:
     return EmotionEncoder("fast")
@@ -82,9 +89,7 @@ def test_values_come_from_the_clips_and_gaps_stay_empty(encoder, gap_video):
 
 def test_frames_command_writes_a_readable_npz(gap_video, tmp_path):
     out = tmp_path / "gap.frames.npz"
-    proc = subprocess.run([sys.executable, "-m", "emotion_encoder", "frames", str(gap_video),
-                           "--preset", "fast", "--frame-fps", "25", "-o", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = run_frames(gap_video, out, "--frame-fps", "25")
     assert proc.returncode == 0, proc.stderr[-2000:]
     frames = FrameFeatures.load(out)
     assert len(frames) == 125 and frames.fps == 25.0 and frames.mode == "linear"
@@ -96,9 +101,7 @@ def test_v2c_label_space_columns(gap_video, tmp_path):
     """V2C-Animation's 8 labels: the 7 canonical ones renamed and reordered, ``others`` an
     explicit zero column for a 7-label model."""
     out = tmp_path / "v2c.npz"
-    proc = subprocess.run([sys.executable, "-m", "emotion_encoder", "frames", str(gap_video),
-                           "--preset", "fast", "--labels", "v2c", "-o", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = run_frames(gap_video, out, "--labels", "v2c")
     assert proc.returncode == 0, proc.stderr[-2000:]
     v2c = FrameFeatures.load(out)
     plain = EmotionEncoder("fast").frames(gap_video)
