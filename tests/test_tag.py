@@ -242,3 +242,54 @@ def test_killed_runs_resume_to_the_uninterrupted_result(local_run, folder, tmp_p
     rows = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
     clips = {(r["video"], r["clip"]) for r in rows}
     assert len(clips) == len(rows)  # every clip of every video indexed once
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MB tmpfs mounted for the test (root only: skips where mounting is not allowed)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path, leave: int) -> Path:
+    """A filler file that leaves ``leave`` bytes free on ``disk``."""
+    import os
+
+    filler = disk / "filler.bin"
+    stat = os.statvfs(disk)
+    free = stat.f_bavail * stat.f_frsize
+    with open(filler, "wb") as handle:
+        handle.write(b"\0" * max(0, free - leave))
+    return filler
+
+
+def test_full_disk_stops_cleanly_keeps_results_and_resumes(local_run, folder, small_disk):
+    """Issue 18: ``tag`` into a folder whose disk fills up stops with one line (exit 2) that
+    says so, keeps every finished result byte for byte, leaves no temp or orphan file, and
+    a rerun after space is freed tags the rest to the uninterrupted run's results."""
+    _, reference = local_run
+    out = small_disk / "tags"
+    first = run_tag(folder / "one.mp4", "-o", out, "--embeddings")
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".json", ".npz")}
+    assert len(before) == 2  # one.mp4's result and its embeddings
+    filler = fill(small_disk, leave=2048)
+    full = run_tag(folder, "-o", out, "--embeddings")
+    assert full.returncode == 2, full.stderr
+    errors = [line for line in full.stderr.splitlines() if "no space left" in line]
+    assert len(errors) == 1 and str(out) in errors[0], full.stderr
+    assert "Traceback" not in full.stderr and "run the same command again" in errors[0]
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".json", ".npz")}
+    assert after == before  # the finished result intact, nothing new half-written
+    assert leftovers(out) == []
+    filler.unlink()
+    rerun = run_tag(folder, "-o", out, "--embeddings")
+    assert rerun.returncode == 1, rerun.stderr  # broken.mp4 fails, as in the reference
+    assert_same_results(out, reference)
+    assert leftovers(out) == []

@@ -14,7 +14,8 @@ def run_local(todo: Sequence[tuple[str, str]], record: Callable[[dict[str, Any]]
                workers: int, preset: str, options: dict[str, Any], sampling: str,
                embeddings: bool) -> None:
     """Tag ``todo`` (video, result file) pairs in this process (one worker) or in a pool of
-    spawned processes, each loading the model once; ``record`` gets every status."""
+    spawned processes, each loading the model once; ``record`` gets every status, and
+    when it raises, no other video is started (those running finish) and the error goes on."""
     if workers <= 1:
         _init_worker(preset, options)
         for video, out in todo:
@@ -25,7 +26,11 @@ def run_local(todo: Sequence[tuple[str, str]], record: Callable[[dict[str, Any]]
                              initializer=_init_worker, initargs=(preset, options)) as pool:
         pending = {pool.submit(_tag_one, video, out, sampling, embeddings)
                    for video, out in todo}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                record(future.result())
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    record(future.result())
+        except BaseException:  # ``record`` stopped the run: start no other video
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise

@@ -11,6 +11,7 @@ engines run :func:`~emotion_encoder.tagging.worker.tag_video` and write the same
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -67,30 +68,44 @@ def tag(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike, *, worke
     on_ray = " on Ray" if engine == "ray" else ""
     print(f"tag: {len(videos)} videos, {len(skipped)} already done, {len(todo)} to tag"
           f" ({max(1, min(workers, len(todo) or 1))} worker(s){on_ray})", file=stream, flush=True)
-    with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"# run {time.strftime('%Y-%m-%d %H:%M:%S')}: {len(todo)} to tag, "
-                  f"{len(skipped)} skipped\n")
-        bar = ProgressBar(len(todo), stream)
+    _log(log_path, f"# run {time.strftime('%Y-%m-%d %H:%M:%S')}: {len(todo)} to tag, "
+                   f"{len(skipped)} skipped\n")
+    bar = ProgressBar(len(todo), stream)
 
-        def record(status: dict[str, Any]) -> None:
-            statuses.append(status)
-            if not status["ok"]:
-                error = status["error"]
-                if not error.startswith(status["video"]):
-                    error = f"{status['video']}: {error}"
-                log.write(f"FAILED {error}\n")
-                log.flush()
-                stream.write(f"tag: error: {error}\n")
-            bar.update(status)
+    def record(status: dict[str, Any]) -> None:
+        statuses.append(status)
+        if status.get("no_space"):
+            raise _DiskFull(status["video"])
+        if not status["ok"]:
+            error = status["error"]
+            if not error.startswith(status["video"]):
+                error = f"{status['video']}: {error}"
+            _log(log_path, f"FAILED {error}\n")
+            stream.write(f"tag: error: {error}\n")
+        bar.update(status)
 
-        job = {"workers": workers, "preset": preset, "options": dict(encoder_options or {}),
-               "sampling": sampling, "embeddings": embeddings}
+    job = {"workers": workers, "preset": preset, "options": dict(encoder_options or {}),
+           "sampling": sampling, "embeddings": embeddings}
+    try:
         if todo and engine == "ray":
             run_ray(todo, record, address=ray_address, **job)
         elif todo:
             run_local(todo, record, **job)
-
-    index = write_index(outdir, read_results(outdir))
+    except _DiskFull as full:
+        done = sum(s["ok"] for s in statuses)
+        with contextlib.suppress(OSError):  # the index of what is whole, if it fits
+            write_index(outdir, read_results(outdir))
+        raise EmotionEncoderError(
+            f"{outdir}: no space left on the device (writing the result of {full}); {done} "
+            f"of {len(todo)} videos were tagged this run and every finished result is whole; "
+            f"free some space and run the same command again to tag the other "
+            f"{len(todo) - done}") from None
+    try:
+        index = write_index(outdir, read_results(outdir))
+    except OSError as exc:
+        raise EmotionEncoderError(f"{outdir}: cannot write the index ({exc.strerror or exc}); "
+                                  "every result file is whole: free some space and run the "
+                                  "same command again to write it") from None
     failed = [s for s in statuses if not s["ok"]]
     summary = {
         "videos": len(videos), "done": len(statuses) - len(failed), "skipped": len(skipped),
@@ -100,6 +115,16 @@ def tag(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike, *, worke
         "index": [str(p) for p in index], "log": str(log_path),
         "errors": {s["video"]: s["error"] for s in failed},
     }
-    with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"# summary {json.dumps({k: v for k, v in summary.items() if k != 'errors'})}\n")
+    _log(log_path, f"# summary {json.dumps({k: v for k, v in summary.items() if k != 'errors'})}\n")
     return summary
+
+
+class _DiskFull(Exception):
+    """A video's result could not be written for want of space: the run stops."""
+
+
+def _log(path: Path, text: str) -> None:
+    """Append ``text`` to the run's log; a log that cannot be written (a full disk) does not
+    stop the run, whose errors also reach the console."""
+    with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as log:
+        log.write(text)

@@ -7,6 +7,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -75,18 +76,33 @@ def tag_video(encoder, video: str, out: str, sampling: str = "sliding",
     True
     """
     started = time.perf_counter()
+    npz = Path(out).with_suffix(".npz")
     try:
         analysis = analyze(encoder, video, sampling=sampling)
         pred = analysis.prediction
         doc = {"format": RESULT_FORMAT, "source": video, "result_file": Path(out).name,
                "prediction": pred.to_dict()}
         if embeddings:
-            npz = Path(out).with_suffix(".npz")
             analysis.track.save(npz)
             doc["embeddings_file"] = npz.name
-        write_atomic(Path(out), json.dumps(doc, indent=1) + "\n")
+        try:
+            write_atomic(Path(out), json.dumps(doc, indent=1) + "\n")
+        except BaseException:
+            if embeddings:  # no embeddings file without its result document
+                npz.unlink(missing_ok=True)
+            raise
         return {"video": video, "ok": True, "clips": len(pred.clips),
                 "duration": pred.duration, "seconds": time.perf_counter() - started}
     except Exception as exc:  # noqa: BLE001  (one bad file must not stop the run)
         return {"video": video, "ok": False, "error": one_line(exc),
+                "no_space": is_no_space(exc),
                 "trace": traceback.format_exc(), "seconds": time.perf_counter() - started}
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the user's quota) is full: the run cannot go on.
+
+    >>> is_no_space(OSError(errno.ENOSPC, "No space left on device")), is_no_space(ValueError())
+    (True, False)
+    """
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
