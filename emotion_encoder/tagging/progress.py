@@ -1,4 +1,4 @@
-"""The progress line of a ``tag`` run: files done, clips found, failures, elapsed and ETA.
+"""The progress line of a batch run (``tag``, ``export-features``): files done, clips found, failures, elapsed and ETA.
 
 >>> import io
 >>> bar = ProgressBar(2, io.StringIO())
@@ -19,8 +19,9 @@ Progress = Callable[[float, str], None]
 class ProgressBar:
     """Files done, clips found and ETA on one stderr line (a new line per update if not a tty)."""
 
-    def __init__(self, total: int, stream: TextIO | None = None):
+    def __init__(self, total: int, stream: TextIO | None = None, name: str = "tag"):
         self.total = total
+        self.name = name
         self.stream = stream or sys.stderr
         self.done = self.clips = self.failed = 0
         self.started = time.perf_counter()
@@ -34,7 +35,7 @@ class ProgressBar:
         eta = elapsed / self.done * (self.total - self.done)
         width = 24
         filled = int(width * self.done / max(1, self.total))
-        line = (f"tag [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} files, "
+        line = (f"{self.name} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} files, "
                 f"{self.clips} clips, {self.failed} failed, "
                 f"elapsed {_clock(elapsed)}, ETA {_clock(eta)}")
         if self.tty:

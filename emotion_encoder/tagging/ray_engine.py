@@ -1,8 +1,10 @@
-"""The ``ray`` engine of :func:`emotion_encoder.tagging.tag`: the same batch on Ray Data.
+"""The ``ray`` engine of the batch runs (``tag``, ``export-features``): the same batch on
+Ray Data.
 
 The videos still to do become a dataset (one row each) mapped by a pool of ``workers``
-actors; each actor loads the model once and runs :func:`~emotion_encoder.tagging.worker.tag_video`
-(the local engine's per-video function) on its rows, so the result files are the same. A
+actors; each actor loads the model once and runs the run's job
+(:mod:`~emotion_encoder.tagging.worker`, the local engine's per-video function) on its
+rows, so the result files are the same. A
 failed video comes back as a row carrying its error; the driver logs it and goes on. A
 model that cannot be loaded (a bad preset) ends the run with that error, as in the local
 engine.
@@ -27,10 +29,11 @@ from typing import Any
 
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.errors import one_line
-from emotion_encoder.tagging.worker import load_encoder, tag_video
+from emotion_encoder.tagging.worker import Job, TagJob, load_encoder
 
 INSTALL_HINT = "pip install 'emotion-encoder[ray]'"
-COLUMNS = ("video", "ok", "clips", "duration", "seconds", "error", "trace", "fatal")
+COLUMNS = ("video", "ok", "clips", "duration", "seconds", "error", "trace", "no_space",
+           "fatal")
 """The columns of a status row: ``error`` and ``trace`` are empty for a tagged video,
 ``fatal`` says the error is the actor's model not loading."""
 
@@ -44,19 +47,18 @@ def require_ray() -> None:
 
 
 class VideoTagger:
-    """Ray Data UDF, one per actor: loads the model once, tags the videos of each batch.
+    """Ray Data UDF, one per actor: loads the model once, runs ``job`` on each batch's videos.
 
     A model that fails to load is not raised here (Ray would retry the actor and print
     tracebacks) but returned, as a ``fatal`` row, for each video.
 
-    >>> VideoTagger("default", {}, "sliding", False)(
+    >>> VideoTagger("default", {}, TagJob())(
     ...     {"video": ["a.mp4"], "out": ["tags/a.0badc0de.json"]})["ok"]   # doctest: +SKIP
     [True]
     """
 
-    def __init__(self, preset: str, options: dict[str, Any], sampling: str, embeddings: bool):
-        self.sampling = sampling
-        self.embeddings = embeddings
+    def __init__(self, preset: str, options: dict[str, Any], job: Job):
+        self.job = job
         self.encoder, self.load_error = None, ""
         try:
             self.encoder = load_encoder(preset, **options)
@@ -69,16 +71,16 @@ class VideoTagger:
         return {c: [_cell(status, c) for status in statuses] for c in COLUMNS}
 
     def tag(self, video: str, out: str) -> dict[str, Any]:
-        """:func:`tag_video` with this actor's model, or the fatal load error."""
+        """The job with this actor's model, or the fatal load error."""
         if self.load_error:
             return {"video": video, "ok": False, "error": self.load_error, "fatal": True}
-        return tag_video(self.encoder, video, out, self.sampling, self.embeddings)
+        return self.job(self.encoder, video, out)
 
 
 def _cell(status: dict[str, Any], column: str) -> Any:
     """One column of a status, with the type fixed (0 / "" where the status has none)."""
     kinds = {"video": str, "ok": bool, "clips": int, "duration": float, "seconds": float,
-             "error": str, "trace": str, "fatal": bool}
+             "error": str, "trace": str, "no_space": bool, "fatal": bool}
     return kinds[column](status.get(column) or kinds[column]())
 
 
@@ -149,13 +151,13 @@ def quiet_ray_data() -> Iterator[None]:
 
 
 def run_ray(todo: Sequence[tuple[str, str]], record: Callable[[dict[str, Any]], None], *,
-            workers: int, preset: str, options: dict[str, Any], sampling: str,
-            embeddings: bool, address: str | None = None, cpus_per_worker: float = 1.0) -> None:
-    """Tag ``todo`` (video, result file) pairs with ``workers`` actors of ``cpus_per_worker``
+            workers: int, preset: str, options: dict[str, Any], job: Job,
+            address: str | None = None, cpus_per_worker: float = 1.0) -> None:
+    """Run ``job`` on ``todo`` (video, result file) pairs with ``workers`` actors of ``cpus_per_worker``
     CPUs each; ``record`` gets every status as it arrives (the local engine's signature).
 
     >>> run_ray([("a.mp4", "tags/a.0badc0de.json")], print, workers=1, preset="default",
-    ...         options={}, sampling="sliding", embeddings=False)   # doctest: +SKIP
+    ...         options={}, job=TagJob())   # doctest: +SKIP
     {'video': 'a.mp4', 'ok': True, 'clips': 3, 'duration': 2.0, 'seconds': 4.1}
     """
     import ray
@@ -167,7 +169,7 @@ def run_ray(todo: Sequence[tuple[str, str]], record: Callable[[dict[str, Any]], 
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             VideoTagger, batch_size=1, num_cpus=cpus_per_worker,
             compute=ray.data.ActorPoolStrategy(size=workers),
-            fn_constructor_args=(preset, options, sampling, embeddings))
+            fn_constructor_args=(preset, options, job))
         try:
             for row in dataset.iter_rows():
                 record(_status(row))

@@ -1,7 +1,13 @@
-"""One video, one pass: what every engine runs for each video (:func:`tag_video`), and the
-encoder it runs with (:func:`load_encoder`, once per worker process or actor).
+"""One video, one pass: the job every engine runs for each video (a :class:`TagJob` runs
+:func:`tag_video`; ``export-features`` has its own job), and the encoder it runs with
+(:func:`load_encoder`, once per worker process or actor).
 
->>> tag_video(load_encoder(), "a.mp4", "tags/a.0badc0de.json")["ok"]   # doctest: +SKIP
+A job is a picklable callable ``job(encoder, video, out) -> status``: it writes what it
+makes atomically, its result file ``out`` last (a run skips a video whose ``out`` exists),
+and returns a status dict (``video``, ``ok``, ``clips``, ``duration``, ``seconds``;
+``error``, ``trace`` and ``no_space`` on failure) instead of raising.
+
+>>> TagJob()(load_encoder(), "a.mp4", "tags/a.0badc0de.json")["ok"]   # doctest: +SKIP
 True
 """
 
@@ -14,8 +20,9 @@ import tempfile
 import time
 import traceback
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from emotion_encoder import _runtime
 from emotion_encoder.atomic import write_atomic
@@ -54,6 +61,23 @@ def load_encoder(preset: str = "default", **kwargs):
     return encoder
 
 
+class Job(Protocol):
+    """What an engine runs for each video (see the module docstring)."""
+
+    def __call__(self, encoder, video: str, out: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class TagJob:
+    """``tag``'s job: :func:`tag_video` with these options."""
+
+    sampling: str = "sliding"
+    embeddings: bool = False
+
+    def __call__(self, encoder, video: str, out: str) -> dict[str, Any]:
+        return tag_video(encoder, video, out, self.sampling, self.embeddings)
+
+
 _WORKER: dict[str, Any] = {}
 
 
@@ -61,9 +85,9 @@ def _init_worker(preset: str, options: dict[str, Any]) -> None:
     _WORKER["encoder"] = load_encoder(preset, **options)
 
 
-def _tag_one(video: str, out: str, sampling: str, embeddings: bool) -> dict[str, Any]:
-    """:func:`tag_video` with this worker process's encoder."""
-    return tag_video(_WORKER["encoder"], video, out, sampling, embeddings)
+def _run_one(job: Job, video: str, out: str) -> dict[str, Any]:
+    """``job`` on one video with this worker process's encoder."""
+    return job(_WORKER["encoder"], video, out)
 
 
 def tag_video(encoder, video: str, out: str, sampling: str = "sliding",
@@ -94,9 +118,13 @@ def tag_video(encoder, video: str, out: str, sampling: str = "sliding",
         return {"video": video, "ok": True, "clips": len(pred.clips),
                 "duration": pred.duration, "seconds": time.perf_counter() - started}
     except Exception as exc:  # noqa: BLE001  (one bad file must not stop the run)
-        return {"video": video, "ok": False, "error": one_line(exc),
-                "no_space": is_no_space(exc),
-                "trace": traceback.format_exc(), "seconds": time.perf_counter() - started}
+        return failure(video, exc, started)
+
+
+def failure(video: str, exc: Exception, started: float) -> dict[str, Any]:
+    """The status of a video whose job raised ``exc`` (inside its ``except`` block)."""
+    return {"video": video, "ok": False, "error": one_line(exc), "no_space": is_no_space(exc),
+            "trace": traceback.format_exc(), "seconds": time.perf_counter() - started}
 
 
 def is_no_space(exc: BaseException) -> bool:
