@@ -29,7 +29,7 @@ from typing import Any
 
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.errors import one_line
-from emotion_encoder.tagging.worker import Job, TagJob, load_encoder
+from emotion_encoder.tagging.worker import Job, load_encoder
 
 INSTALL_HINT = "pip install 'emotion-encoder[ray]'"
 COLUMNS = ("video", "ok", "clips", "duration", "seconds", "error", "trace", "no_space",
