@@ -31,7 +31,7 @@ from demo.options import add_demo_arguments
 from emotion_encoder import __version__, _runtime
 from emotion_encoder.atomic import write_atomic
 from emotion_encoder.errors import EmotionEncoderError
-from emotion_encoder.tagging import TagInputError, tag
+from emotion_encoder.tagging import TagInputError, export_features, tag
 from emotion_encoder.video import probe_video
 from v2c_bridge import (align, emotion_runs, read_subtitles, read_textgrid, read_words,
                         write_csv, write_intervals_npz, write_json, write_npz, write_srt,
@@ -178,6 +178,28 @@ def cmd_tag(args: argparse.Namespace) -> int:
     print(f"tagged {summary['done']}, skipped {summary['skipped']} (already done), "
           f"failed {summary['failed']}; {summary['clips']} clips from "
           f"{summary['seconds_of_video']:.1f} s of video in {summary['wall_seconds']:.1f} s; "
+          f"index: {', '.join(summary['index'])}; log: {summary['log']}")
+    return 1 if summary["failed"] else 0
+
+
+def cmd_export_features(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise EmotionEncoderError(f"--workers must be at least 1, got {args.workers}")
+    options = {"detector": args.detector, "sample_fps": args.fps, "stride": args.stride,
+               "detect_every": args.detect_every}
+    try:
+        summary = export_features(
+            args.inputs, args.output, layout=args.layout, speaker=args.speaker,
+            frame_fps=args.frame_fps, mode=args.mode, lengths_from=args.lengths_from,
+            v2c_labels=args.labels == "v2c", workers=args.workers, preset=args.preset,
+            encoder_options=options, engine=args.engine, ray_address=args.ray_address)
+    except TagInputError as exc:
+        raise EmotionEncoderError(str(exc)) from None
+    for video, problems in summary["problems"].items():
+        for problem in problems:
+            print(f"emotion-encoder: warning: {video}: {problem}", file=sys.stderr)
+    print(f"exported {summary['done']}, skipped {summary['skipped']} (already done), "
+          f"failed {summary['failed']} into {args.output} ({args.layout}); "
           f"index: {', '.join(summary['index'])}; log: {summary['log']}")
     return 1 if summary["failed"] else 0
 
@@ -371,6 +393,34 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Ray cluster to run on (default: $RAY_ADDRESS, else a local runtime)")
     tag.add_argument("--embeddings", action="store_true",
                      help="also write each video's clip timeline with embeddings (.npz)")
+
+    export = _command(sub, "export-features", cmd_export_features,
+                      "per-frame features of many clips in a dubbing model's layout "
+                      "(HPMDubbing, StyleDubber, ProDubber) or as .npz")
+    export.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="video files, folders (searched recursively) or globs")
+    export.add_argument("-o", "--output", type=Path, required=True,
+                        help="the dataset's preprocessed folder (VA_feature/, emos/ go in it)")
+    export.add_argument("--layout", required=True,
+                        choices=["hpmdubbing", "styledubber", "styledubber-grid", "produbber",
+                                 "npz"])
+    export.add_argument("--speaker", help="speaker of every clip (default: V2C's name rule, "
+                                          "else the clip's folder name)")
+    export.add_argument("--frame-fps", type=float, default=25.0,
+                        help="rows per second (default 25, what these models read)")
+    export.add_argument("--lengths-from", type=Path, metavar="LIP_DIR",
+                        help="folder of the clips' lip features ({speaker}-face-{basename}"
+                             ".npy): as many rows as each has")
+    export.add_argument("--mode", default="linear", choices=["linear", "nearest", "hold"],
+                        help="how clips become frames (default linear)")
+    export.add_argument("--labels", default="model", choices=["model", "v2c"],
+                        help="probability columns of the npz layout")
+    _encoder_options(export)
+    export.add_argument("--workers", type=int, default=1,
+                        help="processes (or Ray actors), each loading the model once")
+    export.add_argument("--engine", default="local", choices=["local", "ray"])
+    export.add_argument("--ray-address", metavar="ADDRESS",
+                        help="Ray cluster to run on (default: $RAY_ADDRESS, else local)")
 
     train = _command(sub, "train", cmd_train, "run (or resume) a training config")
     train.add_argument("config", type=Path,

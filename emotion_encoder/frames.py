@@ -7,15 +7,17 @@ Each frame's probabilities and embedding interpolate the face clips covering its
 half and a triangle weight at each clip's middle is then exactly linear interpolation
 between neighbouring clips, with no steps at clip boundaries; ``nearest`` takes the clip
 whose middle is nearest, ``hold`` the latest one that started. A frame that no face clip
-covers has ``has_face`` False and zero rows (never interpolated across a gap).
+covers has ``has_face`` False and zero rows (never interpolated across a gap). A row less
+than one frame period past the video's end (``ffmpeg -r`` pads the output grid with the
+last frame) reads the video's last moment.
 
 >>> import numpy as np
 >>> from emotion_encoder.timeline import EmotionTrack
 >>> track = EmotionTrack([0.0, 0.8], [1.6, 2.4], np.eye(2, dtype=np.float32),
 ...                      probs=[[1.0, 0.0], [0.0, 1.0]], labels=("happiness", "sadness"))
->>> frames = sample_frames(track, np.arange(6) / 2.0, fps=2.0)   # 0, 0.5, ..., 2.5 s
+>>> frames = sample_frames(track, np.arange(7) / 2.0, fps=2.0)   # 0, 0.5, ..., 3.0 s
 >>> len(frames), frames.has_face.tolist(), frames.probs[2].round(2).tolist()
-(6, [True, True, True, True, True, False], [0.75, 0.25])
+(7, [True, True, True, True, True, True, False], [0.75, 0.25])
 """
 
 from __future__ import annotations
@@ -109,8 +111,13 @@ def sample_frames(track: EmotionTrack, times: np.ndarray, fps: float,
     """``track`` at each of ``times`` (the frames of a video at ``fps``)."""
     check_mode(mode, SAMPLE_MODES, "mode")
     times = np.asarray(times, np.float64).reshape(-1)
-    embeddings, mask = track.at(times, mode)
-    probs, _ = track.at(times, mode, of="probs")
+    query = times
+    if len(track):  # a row less than a frame past the video's end shows its last frame
+        end = float(np.max(track.ends))
+        late = (times >= end) & (times < end + 1.0 / fps)
+        query = np.where(late, np.nextafter(end, -np.inf), times)
+    embeddings, mask = track.at(query, mode)
+    probs, _ = track.at(query, mode, of="probs")
     embeddings[~mask], probs[~mask] = 0.0, 0.0
     return FrameFeatures(times, mask, probs, embeddings, track.labels, float(fps), mode,
                          track.video, {"preset": track.preset,

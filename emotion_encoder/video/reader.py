@@ -222,18 +222,28 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None,
             raise VideoError(info.path, f"no decodable video frames{where} (ffmpeg: {reason})")
 
 
-def frame_times(path: str | os.PathLike, fps: float | None = None) -> np.ndarray:
+FRAME_COUNTS = ("filter", "rate")
+
+
+def frame_times(path: str | os.PathLike, fps: float | None = None,
+                by: str = "filter") -> np.ndarray:
     """The time of every frame of the video at ``fps`` (every frame at its own rate without
-    it): the frames ``ffmpeg -i VIDEO -vf fps=FPS frame_%05d.png`` extracts, frame ``i`` at
-    ``i / fps`` from the container's start. These are the rows of per-frame features. It
-    decodes the video (shrunk to 16 px: ~1000+ frames/s here)."""
+    it), frame ``i`` at ``i / fps`` from the container's start. ``by="filter"``: the frames
+    ``ffmpeg -i VIDEO -vf fps=FPS frame_%05d.png`` extracts; ``by="rate"``: those of
+    ``ffmpeg -i VIDEO -r FPS frame_%05d.jpg``, the output-rate option that dubbing
+    pipelines extract lip frames with (the two can differ by a frame or two where the
+    video's rate or start differ from ``fps``'s grid). These are the rows of per-frame
+    features. It decodes the video (shrunk to 16 px: ~1000+ frames/s here)."""
     if fps is not None and not fps > 0:
         raise EmotionEncoderError(f"fps must be a positive number, got {fps!r}")
+    if by not in FRAME_COUNTS:
+        raise EmotionEncoderError(f"by must be one of {', '.join(FRAME_COUNTS)}, got {by!r}")
     info = probe_video(path)
-    filters = ([f"fps={fps}"] if fps else []) + ["scale=16:16"]
+    filters = ([f"fps={fps}"] if fps and by == "filter" else []) + ["scale=16:16"]
+    rate = ["-r", f"{fps}"] if fps and by == "rate" else []
     cmd = [FFMPEG_BINARY, "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
            _ffmpeg_input(info.path), "-map", "0:v:0", "-an", "-sn", "-vf", ",".join(filters),
-           "-f", "image2pipe", "-c:v", "rawvideo", "-pix_fmt", "gray", "-"]
+           *rate, "-f", "image2pipe", "-c:v", "rawvideo", "-pix_fmt", "gray", "-"]
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
     count = len(proc.stdout) // 256
     if proc.returncode != 0 or count == 0:
