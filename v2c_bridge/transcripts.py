@@ -14,6 +14,7 @@ Interval(segment=Segment(start=0.52, end=0.81), text='Hello', tier='words')
 from __future__ import annotations
 
 import codecs
+import math
 import html
 import json
 import os
@@ -89,6 +90,8 @@ class _TextGridTokens:
         got, value, line = self.items[self.pos]
         if got != kind:
             raise AlignmentError(self.path, f"line {line}: expected {what}, found {value!r}")
+        if kind == "number" and not math.isfinite(value):
+            raise AlignmentError(self.path, f"line {line}: {what} is not a finite number")
         self.pos += 1
         return value
 
@@ -186,9 +189,10 @@ def read_words(path: str | os.PathLike) -> list[Interval]:
         if start is None or end is None:
             skipped.append(word["word"].strip())
             continue
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (start, end)):
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                   for x in (start, end)):
             raise AlignmentError(path, f"word {k} ({word['word'].strip()!r}): start and end "
-                                       "must be numbers")
+                                       "must be finite numbers")
         if end < start:
             raise AlignmentError(path, f"word {k} ({word['word'].strip()!r}) ends before it "
                                        f"starts ({end} < {start})")

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import os
 import re
 from collections.abc import Sequence
@@ -54,8 +56,16 @@ def read_csv(path: str | os.PathLike,
     path = Path(path)
     if not path.is_file():
         raise DatasetError(path, "file not found")
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+    data = path.read_bytes()
+    encoding = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
+        else "utf-8-sig"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise DatasetError(path, f"not UTF-8 or UTF-16 text (bad byte at offset {e.start}); "
+                                 "re-save it as UTF-8") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         header = [name.strip().lower() for name in reader.fieldnames or []]
         if not header:
             raise DatasetError(path, f"empty file (expected a header {','.join(required)})")
@@ -65,5 +75,8 @@ def read_csv(path: str | os.PathLike,
                                      f"{','.join(header)!r}, expected {','.join(required)}",
                                line=1)
         reader.fieldnames = header
-        return [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k})
+        return [(reader.line_num, {k: (v if isinstance(v, str) else "").strip()
+                                   for k, v in row.items() if k})
                 for row in reader]
+    except csv.Error as e:
+        raise DatasetError(path, f"not a readable CSV ({e})", line=reader.line_num) from None
