@@ -1,5 +1,6 @@
 """The clip classifier stage: face-crop clips in, per-clip probabilities, fused embeddings and
-attention out, with the model's preprocessing and test-time augmentation (mirror averaging).
+attention out, with the model's preprocessing, test-time augmentation (mirror averaging) and
+calibration (the model's temperature).
 
 It knows nothing of videos or faces: :class:`~emotion_encoder.EmotionEncoder` feeds it the
 crops its face stage cut, and a benchmark can time it alone.
@@ -54,5 +55,8 @@ class ClipClassifier:
         return self.forward(batch)
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """The network (with the augmentation) on preprocessed clips ``(n,) + input_shape``."""
-        return {k: v.numpy() for k, v in self._forward(tf.constant(batch, tf.float32)).items()}
+        """The network (with the augmentation) on preprocessed clips ``(n,) + input_shape``;
+        ``probs`` calibrated at the model's temperature (:meth:`EmotionClassifier.calibrate`)."""
+        out = {k: v.numpy() for k, v in self._forward(tf.constant(batch, tf.float32)).items()}
+        out["probs"] = self.model.calibrate(out["probs"])
+        return out

@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 
 from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.atomic import write_atomic
+from emotion_encoder.calibration import apply_temperature
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.face_cache import CropSettings, cache_faces, sample_name
 from emotion_encoder.faces.model_files import cache_dir
@@ -50,6 +51,8 @@ class EvaluationReport:
     n: int
     skipped: list[tuple[str, str]] = field(default_factory=list)
     out: Path | None = None
+    probs: np.ndarray | None = None  # (n, predicted labels): each sample's probabilities
+    y_true: np.ndarray | None = None  # (n,): each sample's true label, a predicted_labels index
 
     def table(self) -> str:
         """Accuracy and per-class recall as a printable table."""
@@ -87,10 +90,11 @@ def sample_clips(sequence: np.ndarray, frames: int, sampling: str) -> list[np.nd
     raise ValueError(f"sampling must be 'fixed' or 'sliding', got {sampling!r}")
 
 
-def predict_sequences(model, sequences: list[np.ndarray], sampling: str, mirror: bool,
-                      allowed: np.ndarray, batch_size: int) -> np.ndarray:
-    """Predicted column per sequence of fitted crops: argmax over the ``allowed`` columns
-    of the mean probabilities of its clips, normalised by the model's preprocessor."""
+def sequence_probs(model, sequences: list[np.ndarray], sampling: str, mirror: bool,
+                   batch_size: int, temperature: float | None = None) -> np.ndarray:
+    """``(n, labels)``: per sequence of fitted crops, the mean probabilities of its clips
+    (normalised by the model's preprocessor), calibrated at ``temperature`` (None: the
+    model's own, :meth:`EmotionClassifier.calibrate`)."""
     forward = lambda x: model(x, training=False)  # noqa: E731
     forward = mirror_averaged(forward) if mirror else forward
     frames = model.backbone.num_frames
@@ -102,10 +106,13 @@ def predict_sequences(model, sequences: list[np.ndarray], sampling: str, mirror:
     probs = []
     for start in range(0, len(clips), batch_size):
         x = model.preprocessor.normalize(np.stack(clips[start:start + batch_size]))
-        probs.append(np.asarray(forward(x)["probs"]))
-    mean = np.zeros((len(sequences), len(allowed)))
-    np.add.at(mean, np.asarray(owners), np.concatenate(probs))
-    return np.argmax(np.where(allowed[None], mean, -np.inf), axis=-1)
+        out = np.asarray(forward(x)["probs"])
+        probs.append(model.calibrate(out) if temperature is None
+                     else apply_temperature(out, temperature))
+    total = np.zeros((len(sequences), len(model.labels)))
+    np.add.at(total, np.asarray(owners), np.concatenate(probs))
+    counts = np.bincount(np.asarray(owners), minlength=len(sequences))
+    return (total / np.maximum(counts, 1)[:, None]).astype(np.float32)
 
 
 def default_out(model: str | os.PathLike, data_name: str) -> Path:
@@ -121,13 +128,14 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
              sampling: str = "fixed", mirror: bool = True, restrict: bool = False,
              detect: bool | None = None, batch_size: int = 16,
              cache: str | os.PathLike | None = None, zoom: float | None = None,
-             **label_options) -> EvaluationReport:
+             temperature: float | None = None, **label_options) -> EvaluationReport:
     """Evaluate ``model`` (a preset or ``.keras`` file) on the dataset at ``data`` (any
     layout :func:`open_dataset` knows) and write the report to ``out``.
 
     ``restrict=True`` predicts among the data's labels only (e.g. the 6-class view of a
     7-label model on Oulu-CASIA). ``zoom`` overrides the model's preprocessor zoom
-    (:mod:`emotion_encoder.training.zoom` chooses one on a validation split).
+    (:mod:`emotion_encoder.training.zoom` chooses one on a validation split);
+    ``temperature`` the model's calibration (``benchmarks/calibration.py`` fits one at 1).
     """
     if sampling not in ("fixed", "sliding"):
         raise ValueError(f"sampling must be 'fixed' or 'sliding', got {sampling!r}")
@@ -149,21 +157,24 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
     true_names = tuple(label for label in labels if label in known.labels)
     y_true = np.array([true_names.index(known.labels[i]) for i in faces.labels])
     allowed = np.array([label in true_names or not restrict for label in labels])
-    y_pred = predict_sequences(network, faces.sequences, sampling, mirror, allowed, batch_size)
+    probs = sequence_probs(network, faces.sequences, sampling, mirror, batch_size, temperature)
+    y_pred = np.argmax(np.where(allowed[None], probs, -np.inf), axis=-1)
     matrix = confusion_matrix(y_true, y_pred, len(true_names), len(labels))
     correct = np.array([labels[p] == true_names[t] for t, p in zip(y_true, y_pred)])
     recall = {name: float(np.mean(correct[y_true == i])) if np.any(y_true == i) else 0.0
               for i, name in enumerate(true_names)}
     report = EvaluationReport(float(correct.mean()), recall, matrix, true_names, labels,
-                              len(correct), skipped)
+                              len(correct), skipped, probs=probs,
+                              y_true=np.array([labels.index(true_names[t]) for t in y_true]))
     options = {"model": str(model), "data": str(data), "split": split, "sampling": sampling,
                "mirror": mirror, "restrict": restrict, "detect": settings.detect,
                "zoom": settings.zoom,
+               "temperature": network.temperature if temperature is None else temperature,
                **label_options}
     report.out = Path(out) if out else default_out(model, _data_name(data, split))
     _write_report(report, options, git_commit(),
-                  [(sample_name(s), labels[p], true_names[t])
-                   for s, t, p in zip(faces.samples, y_true, y_pred)])
+                  [(sample_name(s), labels[p], true_names[t], *(f"{v:.5f}" for v in row))
+                   for s, t, p, row in zip(faces.samples, y_true, y_pred, probs)])
     return report
 
 
@@ -174,7 +185,7 @@ def _data_name(data: str | os.PathLike, split: str | None) -> str:
 
 
 def _write_report(report: EvaluationReport, options: dict, commit: str,
-                  rows: list[tuple[str, str, str]]) -> None:
+                  rows: list[tuple[str, ...]]) -> None:
     """``metrics.json``, ``confusion.csv``, ``confusion.png``, ``predictions.csv``, each
     written to a temporary name first and then renamed."""
     out = report.out
@@ -193,7 +204,8 @@ def _write_report(report: EvaluationReport, options: dict, commit: str,
     write_atomic(out / "confusion.csv", table.getvalue())
     table = io.StringIO()
     writer = csv.writer(table)
-    writer.writerow(["sample", "predicted", "true"])
+    writer.writerow(["sample", "predicted", "true",
+                     *(f"p_{label}" for label in report.predicted_labels)])
     writer.writerows(rows)
     write_atomic(out / "predictions.csv", table.getvalue())
     write_atomic(out / "confusion.png", confusion_png(report))

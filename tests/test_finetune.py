@@ -197,7 +197,12 @@ def test_finetune_v2c_labels_end_to_end_then_evaluate(v2c_set, tmp_path):
     assert [int(v) for v in table[8][1:]] == confusion[7].tolist()
     assert (out / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with open(out / "predictions.csv") as handle:
-        assert len(list(csv.DictReader(handle))) == 16
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 16
+    for row in rows:  # each sample's probabilities, their argmax the prediction
+        probs = [float(row[f"p_{label}"]) for label in encoder.labels]
+        assert sum(probs) == pytest.approx(1.0, abs=1e-3)
+        assert encoder.labels[int(np.argmax(probs))] == row["predicted"]
 
 
 def test_finetune_kfold_reports_every_fold(v2c_set, tmp_path):

@@ -131,6 +131,28 @@ def test_a_saved_model_keeps_its_preprocessor(tmp_path):
     assert build_model("default").preprocessor.zoom == PRESETS["default"]["preprocessor"]["zoom"]
 
 
+def test_a_saved_temperature_calibrates_the_clip_classifier(tmp_path):
+    """The model's temperature travels in the .keras file, and the clip classifier's
+    probabilities are the network's at that temperature: same argmax, softer for T > 1."""
+    from emotion_encoder.calibration import apply_temperature
+    from emotion_encoder.clip_classifier import ClipClassifier
+
+    model = EmotionClassifier(ResNet3DBackbone(**TINY), temperature=2.5, **HEAD)
+    model.save(tmp_path / "model.keras")
+    loaded = load_encoder_model(tmp_path / "model.keras")
+    assert loaded.model.temperature == 2.5
+    x = np.random.default_rng(4).normal(size=(3, 16, 32, 32, 1)).astype("float32")
+    raw = np.asarray(loaded.model(x, training=False)["probs"])
+    got = ClipClassifier(loaded.model, loaded.preprocessor, mirror=False).forward(x)["probs"]
+    np.testing.assert_allclose(got, apply_temperature(raw, 2.5), atol=1e-6)
+    assert (got.argmax(1) == raw.argmax(1)).all() and (got.max(1) < raw.max(1)).all()
+    assert np.allclose(got.sum(1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="temperature"):
+        EmotionClassifier(ResNet3DBackbone(**TINY), temperature=0.0, **HEAD)
+    assert build_model("default").temperature == PRESETS["default"]["classifier"].get(
+        "temperature", 1.0)
+
+
 def test_default_preset_builds_with_the_documented_shape():
     model = build_model("default")
     assert model.input_shape == (None, 16, 48, 48, 1)

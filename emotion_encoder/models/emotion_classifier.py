@@ -25,10 +25,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
 from keras import layers, ops
 
+from emotion_encoder.calibration import apply_temperature
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.preprocessor import FacePreprocessor
 from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
@@ -127,6 +130,9 @@ class EmotionClassifier(keras.Model):
             ``task.preprocessor``); saved with the model, so a ``.keras`` file keeps the
             crop framing and zoom it was trained and tuned with. None: the backbone's size
             and channels with the default framing.
+        temperature: the calibration of the ``probs`` output (:mod:`emotion_encoder.calibration`,
+            fitted on validation data): :meth:`calibrate` divides the log-probabilities by
+            it. The graph's own ``probs`` stay the network's; 1 leaves them as they are.
     """
 
     def __init__(
@@ -142,6 +148,7 @@ class EmotionClassifier(keras.Model):
         embedding_dim: int = 256,
         dropout: float = 0.3,
         preprocessor: FacePreprocessor | None = None,
+        temperature: float = 1.0,
         **kwargs,
     ):
         if backbone.dims != 3:
@@ -163,6 +170,13 @@ class EmotionClassifier(keras.Model):
         self.dropout = dropout
         self.preprocessor = preprocessor or FacePreprocessor(backbone.image_size,
                                                              backbone.channels)
+        if not temperature > 0:
+            raise ValueError(f"temperature must be above 0, got {temperature}")
+        self.temperature = float(temperature)
+
+    def calibrate(self, probs: np.ndarray) -> np.ndarray:
+        """The network's ``probs`` at this model's :attr:`temperature` (numpy)."""
+        return apply_temperature(probs, self.temperature)
 
     def get_config(self) -> dict:
         return {
@@ -179,6 +193,7 @@ class EmotionClassifier(keras.Model):
             "embedding_dim": self.embedding_dim,
             "dropout": self.dropout,
             "preprocessor": self.preprocessor.get_config(),
+            "temperature": self.temperature,
         }
 
     @classmethod

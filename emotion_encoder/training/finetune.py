@@ -48,7 +48,7 @@ from emotion_encoder.data.dataset import Dataset
 from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.data.protocols import subject_kfold, summarize_folds
 from emotion_encoder.errors import EmotionEncoderError
-from emotion_encoder.evaluation import predict_sequences
+from emotion_encoder.evaluation import sequence_probs
 from emotion_encoder.models.emotion_classifier import EmotionClassifier
 from emotion_encoder.models.loading import build_model, load_encoder_model
 from emotion_encoder.training.clip_pipeline import clip_dataset
@@ -157,7 +157,8 @@ def mirrored_accuracy(model: EmotionClassifier, faces: FaceSequences) -> float:
     """Accuracy of the fixed-interval clips averaged with their mirror images, as the
     encoder predicts by default."""
     allowed = np.ones(len(model.labels), bool)
-    predicted = predict_sequences(model, faces.sequences, "fixed", True, allowed, 16)
+    probs = sequence_probs(model, faces.sequences, "fixed", True, 16)
+    predicted = np.argmax(np.where(allowed[None], probs, -np.inf), axis=-1)
     return float(np.mean(predicted == faces.labels))
 
 
