@@ -106,6 +106,12 @@ def _by_subject(dataset, cache: Path, settings: CropSettings, neutral=None
                 labels.extend([faces.label_names[label]] * len(crops))
             if faces.skipped:
                 print(f"{ds.name} {part}: {len(faces.skipped)} skipped (no face)", flush=True)
+        if not images:  # a small set may have no person in a part (JAFFE's 10: none validate)
+            print(f"{dataset.name} {part}: no subject in this part", flush=True)
+            side = settings.image_size
+            parts[part] = (np.zeros((0, side, side, settings.channels), np.uint8),
+                           np.zeros((0, len(LABELS)), np.float32))
+            continue
         parts[part] = (np.stack(images), _one_hot(labels))
     return parts
 
@@ -223,7 +229,7 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
             pred = self.model.predict(val_x, verbose=0).argmax(1)
             scores = {name: balanced_accuracy(arrays["y_validation"][arrays["s_validation"] == i],
                                               pred[arrays["s_validation"] == i])
-                      for i, name in enumerate(names)}
+                      for i, name in enumerate(names) if np.any(arrays["s_validation"] == i)}
             mean = float(np.mean(list(scores.values())))
             state["history"].append({"epoch": epoch + 1, "mean_balanced": mean, **scores,
                                      "loss": float(logs["loss"])})
