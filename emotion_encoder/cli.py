@@ -46,7 +46,8 @@ def _encoder(args: argparse.Namespace):
     from emotion_encoder.encoder import EmotionEncoder
 
     return EmotionEncoder(args.preset, detector=args.detector, sample_fps=args.fps,
-                          stride=args.stride, detect_every=args.detect_every)
+                          stride=args.stride, detect_every=args.detect_every,
+                          backend=args.backend)
 
 
 def _exit_code(video: str, faces_found: bool) -> int:
@@ -105,11 +106,12 @@ def cmd_frames(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from emotion_encoder.faces.model_files import cache_dir, model_status
+    from emotion_encoder.litert_classifier import cached_graph, litert_installed
     from emotion_encoder.models.presets import PRESETS, weights_path
 
     info = {"emotion_encoder": __version__, "python": sys.version.split()[0]}
     for package in ("tensorflow", "keras", "mediapipe", "moviepy", "librosa", "gradio",
-                    "numpy", "mtcnn"):
+                    "numpy", "mtcnn", "ai-edge-litert"):
         try:
             info[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -119,6 +121,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     info["presets"] = {name: ("trained weights" if weights_path(name) else "no trained weights")
                        for name in PRESETS}
     info["default_preset"] = "default"
+    info["litert_graphs"] = {
+        name: ("exported" if cached_graph(name, cache_dir()) else "not exported")
+        for name in PRESETS if weights_path(name)} if litert_installed() else "not installed"
+    info["network_backend"] = "litert" if litert_installed() and cached_graph(
+        "default", cache_dir()) else "keras (emotion-encoder fetch-models --litert: litert)"
     info["model_cache"] = str(cache_dir())
     info["face_models"] = model_status()
     width = max(len(k) for k in info)
@@ -134,6 +141,14 @@ def cmd_fetch_models(args: argparse.Namespace) -> int:
 
     for name, path in fetch_models(force=args.force).items():
         print(f"{name}: {path}")
+    if args.litert:  # TensorFlow, once: the graphs the LiteRT backend starts from
+        from emotion_encoder.faces.model_files import cache_dir
+        from emotion_encoder.models.litert_export import export_litert
+        from emotion_encoder.models.presets import PRESETS, weights_path
+
+        for preset in PRESETS:
+            if weights_path(preset) is not None:
+                print(f"litert {preset}: {export_litert(preset, cache_dir())}")
     return 0
 
 
@@ -167,7 +182,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise EmotionEncoderError(f"--workers must be at least 1, got {args.workers}")
     options = {"detector": args.detector, "sample_fps": args.fps, "stride": args.stride,
-               "detect_every": args.detect_every}
+               "detect_every": args.detect_every, "backend": args.backend}
     try:
         summary = tag(args.inputs, args.output, workers=args.workers, preset=args.preset,
                       sampling=args.sampling, embeddings=args.embeddings,
@@ -186,7 +201,7 @@ def cmd_export_features(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise EmotionEncoderError(f"--workers must be at least 1, got {args.workers}")
     options = {"detector": args.detector, "sample_fps": args.fps, "stride": args.stride,
-               "detect_every": args.detect_every}
+               "detect_every": args.detect_every, "backend": args.backend}
     try:
         summary = export_features(
             args.inputs, args.output, layout=args.layout, speaker=args.speaker,
@@ -301,6 +316,10 @@ def _encoder_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, default=8, help="frames between window starts")
     parser.add_argument("--detect-every", type=int, default=2,
                         help="run the face detector on every k-th sampled frame")
+    parser.add_argument("--backend", default="auto", choices=["auto", "keras", "litert"],
+                        help="where the network runs: LiteRT (no TensorFlow, fast start; "
+                             "fetch-models --litert exports it), Keras, or auto (LiteRT "
+                             "when exported)")
 
 
 def _video_command(sub, name: str, run, help: str, sampling: bool = True,
@@ -458,6 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = _command(sub, "fetch-models", cmd_fetch_models,
                      "download and verify the face detector models")
     fetch.add_argument("--force", action="store_true", help="download again even if cached")
+    fetch.add_argument("--litert", action="store_true",
+                       help="also export the presets' LiteRT graphs (loads TensorFlow once)")
     return parser
 
 

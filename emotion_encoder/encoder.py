@@ -28,14 +28,14 @@ from typing import Any, Callable, Iterable, Iterator, Literal
 
 import numpy as np
 
-from emotion_encoder.clip_classifier import ClipClassifier
-from emotion_encoder.errors import OptionError
+from emotion_encoder.errors import ModelFileError, OptionError
 from emotion_encoder.face_tracks import FaceTracks
 from emotion_encoder.frames import FrameFeatures, sample_frames
 from emotion_encoder.faces import DominantFaceTracker, FaceCrop, iter_face_crops, make_detector
 from emotion_encoder.faces.multi_tracking import MultiFaceTracker, iter_multi_face_crops
+from emotion_encoder.faces.model_files import cache_dir
 from emotion_encoder.faces.tracking import fill_gaps
-from emotion_encoder.models.loading import LoadedModel, load_encoder_model
+from emotion_encoder.litert_classifier import LiteRTClassifier, cached_graph, litert_installed
 from emotion_encoder.prefetch import prefetched
 from emotion_encoder.results import Analysis, VideoPrediction
 from emotion_encoder.sampling import pick, sliding_windows
@@ -45,6 +45,10 @@ from emotion_encoder.video import VideoInfo, frame_times, open_source
 
 Sampling = Literal["sliding", "fixed"]
 VideoInput = "str | os.PathLike | np.ndarray | Iterable[np.ndarray]"
+
+
+BACKENDS = ("auto", "keras", "litert")
+"""Where the network runs (:class:`EmotionEncoder`'s ``backend``)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,12 @@ class EmotionEncoder:
         mirror: also run each clip mirrored left-right and average the two outputs.
         overlap: decode and find faces in a background thread while the network runs
             (:mod:`emotion_encoder.prefetch`; same results, in the same order).
+        backend: ``"keras"`` (TensorFlow, the model's source of truth), ``"litert"`` (the
+            graph exported from it, :mod:`emotion_encoder.litert_classifier`: no
+            TensorFlow, a process starts ~5 s sooner; ``emotion-encoder fetch-models
+            --litert`` exports it once), or ``"auto"``: LiteRT when the preset's graph is
+            exported and the interpreter installed, else Keras. ``.keras`` files and
+            ``mirror=False`` run on Keras.
     """
 
     def __init__(
@@ -112,12 +122,33 @@ class EmotionEncoder:
         batch_size: int = 8,
         mirror: bool = True,
         overlap: bool = True,
+        backend: str = "auto",
     ):
-        loaded: LoadedModel = load_encoder_model(preset)
-        self.classifier = ClipClassifier(loaded.model, loaded.preprocessor, mirror)
-        self.preprocessor = loaded.preprocessor
-        self.preset = loaded.preset
-        self.weights_trained = loaded.weights_trained
+        if backend not in BACKENDS:
+            raise OptionError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        graph = None
+        if backend != "keras" and mirror and litert_installed():
+            graph = cached_graph(str(preset), cache_dir())
+        if backend == "litert" and graph is None:
+            why = ("mirror=False needs the Keras backend" if not mirror else
+                   "pip install ai-edge-litert" if not litert_installed() else
+                   f"no exported graph for {str(preset)!r}: run `emotion-encoder fetch-models "
+                   "--litert` once")
+            raise ModelFileError(f"backend 'litert': {why}")
+        if graph is not None:
+            self.classifier = LiteRTClassifier(graph, str(preset))
+            self.preprocessor = self.classifier.preprocessor
+            self.preset, self.weights_trained = str(preset), True
+        else:  # TensorFlow loads here, only on this backend
+            from emotion_encoder.clip_classifier import ClipClassifier
+            from emotion_encoder.models.loading import load_encoder_model
+
+            loaded = load_encoder_model(preset)
+            self.classifier = ClipClassifier(loaded.model, loaded.preprocessor, mirror)
+            self.preprocessor = loaded.preprocessor
+            self.preset = loaded.preset
+            self.weights_trained = loaded.weights_trained
+        self.backend = "litert" if graph is not None else "keras"
         self.labels = self.classifier.labels
         self.window = self.classifier.window
         self.defaults = ClipOptions(sample_fps, stride, detect_every, min_face_ratio)

@@ -121,3 +121,58 @@ def test_bad_upload_shows_one_line_error(demo_url, browser, tmp_path):
     assert holders, "no element shows the error message"
     message = holders[0].strip()
     assert "\n" not in message and "not a readable video" in message, message
+
+
+@pytest.fixture(scope="module")
+def small_limits_url(tmp_path_factory):
+    """The demo with limits a test can reach: 0.3 MB per upload, 3 s of video."""
+    import socket
+
+    from demo.app import build_app, launch_options
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = build_app(tmp_path_factory.mktemp("limits_cache"), example=False, max_mb=0.3,
+                    max_seconds=3.0)
+    app.queue()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+               quiet=True, **launch_options(app, max_mb=0.3))
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def upload(browser, url: str, path: Path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(url)
+    field = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#video-in input[type=file]"),
+                     60, "the upload field")[0]
+    field.send_keys(str(path))
+    time.sleep(2.0)
+
+
+def test_uploads_over_the_limits_are_refused_in_the_page(small_limits_url, browser, tmp_path):
+    """Issue 18: a video longer than the limit is refused in one line that says both
+    lengths; a file over the size limit never reaches the server (the page says so) and
+    the analysis then asks for a video; no traceback either way."""
+    from selenium.webdriver.common.by import By
+
+    long_video = tmp_path / "long.mp4"
+    write_face_video(long_video, seconds=5.0)
+    upload(browser, small_limits_url, long_video)
+    browser.find_element(By.CSS_SELECTOR, "#analyze").click()
+    text = wait_for(lambda: "the limit is" in browser.find_element(By.TAG_NAME, "body").text
+                    and browser.find_element(By.TAG_NAME, "body").text, 60, "the length error")
+    holders = [e.text.strip() for e in browser.find_elements(
+        By.XPATH, "//*[contains(text(), 'the limit is')]") if e.text.strip()]
+    assert holders and "\n" not in holders[0], holders
+    assert "long.mp4 is 5.0 s long; the limit is 3.0 s." in holders[0]
+    assert "Traceback" not in text
+
+    big = tmp_path / "big.mp4"
+    big.write_bytes(long_video.read_bytes() + b"\0" * 400_000)
+    upload(browser, small_limits_url, big)
+    text = browser.find_element(By.TAG_NAME, "body").text
+    print(text)
+    assert "Traceback" not in text

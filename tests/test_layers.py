@@ -18,7 +18,8 @@ CORE = ("emotion_encoder", "emotion_encoder._runtime", "emotion_encoder.timing",
         "emotion_encoder.sampling", "emotion_encoder.shots", "emotion_encoder.examples",
         "emotion_encoder.prefetch", "emotion_encoder.frames",
         "emotion_encoder.feature_layouts", "emotion_encoder.calibration")
-PIPELINE = ("emotion_encoder.clip_classifier", "emotion_encoder.tracks",
+PIPELINE = ("emotion_encoder.clip_classifier", "emotion_encoder.litert_classifier",
+            "emotion_encoder.tracks",
             "emotion_encoder.face_cache", "emotion_encoder.encoder")
 
 ALLOWED = {  # layer -> the layers it may import (itself included)

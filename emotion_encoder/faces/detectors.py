@@ -12,12 +12,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 import threading
+import types
 import weakref
 from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import IO, Iterator, Protocol
 
 import cv2
 import numpy as np
@@ -139,6 +142,34 @@ def _last_line(log: IO[bytes]) -> str:
     return next((line for line in reversed(lines) if line), "no details")
 
 
+@contextlib.contextmanager
+def mediapipe_without_tensorflow() -> Iterator[None]:
+    """Import MediaPipe without TensorFlow: its tasks import
+    ``tensorflow.tools.docs.doc_controls`` only to mark functions undocumented, which loads
+    all of TensorFlow (~5 s) when it is installed. While TensorFlow is not loaded, that one
+    import is answered with MediaPipe's own no-op, which is forgotten afterwards (a later
+    real ``import tensorflow`` is untouched).
+
+    >>> import sys
+    >>> with mediapipe_without_tensorflow():
+    ...     import mediapipe
+    >>> "tensorflow.tools.docs" in sys.modules and "tensorflow" not in sys.modules
+    False
+    """
+    name = "tensorflow.tools.docs"
+    if "tensorflow" in sys.modules or name in sys.modules:
+        yield
+        return
+    stub = types.ModuleType(name)
+    stub.doc_controls = types.SimpleNamespace(do_not_generate_docs=lambda obj: obj)
+    sys.modules[name] = stub
+    try:
+        yield
+    finally:
+        if sys.modules.get(name) is stub:
+            del sys.modules[name]
+
+
 class BlazeFaceDetector(_Closing):
     """MediaPipe BlazeFace in IMAGE mode; ``model`` is "full" (default) or "short".
 
@@ -164,9 +195,10 @@ class BlazeFaceDetector(_Closing):
         path = os.fspath(model_path) if model_path is not None else str(find_model(self.MODELS[model]))
         if not os.path.isfile(path):
             raise ModelFileError(f"{path}: BlazeFace model file not found")
-        import mediapipe as mp
-        from mediapipe.tasks.python import vision
-        from mediapipe.tasks.python.core.base_options import BaseOptions
+        with mediapipe_without_tensorflow():
+            import mediapipe as mp
+            from mediapipe.tasks.python import vision
+            from mediapipe.tasks.python.core.base_options import BaseOptions
 
         options = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_path=path),

@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from keras import ops
 
 
 def standardize(x):
     """Per-frame standardisation of ``(..., h, w, c)`` frames: zero mean, unit variance over
-    each frame (a tensor; numpy arrays and tf.data tensors both work)."""
+    each frame. A numpy array stays numpy (no TensorFlow: the LiteRT backend runs on it);
+    a tensor (tf.data in training) goes through Keras ops."""
+    if isinstance(x, np.ndarray):
+        x = x.astype(np.float32)
+        mean = x.mean(axis=(-3, -2, -1), keepdims=True)
+        var = x.var(axis=(-3, -2, -1), keepdims=True)
+        return (x - mean) / np.sqrt(var + np.float32(1e-6))
+    from keras import ops  # tensors only: keep this module free of TensorFlow
+
     x = ops.cast(x, "float32")
     mean = ops.mean(x, axis=(-3, -2, -1), keepdims=True)
     var = ops.var(x, axis=(-3, -2, -1), keepdims=True)
@@ -33,7 +40,13 @@ def standardize(x):
 def to_channels(x, channels: int):
     """Grey frames ``(..., 1)`` as ``channels`` copies (RGB networks); others unchanged."""
     have = x.shape[-1]
-    return x if have == channels else ops.repeat(x, channels // have, axis=-1)
+    if have == channels:
+        return x
+    if isinstance(x, np.ndarray):
+        return np.repeat(x, channels // have, axis=-1)
+    from keras import ops  # tensors only, as in standardize
+
+    return ops.repeat(x, channels // have, axis=-1)
 
 
 def zoom_center(image: np.ndarray, zoom: float) -> np.ndarray:

@@ -11,6 +11,8 @@ weights file shipped inside the package.
 
 from __future__ import annotations
 
+import hashlib
+
 from importlib import resources
 from pathlib import Path
 
@@ -127,3 +129,23 @@ def weights_path(preset: str) -> Path | None:
         return None
     path = Path(str(resources.files("emotion_encoder") / "weights" / filename))
     return path if path.exists() else None
+
+
+LITERT_BATCH = 8
+"""Clips per LiteRT invocation: the exported graph has a fixed batch (TFLite's builtins
+cannot lower the ConvLSTM's loop with a dynamic one); a shorter batch is zero-padded."""
+
+
+def litert_path(preset: str, cache: Path) -> Path | None:
+    """Where the LiteRT graph exported from ``preset``'s shipped weights lives under
+    ``cache`` (named by the weights file's SHA-256, so new weights mean a new graph), or
+    None when the preset ships no weights.
+
+    >>> litert_path("default", Path("/c")).name.startswith("default-")
+    True
+    """
+    weights = weights_path(preset)
+    if weights is None:
+        return None
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    return cache / "litert" / f"{preset}-{digest}-b{LITERT_BATCH}.tflite"
