@@ -324,6 +324,11 @@ def _upload_path(video: Any) -> str | None:
     return None if video is None else os.fspath(video)
 
 
+def _span(seconds: float) -> str:
+    """``"4.5 s"`` below a minute, else ``"10.0 min"``."""
+    return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
 def analyze_video(video, preset: str = "default", stride: float = 8, fps: float = 10.0,
                   faces_mode: str = "main face", smooth: bool = False, *,
                   max_mb: float = MAX_UPLOAD_MB, max_seconds: float = MAX_DURATION_S,
@@ -337,7 +342,7 @@ def analyze_video(video, preset: str = "default", stride: float = 8, fps: float 
             raise gr.Error(f"{Path(path).name}: the uploaded file is missing.")
         size_mb = os.path.getsize(path) / 1e6
         if size_mb > max_mb:
-            raise gr.Error(f"{Path(path).name} is {size_mb:.0f} MB; the limit is {max_mb:.0f} MB.")
+            raise gr.Error(f"{Path(path).name} is {size_mb:.3g} MB; the limit is {max_mb:g} MB.")
         if preset not in presets():
             raise gr.Error(f"Unknown preset {preset!r}; pick one of {', '.join(presets())}.")
         stride, fps = int(stride), float(fps)
@@ -352,8 +357,8 @@ def analyze_video(video, preset: str = "default", stride: float = 8, fps: float 
         report(0.0, desc="reading the video")
         info = probe_video(path)
         if info.duration > max_seconds:
-            raise gr.Error(f"{Path(path).name} is {info.duration / 60:.1f} min long; "
-                           f"the limit is {max_seconds / 60:.0f} min.")
+            raise gr.Error(f"{Path(path).name} is {_span(info.duration)} long; "
+                           f"the limit is {_span(max_seconds)}.")
         report(0.02, desc=f"loading the {preset} model")
         encoder = ENCODERS.get(preset)
         options = {"stride": stride, "sample_fps": fps}
@@ -429,7 +434,7 @@ def build_app(cache_dir: str | os.PathLike | None = None, *, example: bool = Tru
         gr.Markdown(
             "# Emotion encoder\nFaces in a video → emotions per clip, with timestamps and "
             "embeddings for dubbing. Upload a video (at most "
-            f"{max_mb:.0f} MB and {max_seconds / 60:.0f} min) or pick the example.")
+            f"{max_mb:g} MB and {_span(max_seconds)}) or pick the example.")
         with gr.Row():
             with gr.Column(scale=1):
                 video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
@@ -468,7 +473,7 @@ def build_app(cache_dir: str | os.PathLike | None = None, *, example: bool = Tru
 
 def launch_options(app, *, max_mb: float = MAX_UPLOAD_MB) -> dict[str, Any]:
     """Keyword arguments for ``app.launch`` (Gradio 6: theme and css go here)."""
-    return {"theme": gr.themes.Soft(), "max_file_size": f"{int(max_mb)}mb",
+    return {"theme": gr.themes.Soft(), "max_file_size": int(max_mb * 1e6),  # bytes
             "allowed_paths": [str(getattr(app, "emotion_cache_dir", default_cache_dir()))],
             "show_error": True}
 

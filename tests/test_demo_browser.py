@@ -173,6 +173,11 @@ def test_uploads_over_the_limits_are_refused_in_the_page(small_limits_url, brows
     big = tmp_path / "big.mp4"
     big.write_bytes(long_video.read_bytes() + b"\0" * 400_000)
     upload(browser, small_limits_url, big)
-    text = browser.find_element(By.TAG_NAME, "body").text
-    print(text)
+    text = wait_for(lambda: "exceed" in browser.find_element(By.TAG_NAME, "body").text
+                    and browser.find_element(By.TAG_NAME, "body").text, 30, "the size error")
+    lines = [line for line in text.splitlines() if "exceed" in line]
+    assert len(lines) == 1 and "maximum allowed size" in lines[0] and "big.mp4" in lines[0]
     assert "Traceback" not in text
+    browser.find_element(By.CSS_SELECTOR, "#analyze").click()  # nothing reached the server
+    wait_for(lambda: "Upload a video first" in browser.find_element(By.TAG_NAME, "body").text,
+             30, "the request for a video")
