@@ -18,7 +18,7 @@ videos it loops the bundled astronaut example. Stages, each timed on its own:
   beside the network (the default), with CPU use and whether both results are equal;
 * render: the demo's annotated H.264 video (output frames/s);
 * whole commands, process start to exit: ``tag`` of the video, ``predict`` of its first
-  4 s, ``--help``;
+  4 s, on the Keras and (when exported) the LiteRT backend, and ``--help``;
 * the peer: the ``fer`` package's pipeline on every second frame (when installed).
 
 Peak RSS is ``resource.getrusage`` of this process (ffmpeg children not included).
@@ -111,6 +111,7 @@ def run(video: str, preset: str, sample_fps: float, stride: int, render: bool) -
     t = time.perf_counter()
     encoder = load_encoder(preset, sample_fps=sample_fps, stride=stride)
     result["load_s"] = round(time.perf_counter() - t, 2)
+    result["backend"] = encoder.backend
 
     # warm-up: trace the model and start the detector on a second of video
     warm = encoder.window
@@ -194,24 +195,33 @@ def _timed(cmd: list[str]) -> float:
 
 def whole_commands(video: str, preset: str, sample_fps: float, stride: int) -> dict:
     """What a user waits for, shell prompt to prompt: ``tag`` of the whole video and
-    ``predict`` of its first 4 s (a fresh process each: imports, model, detector, work)."""
+    ``predict`` of its first 4 s (a fresh process each: imports, model, detector, work), on
+    each network backend (LiteRT when its graph is exported: ``fetch-models --litert``)."""
+    from emotion_encoder.faces.model_files import cache_dir
+    from emotion_encoder.litert_classifier import cached_graph, litert_installed
     from emotion_encoder.video import probe_video
 
+    backends = ["keras"] + (["litert"] if litert_installed() and cached_graph(
+        preset, cache_dir()) else [])
     cli = [sys.executable, "-m", "emotion_encoder"]
     opts = ["--preset", preset, "--fps", str(sample_fps), "--stride", str(stride)]
+    result: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         short = str(Path(tmp) / "first_4s.mp4")
         subprocess.run([_ffmpeg(), "-loglevel", "error", "-i", video, "-t", "4", "-c", "copy",
                         short], check=True)
-        tag_s = _timed(cli + ["tag", video, "-o", str(Path(tmp) / "tags")] + opts)
-        predict_s = _timed(cli + ["predict", short, "--json"] + opts)
-        help_s = _timed(cli + ["--help"])
         duration = probe_video(video).duration
         short_duration = probe_video(short).duration
-    return {"tag": {"seconds": round(tag_s, 2), "x_real_time": round(duration / tag_s, 2)},
-            "predict_4s": {"seconds": round(predict_s, 2),
-                           "video_s": round(short_duration, 2)},
-            "help": {"seconds": round(help_s, 2)}}
+        for backend in backends:
+            more = opts + ["--backend", backend]
+            tag_s = _timed(cli + ["tag", video, "-o", str(Path(tmp) / f"tags-{backend}")] + more)
+            predict_s = _timed(cli + ["predict", short, "--json"] + more)
+            result[backend] = {
+                "tag": {"seconds": round(tag_s, 2), "x_real_time": round(duration / tag_s, 2)},
+                "predict_4s": {"seconds": round(predict_s, 2),
+                               "video_s": round(short_duration, 2)}}
+        result["help"] = {"seconds": round(_timed(cli + ["--help"]), 2)}
+    return result
 
 
 def fer_pipeline(video: str, every: int = 2) -> dict | None:
@@ -241,7 +251,8 @@ def print_report(r: dict) -> None:
     print(f"video: {v['duration_s']:.1f} s, {v['width']}x{v['height']} @ {v['fps']:.0f} fps "
           f"({v['frames']} frames; {r.get('origin', v['path'])})")
     print(f"preset {r['preset']}, sampled {r['sample_fps']:g} fps, stride {r['stride']}, "
-          f"{r['machine']['cpus']} CPUs; model load {r['load_s']:.1f} s")
+          f"{r['machine']['cpus']} CPUs; network on {r['backend']}, model load "
+          f"{r['load_s']:.1f} s")
     print(f"{'stage':<14} {'seconds':>8}  throughput")
     for name, s in r["stages"].items():
         if name == "model":
@@ -257,10 +268,17 @@ def print_report(r: dict) -> None:
           f"{r['overlap_speedup']:.2f}x the serial pipeline, same result: "
           f"{r['overlap_same_result']}")
     c = r["commands"]
-    print(f"whole command (process start to exit): tag {c['tag']['seconds']:.1f} s = "
-          f"{c['tag']['x_real_time']:.1f}x real time; predict of a "
-          f"{c['predict_4s']['video_s']:.0f} s clip {c['predict_4s']['seconds']:.1f} s; "
-          f"--help {c['help']['seconds']:.2f} s")
+    for backend in ("keras", "litert"):
+        if backend in c:
+            b = c[backend]
+            print(f"whole command on {backend} (process start to exit): tag "
+                  f"{b['tag']['seconds']:.1f} s = {b['tag']['x_real_time']:.1f}x real time; "
+                  f"predict of a {b['predict_4s']['video_s']:.0f} s clip "
+                  f"{b['predict_4s']['seconds']:.1f} s")
+    if "litert" in c:
+        print(f"litert vs keras, same run: tag {c['keras']['tag']['seconds'] / c['litert']['tag']['seconds']:.2f}x, "
+              f"predict {c['keras']['predict_4s']['seconds'] / c['litert']['predict_4s']['seconds']:.2f}x faster")
+    print(f"--help {c['help']['seconds']:.2f} s")
     peer = r["fer_peer"]
     if peer:
         print(f"peer: fer package, every {peer['every']}nd frame: {peer['seconds']:.1f} s = "
