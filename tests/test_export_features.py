@@ -204,3 +204,18 @@ def test_rerun_skips_lengths_follow_lip_features_and_names_collide(clips, export
                       "npz", "--speaker", "s1")
     assert same.returncode == 2 and "s1-x" in same.stderr and "Traceback" not in same.stderr
     assert not (tmp_path / "o" / "emotion_encoder" / "index.jsonl").exists()
+
+
+@needs_data
+def test_the_ray_engine_writes_the_same_files(clips, exported, tmp_path):
+    """``--engine ray`` runs the same job on Ray Data actors: the same layout files."""
+    pytest.importorskip("ray", reason="pip install 'emotion-encoder[ray]'")
+    root, rows = clips
+    _, local = exported["hpmdubbing"]
+    out = tmp_path / "pre"
+    proc = run_export(root / "Mead@Actor_00_0002_00.mp4", root / "Phone@Woman_00_0001_00.mp4",
+                      "-o", out, "--layout", "hpmdubbing", "--engine", "ray", "--workers", 2)
+    assert proc.returncode == 0 and "exported 2" in proc.stdout, proc.stderr
+    for name in ("VA_feature/Mead@Actor-feature-Mead@Actor_00_0002_00.npy",
+                 "emos/Phone@Woman-emo-Phone@Woman_00_0001_00.npy"):
+        np.testing.assert_allclose(np.load(out / name), np.load(local / name), atol=1e-5)

@@ -83,8 +83,10 @@ def test_backend_choices_are_checked(graphs, tmp_path, monkeypatch):
         EmotionEncoder("fast", backend="onnx")
     with pytest.raises(ModelFileError, match="mirror=False needs the Keras backend"):
         EmotionEncoder("fast", backend="litert", mirror=False)
-    assert EmotionEncoder("fast", mirror=False).backend == "keras"  # auto falls back
+    assert EmotionEncoder("fast").backend == "keras"  # the API's default
+    assert EmotionEncoder("fast", backend="auto").backend == "litert"
+    assert EmotionEncoder("fast", mirror=False, backend="auto").backend == "keras"
     monkeypatch.setenv("EMOTION_ENCODER_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(ModelFileError, match="fetch-models --litert"):
         EmotionEncoder("fast", backend="litert")
-    assert EmotionEncoder("fast").backend == "keras"
+    assert EmotionEncoder("fast", backend="auto").backend == "keras"  # nothing exported

@@ -199,7 +199,7 @@ def test_whisperx_words_without_times_are_skipped_with_a_note(tmp_path):
     ("{not json", "not valid JSON"),
     (json.dumps({"segments": [{"start": 0, "end": 1, "text": "hi"}]}), "no word timestamps"),
     (json.dumps([{"word": "a", "start": 2.0, "end": 1.0}]), "ends before it starts"),
-    (json.dumps([{"word": "a", "start": "0", "end": 1.0}]), "must be numbers"),
+    (json.dumps([{"word": "a", "start": "0", "end": 1.0}]), "must be finite numbers"),
     (json.dumps([{"text": "a"}]), "word 0: expected an object"),
 ])
 def test_word_json_errors(tmp_path, content, message):

@@ -118,6 +118,17 @@ def preset_config(name: str) -> dict:
     return PRESETS[name]
 
 
+def head_layers(preset: str) -> dict:
+    """The keyword arguments of ``preset``'s temporal head layers (``emotion_head``): its
+    classifier configuration without the labels and the calibration.
+
+    >>> sorted(head_layers("default"))[:2]
+    ['convlstm_filters', 'dropout']
+    """
+    return {k: v for k, v in preset_config(preset)["classifier"].items()
+            if k not in ("labels", "temperature")}
+
+
 def weights_path(preset: str) -> Path | None:
     """Where the shipped weights of ``preset`` live, or None if it ships none yet.
 

@@ -24,7 +24,7 @@ from emotion_encoder.data import Dataset, load_ckplus_cutdown, subject_kfold, su
 from emotion_encoder.data.protocols import CVSummary
 from emotion_encoder.models.emotion_classifier import emotion_head
 from emotion_encoder.models.loading import load_encoder_model
-from emotion_encoder.models.presets import PRESETS
+from emotion_encoder.models.presets import PRESETS, head_layers
 from emotion_encoder.sampling import fixed_interval_indices
 from emotion_encoder.training.heads import features_of
 from emotion_encoder.training.motion_clips import moving_clip
@@ -80,7 +80,7 @@ def crossval(dataset: Dataset, model: str = "default", k: int = 10, epochs: int 
     static, moving = sequence_features(backbone, dataset, variants, seed)
     y = np.array([dataset.labels.index(s.label) for s in dataset])
     preset = loaded.preset if loaded.preset in PRESETS else "default"
-    base = {k_: v for k_, v in PRESETS[preset]["classifier"].items() if k_ != "labels"}
+    base = head_layers(preset)
     folds = subject_kfold(dataset, k=k, seed=seed)
     results = {}
     for name, (use_convlstm, use_transformer) in ablations.items():

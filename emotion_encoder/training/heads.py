@@ -26,7 +26,7 @@ from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.emotion_classifier import emotion_head
 from emotion_encoder.models.loading import build_model
 from emotion_encoder.models.preprocessor import standardize, to_channels
-from emotion_encoder.models.presets import PRESETS
+from emotion_encoder.models.presets import PRESETS, head_layers
 from emotion_encoder.training.inflate import inflate_into
 from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
 from emotion_encoder.training.motion_clips import moving_clip
@@ -90,7 +90,7 @@ def train_heads(stills_run: Path, out: Path, preset: str = "default", epochs: in
     if "p_train" in arrays:
         one_hot["train"] = np.tile(arrays["p_train"], (variants, 1))
 
-    head_config = {k: v for k, v in PRESETS[preset]["classifier"].items() if k != "labels"}
+    head_config = head_layers(preset)
     inputs = keras.Input(shape=model.backbone.output_shape[1:])
     head = keras.Model(inputs, emotion_head(inputs, len(CANONICAL_LABELS), **head_config)["probs"])
     steps = int(np.ceil(len(y["train"]) / batch_size))
