@@ -318,7 +318,7 @@ def _encoder_options(parser: argparse.ArgumentParser, backend: str = "auto") -> 
                         help="run the face detector on every k-th sampled frame")
     parser.add_argument("--backend", default=backend, choices=["auto", "keras", "litert"],
                         help="where the network runs: LiteRT (no TensorFlow, fast start; "
-                             "fetch-models --litert exports it), Keras (2x the clips/s), "
+                             "fetch-models --litert exports it), Keras (more clips/s), "
                              f"or auto (LiteRT when exported); default {backend}")
 
 

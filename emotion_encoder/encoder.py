@@ -103,7 +103,7 @@ class EmotionEncoder:
         overlap: decode and find faces in a background thread while the network runs
             (:mod:`emotion_encoder.prefetch`; same results, in the same order).
         backend: ``"keras"`` (TensorFlow, the model's source of truth and the fastest
-            network: ~2x LiteRT's clips/s here), ``"litert"`` (the graph exported from it,
+            network: ~1.25x LiteRT's clips/s here), ``"litert"`` (the graph exported from it,
             :mod:`emotion_encoder.litert_classifier`: no TensorFlow, so a process starts
             ~5 s sooner; ``emotion-encoder fetch-models --litert`` exports it once), or
             ``"auto"``: LiteRT when the preset's graph is exported and the interpreter

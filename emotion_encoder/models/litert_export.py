@@ -1,8 +1,10 @@
 """Export a preset's Keras network to a LiteRT (TFLite) graph that starts without TensorFlow.
 
-The Keras model stays the source of truth: this freezes it (mirror averaging inside the
-graph, a fixed batch of :data:`~emotion_encoder.models.presets.LITERT_BATCH` clips),
-converts it with TFLite builtins only, and checks the graph against Keras on random clips
+The Keras model stays the source of truth: this freezes a twin of it with its weights
+(one-frame 3D kernels as 2D convolutions,
+:class:`~emotion_encoder.models.resnet3d_backbone.FrameConv3D`, which TFLite runs far faster; mirror averaging inside the graph; a fixed batch of
+:data:`~emotion_encoder.models.presets.LITERT_BATCH` clips),
+converts it with TFLite builtins only, and checks the graph against the Keras model on random clips
 before writing it (atomically) with a JSON sidecar that says which output is which (the
 labels, temperature and preprocessor stay the preset's). The
 LiteRT backend (:mod:`emotion_encoder.litert_classifier`) reads the pair; importing
@@ -28,7 +30,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from emotion_encoder.atomic import atomic_path, write_atomic
 from emotion_encoder.errors import ModelFileError
 from emotion_encoder.models.emotion_classifier import mirror_averaged
-from emotion_encoder.models.loading import load_encoder_model
+from emotion_encoder.models.loading import build_model, load_encoder_model
 from emotion_encoder.models.presets import LITERT_BATCH, litert_path
 
 logging.getLogger("absl").setLevel(logging.ERROR)  # the converter's deprecation notes
@@ -47,7 +49,9 @@ def export_litert(preset: str, cache: Path) -> Path:
         raise ModelFileError(f"preset {preset!r} ships no trained weights to export")
     if path.exists() and path.with_suffix(".json").exists():
         return path
-    model = load_encoder_model(preset).model
+    source = load_encoder_model(preset).model
+    model = build_model(preset, backbone_frame_convs=True)  # CONV_2D for one-frame kernels
+    model.set_weights(source.get_weights())
     shape = (LITERT_BATCH,) + tuple(model.input_shape[1:])
     forward = tf.function(mirror_averaged(lambda x: model(x, training=False)),
                           input_signature=[tf.TensorSpec(shape, tf.float32)])
@@ -59,7 +63,8 @@ def export_litert(preset: str, cache: Path) -> Path:
     interpreter.allocate_tensors()
     entry = interpreter.get_input_details()[0]["index"]
     x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
-    reference = {k: v.numpy() for k, v in forward(x).items()}
+    keras_forward = mirror_averaged(lambda batch: source(batch, training=False))
+    reference = {k: np.asarray(v) for k, v in keras_forward(x).items()}
     interpreter.set_tensor(entry, x)
     interpreter.invoke()
     outputs, worst = {}, 0.0

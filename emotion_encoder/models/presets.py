@@ -145,6 +145,9 @@ def weights_path(preset: str) -> Path | None:
 LITERT_BATCH = 8
 """Clips per LiteRT invocation: the exported graph has a fixed batch (TFLite's builtins
 cannot lower the ConvLSTM's loop with a dynamic one); a shorter batch is zero-padded."""
+LITERT_GRAPH = 2
+"""The version of the exported graph's layout (2: one-frame kernels as 2D convolutions);
+part of its file name, so an older export is not reused."""
 
 
 def litert_path(preset: str, cache: Path) -> Path | None:
@@ -159,4 +162,4 @@ def litert_path(preset: str, cache: Path) -> Path | None:
     if weights is None:
         return None
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
-    return cache / "litert" / f"{preset}-{digest}-b{LITERT_BATCH}.tflite"
+    return cache / "litert" / f"{preset}-{digest}-b{LITERT_BATCH}-v{LITERT_GRAPH}.tflite"

@@ -20,32 +20,63 @@ from typing import Sequence
 
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
-from keras import layers
+from keras import layers, ops
 
 _BN = {"epsilon": 1e-5, "momentum": 0.9}
 
 
-def _conv(dims: int, filters: int, kernel: Sequence[int], strides: Sequence[int], name: str):
-    """A bias-free convolution; ``kernel``/``strides`` are (t, h, w) and lose ``t`` in 2D."""
+@keras.saving.register_keras_serializable(package="emotion_encoder")
+class FrameConv3D(layers.Conv3D):
+    """A bias-free "same" Conv3D whose kernel spans one frame (``t = 1``), computed as a 2D
+    convolution of every (temporally strided) frame: the same weights (in the same order)
+    and outputs as Conv3D, and TFLite's fast CONV_2D instead of its CONV_3D. Only the graph
+    exported for LiteRT is built with it (``frame_convs=True``); the Keras weights files
+    keep plain Conv3D layers.
+
+    >>> import numpy as np
+    >>> a = FrameConv3D(4, (1, 3, 3), (2, 2, 2), padding="same", use_bias=False)
+    >>> b = layers.Conv3D(4, (1, 3, 3), (2, 2, 2), padding="same", use_bias=False)
+    >>> x = np.random.default_rng(0).normal(size=(2, 5, 9, 9, 3)).astype("float32")
+    >>> _ = a(x), b(x); b.set_weights(a.get_weights())
+    >>> bool(np.allclose(a(x), b(x), atol=1e-5)), tuple(a(x).shape)
+    (True, (2, 3, 5, 5, 4))
+    """
+
+    def call(self, inputs):
+        if self.kernel_size[0] != 1 or self.use_bias or self.padding != "same":
+            return super().call(inputs)
+        step, *spatial = self.strides
+        x = inputs[:, ::step] if step > 1 else inputs
+        steps, height, width, channels = x.shape[1:]
+        frames = ops.reshape(x, (-1, height, width, channels))
+        y = ops.conv(frames, self.kernel[0], strides=tuple(spatial), padding="same")
+        return self.activation(ops.reshape(y, (-1, steps) + tuple(y.shape[1:])))
+
+
+def _conv(dims: int, filters: int, kernel: Sequence[int], strides: Sequence[int], name: str,
+          frame_convs: bool = False):
+    """A bias-free convolution; ``kernel``/``strides`` are (t, h, w) and lose ``t`` in 2D;
+    with ``frame_convs`` a one-frame 3D kernel is a :class:`FrameConv3D`."""
     if dims == 2:
         return layers.Conv2D(filters, tuple(kernel[1:]), tuple(strides[1:]), padding="same",
                              use_bias=False, kernel_initializer="he_normal", name=name)
-    return layers.Conv3D(filters, tuple(kernel), tuple(strides), padding="same",
-                         use_bias=False, kernel_initializer="he_normal", name=name)
+    conv = FrameConv3D if frame_convs and kernel[0] == 1 else layers.Conv3D
+    return conv(filters, tuple(kernel), tuple(strides), padding="same",
+                use_bias=False, kernel_initializer="he_normal", name=name)
 
 
 def basic_block(x, filters: int, strides: Sequence[int], temporal_kernel: int, dims: int,
-                name: str):
+                name: str, frame_convs: bool = False):
     """Two 3x3(x3) convolutions with batch norm and an identity or projection shortcut."""
     kernel = (temporal_kernel, 3, 3)
     shortcut = x
     if any(s != 1 for s in strides) or x.shape[-1] != filters:
-        shortcut = _conv(dims, filters, (1, 1, 1), strides, f"{name}_proj")(x)
+        shortcut = _conv(dims, filters, (1, 1, 1), strides, f"{name}_proj", frame_convs)(x)
         shortcut = layers.BatchNormalization(**_BN, name=f"{name}_proj_bn")(shortcut)
-    y = _conv(dims, filters, kernel, strides, f"{name}_conv1")(x)
+    y = _conv(dims, filters, kernel, strides, f"{name}_conv1", frame_convs)(x)
     y = layers.BatchNormalization(**_BN, name=f"{name}_bn1")(y)
     y = layers.ReLU(name=f"{name}_relu1")(y)
-    y = _conv(dims, filters, kernel, (1, 1, 1), f"{name}_conv2")(y)
+    y = _conv(dims, filters, kernel, (1, 1, 1), f"{name}_conv2", frame_convs)(y)
     y = layers.BatchNormalization(**_BN, gamma_initializer="zeros", name=f"{name}_bn2")(y)
     y = layers.Add(name=f"{name}_add")([shortcut, y])
     return layers.ReLU(name=f"{name}_out")(y)
@@ -69,6 +100,8 @@ class ResNet3DBackbone(keras.Model):
             large, temporal ones only in stage 3; cheaper, as in Tran et al.'s MC nets).
         num_frames, image_size, channels: the clip shape.
         dims: 3 for the video network, 2 for its still-image twin (weights inflate 2D->3D).
+        frame_convs: build one-frame 3D kernels as :class:`FrameConv3D` (the exported
+            LiteRT graph; not saved in the config, weights load by order).
     """
 
     def __init__(
@@ -86,6 +119,7 @@ class ResNet3DBackbone(keras.Model):
         image_size: int = 112,
         channels: int = 3,
         dims: int = 3,
+        frame_convs: bool = False,
         **kwargs,
     ):
         if dims not in (2, 3):
@@ -113,7 +147,8 @@ class ResNet3DBackbone(keras.Model):
             for block in range(blocks):
                 strides = (t_stride, s_stride, s_stride) if block == 0 else (1, 1, 1)
                 x = basic_block(x, filters, strides, t_kernel, dims,
-                                name=f"stage{stage + 1}_block{block + 1}")
+                                name=f"stage{stage + 1}_block{block + 1}",
+                                frame_convs=frame_convs)
         super().__init__(inputs=inputs, outputs=x, **kwargs)
         self.stackwise_num_blocks = tuple(stackwise_num_blocks)
         self.stackwise_num_filters = tuple(stackwise_num_filters)
