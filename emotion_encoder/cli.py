@@ -176,11 +176,17 @@ def cmd_example(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tag(args: argparse.Namespace) -> int:
+def _batch_options(args: argparse.Namespace) -> dict:
+    """The encoder options of a batch run (``tag``, ``export-features``), ``--workers``
+    checked."""
     if args.workers < 1:
         raise EmotionEncoderError(f"--workers must be at least 1, got {args.workers}")
-    options = {"detector": args.detector, "sample_fps": args.fps, "stride": args.stride,
-               "detect_every": args.detect_every, "backend": args.backend}
+    return {"detector": args.detector, "sample_fps": args.fps, "stride": args.stride,
+            "detect_every": args.detect_every, "backend": args.backend}
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    options = _batch_options(args)
     try:
         summary = tag(args.inputs, args.output, workers=args.workers, preset=args.preset,
                       sampling=args.sampling, embeddings=args.embeddings,
@@ -196,10 +202,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_export_features(args: argparse.Namespace) -> int:
-    if args.workers < 1:
-        raise EmotionEncoderError(f"--workers must be at least 1, got {args.workers}")
-    options = {"detector": args.detector, "sample_fps": args.fps, "stride": args.stride,
-               "detect_every": args.detect_every, "backend": args.backend}
+    options = _batch_options(args)
     try:
         summary = export_features(
             args.inputs, args.output, layout=args.layout, speaker=args.speaker,
@@ -322,6 +325,17 @@ def _encoder_options(parser: argparse.ArgumentParser, backend: str = "auto") -> 
                              f"or auto (LiteRT when exported); default {backend}")
 
 
+def _batch_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where a batch run (``tag``, ``export-features``) runs: workers, engine, Ray cluster."""
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes (or Ray actors), each loading the model once (default: 1)")
+    parser.add_argument("--engine", default="local", choices=["local", "ray"],
+                        help="local processes, or Ray Data actors (pip install "
+                             "'emotion-encoder[ray]'); default: local")
+    parser.add_argument("--ray-address", metavar="ADDRESS",
+                        help="Ray cluster to run on (default: $RAY_ADDRESS, else a local runtime)")
+
+
 def _video_command(sub, name: str, run, help: str, sampling: bool = True,
                    tracking: bool = False) -> argparse.ArgumentParser:
     """A command on one video: the video argument, the encoder's options, then its own."""
@@ -403,13 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     _encoder_options(tag, backend="keras")
     tag.add_argument("--sampling", default="sliding", choices=["sliding", "fixed"])
-    tag.add_argument("--workers", type=int, default=1,
-                     help="processes (or Ray actors), each loading the model once (default: 1)")
-    tag.add_argument("--engine", default="local", choices=["local", "ray"],
-                     help="local processes, or Ray Data actors (pip install "
-                          "'emotion-encoder[ray]'); default: local")
-    tag.add_argument("--ray-address", metavar="ADDRESS",
-                     help="Ray cluster to run on (default: $RAY_ADDRESS, else a local runtime)")
+    _batch_arguments(tag)
     tag.add_argument("--embeddings", action="store_true",
                      help="also write each video's clip timeline with embeddings (.npz)")
 
@@ -435,11 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--labels", default="model", choices=["model", "v2c"],
                         help="probability columns of the npz layout")
     _encoder_options(export, backend="keras")
-    export.add_argument("--workers", type=int, default=1,
-                        help="processes (or Ray actors), each loading the model once")
-    export.add_argument("--engine", default="local", choices=["local", "ray"])
-    export.add_argument("--ray-address", metavar="ADDRESS",
-                        help="Ray cluster to run on (default: $RAY_ADDRESS, else local)")
+    _batch_arguments(export)
 
     train = _command(sub, "train", cmd_train, "run (or resume) a training config")
     train.add_argument("config", type=Path,

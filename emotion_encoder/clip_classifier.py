@@ -16,18 +16,18 @@ crops its face stage cut, and a benchmark can time it alone.
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import tensorflow as tf
 
+from emotion_encoder.clip_stage import ClipStage
 from emotion_encoder.models.emotion_classifier import EmotionClassifier, mirror_averaged
 from emotion_encoder.models.preprocessor import FacePreprocessor
 
 
-class ClipClassifier:
+class ClipClassifier(ClipStage):
     """``model`` behind ``preprocessor``; ``mirror``: average each clip with its left-right
     mirror image (+1.4 points on FER2013 at half the network's speed)."""
 
@@ -43,16 +43,6 @@ class ClipClassifier:
         self._forward = tf.function(mirror_averaged(forward) if mirror else forward,
                                     input_signature=[tf.TensorSpec((None,) + self.input_shape,
                                                                    tf.float32)])
-
-    def __call__(self, clips: Sequence[Sequence[np.ndarray]]) -> dict[str, np.ndarray]:
-        """``probs (n, labels)``, ``embedding (n, d)``, ``attention (n, steps)`` of ``n``
-        clips, each ``window`` RGB uint8 face crops (any size: the preprocessor resizes)."""
-        if not len(clips):
-            return {"probs": np.zeros((0, len(self.labels)), np.float32),
-                    "embedding": np.zeros((0, self.embedding_dim), np.float32),
-                    "attention": np.zeros((0, self.attention_steps), np.float32)}
-        batch = np.stack([self.preprocessor(np.stack(clip)) for clip in clips])
-        return self.forward(batch)
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """The network (with the augmentation) on preprocessed clips ``(n,) + input_shape``;

@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from emotion_encoder.calibration import apply_temperature
+from emotion_encoder.clip_stage import ClipStage
 from emotion_encoder.errors import ModelFileError
 from emotion_encoder.models.preprocessor import FacePreprocessor
 from emotion_encoder.models.presets import litert_path, preset_config
@@ -43,7 +43,7 @@ def cached_graph(preset: str, cache: Path) -> Path | None:
         path.with_suffix(".json").is_file() else None
 
 
-class LiteRTClassifier:
+class LiteRTClassifier(ClipStage):
     """A preset's LiteRT graph: its sidecar says the batch and which output is which; the
     labels, temperature and preprocessor are the preset's (so a new calibration or zoom
     needs no new export; new weights do, and get a new file name)."""
@@ -84,15 +84,6 @@ class LiteRTClassifier:
             raise ModelFileError(f"preset {preset!r} has no LiteRT graph in {cache / 'litert'}"
                                  "; run `emotion-encoder fetch-models --litert` (once)")
         return cls(path, preset, threads)
-
-    def __call__(self, clips: Sequence[Sequence[np.ndarray]]) -> dict[str, np.ndarray]:
-        """``probs (n, labels)``, ``embedding (n, d)``, ``attention (n, steps)`` of ``n``
-        clips, each ``window`` RGB uint8 face crops (any size: the preprocessor resizes)."""
-        if not len(clips):
-            return {"probs": np.zeros((0, len(self.labels)), np.float32),
-                    "embedding": np.zeros((0, self.embedding_dim), np.float32),
-                    "attention": np.zeros((0, self.attention_steps), np.float32)}
-        return self.forward(np.stack([self.preprocessor(np.stack(clip)) for clip in clips]))
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """The graph on preprocessed clips ``(n,) + input_shape``, in fixed batches (the

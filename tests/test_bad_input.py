@@ -171,6 +171,16 @@ def run_align(video: Path, out: Path, *extra: str) -> subprocess.CompletedProces
                           timeout=300)
 
 
+ALIGN_INPUTS = {  # kind: (file name, align flag, content)
+    "srt-backwards": ("cues.srt", "--subtitles", "1\n00:00:01,500 --> 00:00:00,500\nHello\n"),
+    "srt-no-times": ("cues.srt", "--subtitles",
+                     "1\nHello there\n\n2\n00:00:01,000 --> 00:00:01,500\nyes\n"),
+    "textgrid-cut": ("words.TextGrid", "--textgrid",
+                     'File type = "ooTextFile"\nObject class = "TextGrid"\n\nxmin = 0\n'),
+    "words-not-json": ("words.json", "--words", "{'segments': [not json"),
+}
+
+
 @pytest.mark.parametrize("kind,says", [
     ("srt-backwards", "ends before it starts"),
     ("srt-no-times", "expected a cue timing line"),
@@ -180,22 +190,11 @@ def run_align(video: Path, out: Path, *extra: str) -> subprocess.CompletedProces
 ])
 def test_bad_alignment_input_is_one_line(kind, says, talking, tmp_path):
     out = tmp_path / "lines.json"
-    if kind == "srt-backwards":
-        given = tmp_path / "cues.srt"
-        given.write_text("1\n00:00:01,500 --> 00:00:00,500\nHello\n")
-        extra = ["--subtitles", str(given)]
-    elif kind == "srt-no-times":
-        given = tmp_path / "cues.srt"
-        given.write_text("1\nHello there\n\n2\n00:00:01,000 --> 00:00:01,500\nyes\n")
-        extra = ["--subtitles", str(given)]
-    elif kind == "textgrid-cut":
-        given = tmp_path / "words.TextGrid"
-        given.write_text('File type = "ooTextFile"\nObject class = "TextGrid"\n\nxmin = 0\n')
-        extra = ["--textgrid", str(given)]
-    elif kind == "words-not-json":
-        given = tmp_path / "words.json"
-        given.write_text("{'segments': [not json")
-        extra = ["--words", str(given)]
+    if kind in ALIGN_INPUTS:
+        name, flag, text = ALIGN_INPUTS[kind]
+        given = tmp_path / name
+        given.write_text(text)
+        extra = [flag, str(given)]
     else:
         given, out = None, tmp_path / "cond.npz"
         extra = ["--sr", "0"]

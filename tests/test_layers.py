@@ -19,6 +19,7 @@ CORE = ("emotion_encoder", "emotion_encoder._runtime", "emotion_encoder.timing",
         "emotion_encoder.prefetch", "emotion_encoder.frames",
         "emotion_encoder.feature_layouts", "emotion_encoder.calibration")
 PIPELINE = ("emotion_encoder.clip_classifier", "emotion_encoder.litert_classifier",
+            "emotion_encoder.clip_stage",
             "emotion_encoder.tracks",
             "emotion_encoder.face_cache", "emotion_encoder.encoder")
 

@@ -11,6 +11,7 @@ weights file shipped inside the package.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from importlib import resources
@@ -161,5 +162,12 @@ def litert_path(preset: str, cache: Path) -> Path | None:
     weights = weights_path(preset)
     if weights is None:
         return None
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    stat = weights.stat()
+    digest = _digest(str(weights), stat.st_size, stat.st_mtime_ns)
     return cache / "litert" / f"{preset}-{digest}-b{LITERT_BATCH}-v{LITERT_GRAPH}.tflite"
+
+
+@functools.lru_cache(maxsize=8)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    """The first 16 hex digits of a file's SHA-256, once per process and file version."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
