@@ -8,7 +8,8 @@ calibration error (ECE) on every probe before and after, draw the reliability di
 The temperature is fitted (NLL, :func:`emotion_encoder.calibration.fit_temperature`) on
 the validation parts only, each set weighing the same: FER+ majority validation (FER2013's
 public test split), CK+ validation subjects and LFW validation people (the parts the
-training recipe selects its epoch on). The probes (JAFFE, Yale, LFW and CK+ held-out
+training recipe selects its epoch on). The probes (JAFFE's held-out people and Yale's
+validation people, the parts the shipped recipe does not train on; LFW and CK+ held-out
 people, FER2013 test, FER+ majority test) are never used for fitting. Everything is
 measured at temperature 1 (the network's own probabilities) and then re-scaled, so the
 "before" column is the uncalibrated network whatever the model ships with. Writes
@@ -37,8 +38,9 @@ FIT = (("FER+ majority validation", "ferplus/votes.csv", "validation", {"contemp
        ("CK+ validation subjects", "ckplus", "validation", {"contempt": "drop"}),
        ("LFW validation people", "lfw_expressions/labels.csv", "validation",
         {"contempt": "drop"}))
-PROBES = (("JAFFE (never seen)", "jaffe/labels.csv", None, {}),
-          ("Yale (never seen)", "yale_expressions/labels.csv", None, {"unknown": "drop"}),
+PROBES = (("JAFFE held-out people", "jaffe/labels.csv", "test", {}),
+          ("Yale validation people", "yale_expressions/labels.csv", "validation",
+           {"unknown": "drop"}),
           ("LFW held-out people", "lfw_expressions/labels.csv", "test", {"contempt": "drop"}),
           ("CK+ held-out subjects", "ckplus", "test", {"contempt": "drop"}),
           ("FER2013 test", "fer2013", "test", {}),

@@ -5,8 +5,10 @@
     python benchmarks/probes.py --only jaffe,yale    # some probes
     python benchmarks/probes.py --no-fer             # the model only
 
-Probes (``../shared/data``): JAFFE (213 posed stills), Yale expressions (60 stills, sleepy
-and wink dropped), LFW expressions held-out people (the identity-disjoint test part, 20%
+Probes (``../shared/data``): JAFFE (213 posed stills) and its identity-disjoint test
+people (KL, UY: the part a recipe that trains on JAFFE holds out), Yale expressions (60
+stills, sleepy and wink dropped) and its validation people (no Yale person falls in the
+test part), LFW expressions held-out people (the identity-disjoint test part, 20%
 of the people), CK+ held-out subjects (the same split of CK+'s subjects; cross-dataset for
 a model never trained on CK+), FER2013 test (original labels), FER+ majority test, and the
 labelled MEAD videos (whole-video label through the full pipeline).
@@ -53,8 +55,11 @@ class Probe:
 
 PROBES = (
     Probe("JAFFE (213 posed stills)", "jaffe", "jaffe/labels.csv"),
+    Probe("JAFFE held-out people (KL, UY)", "jaffe-test", "jaffe/labels.csv", "test"),
     Probe("Yale expressions (60 stills, 4 emotions)", "yale", "yale_expressions/labels.csv",
           options={"unknown": "drop"}),
+    Probe("Yale validation people (subject01, 06, 15)", "yale-validation",
+          "yale_expressions/labels.csv", "validation", {"unknown": "drop"}),
     Probe("LFW expressions, held-out people", "lfw", "lfw_expressions/labels.csv", "test",
           {"contempt": "drop"}),
     Probe("CK+ held-out subjects (apex frames)", "ckplus", "ckplus", "test",
