@@ -308,10 +308,10 @@ def cmd_align(args: argparse.Namespace) -> int:
 DETECTORS = ["blazeface", "blazeface-full", "blazeface-short", "mtcnn"]
 
 
-def _encoder_options(parser: argparse.ArgumentParser, backend: str = "auto") -> None:
-    """The encoder's options, shared by every command that runs it on videos; ``backend``:
-    the default network backend (``auto`` for one video, where the start dominates;
-    ``keras`` for batch runs, where the network's throughput does)."""
+def _encoder_options(parser: argparse.ArgumentParser) -> None:
+    """The encoder's options, shared by every command that runs it on videos. The network
+    backend defaults to ``auto`` (LiteRT when exported): its start wins on short videos,
+    and on long ones the two backends run level (README, Speed)."""
     parser.add_argument("--preset", default="default",
                         help="preset name or path to a .keras model (default: default)")
     parser.add_argument("--detector", default="blazeface", choices=DETECTORS)
@@ -319,10 +319,10 @@ def _encoder_options(parser: argparse.ArgumentParser, backend: str = "auto") -> 
     parser.add_argument("--stride", type=int, default=8, help="frames between window starts")
     parser.add_argument("--detect-every", type=int, default=2,
                         help="run the face detector on every k-th sampled frame")
-    parser.add_argument("--backend", default=backend, choices=["auto", "keras", "litert"],
+    parser.add_argument("--backend", default="auto", choices=["auto", "keras", "litert"],
                         help="where the network runs: LiteRT (no TensorFlow, fast start; "
                              "fetch-models --litert exports it), Keras (more clips/s), "
-                             f"or auto (LiteRT when exported); default {backend}")
+                             "or auto (LiteRT when exported, the default)")
 
 
 def _batch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -415,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("inputs", nargs="+", metavar="INPUT",
                      help="video files, folders (searched recursively) or globs")
     tag.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    _encoder_options(tag, backend="keras")
+    _encoder_options(tag)
     tag.add_argument("--sampling", default="sliding", choices=["sliding", "fixed"])
     _batch_arguments(tag)
     tag.add_argument("--embeddings", action="store_true",
@@ -442,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how clips become frames (default linear)")
     export.add_argument("--labels", default="model", choices=["model", "v2c"],
                         help="probability columns of the npz layout")
-    _encoder_options(export, backend="keras")
+    _encoder_options(export)
     _batch_arguments(export)
 
     train = _command(sub, "train", cmd_train, "run (or resume) a training config")
