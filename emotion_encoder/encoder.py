@@ -107,8 +107,9 @@ class EmotionEncoder:
             :mod:`emotion_encoder.litert_classifier`: no TensorFlow, so a process starts
             ~5 s sooner; ``emotion-encoder fetch-models --litert`` exports it once), or
             ``"auto"``: LiteRT when the preset's graph is exported and the interpreter
-            installed, else Keras (the CLI's one-video commands use it: their start
-            dominates). ``.keras`` files and ``mirror=False`` run on Keras.
+            installed, else Keras (every CLI command uses it: LiteRT's start wins on
+            short videos, and on long ones the two run level). ``.keras`` files and
+            ``mirror=False`` run on Keras.
     """
 
     def __init__(

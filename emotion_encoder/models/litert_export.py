@@ -2,17 +2,18 @@
 
 The Keras model stays the source of truth: this freezes a twin of it with its weights
 (one-frame 3D kernels as 2D convolutions,
-:class:`~emotion_encoder.models.resnet3d_backbone.FrameConv3D`, which TFLite runs far faster; mirror averaging inside the graph; a fixed batch of
-:data:`~emotion_encoder.models.presets.LITERT_BATCH` clips),
-converts it with TFLite builtins only, and checks the graph against the Keras model on random clips
-before writing it (atomically) with a JSON sidecar that says which output is which (the
+:class:`~emotion_encoder.models.resnet3d_backbone.FrameConv3D`, which TFLite runs far
+faster; mirror averaging inside the graph; a fixed batch of
+:data:`~emotion_encoder.models.presets.LITERT_BATCH` clips), converts it with TFLite
+builtins only, and checks the graph against the Keras model on random clips before
+writing it (atomically) with a JSON sidecar that says which output is which (the
 labels, temperature and preprocessor stay the preset's). The
 LiteRT backend (:mod:`emotion_encoder.litert_classifier`) reads the pair; importing
 TensorFlow is needed only here, once per preset and weights.
 
 >>> path = export_litert("default", cache_dir())       # doctest: +SKIP
 >>> path.name                                           # doctest: +SKIP
-'default-3f1c0d2a9b8e7f60-b8.tflite'
+'default-3f1c0d2a9b8e7f60-b8-v2.tflite'
 """
 
 from __future__ import annotations
