@@ -1,11 +1,14 @@
-"""Clips/s and GFLOP/s of each preset at batch 1 and 8, with oneDNN on and off, in one run.
+"""Clips/s and GFLOP/s of each preset at batch 1 and 8, with oneDNN on and off, in one run;
+then the shipped presets' clip classifiers on both backends (Keras and LiteRT).
 
     python benchmarks/model_speed.py                 # all presets
     python benchmarks/model_speed.py --presets default --seconds 5
 
 oneDNN must be chosen before TensorFlow loads, so each setting runs in its own child
 process; the table shows both and their ratio. Weights are random: speed does not depend
-on them.
+on them. The backend table times what the encoder runs (mirror averaging included, batches
+of 8 clips) on the shipped weights, for presets whose LiteRT graph is exported
+(``emotion-encoder fetch-models --litert``).
 """
 
 from __future__ import annotations
@@ -82,20 +85,54 @@ def measure(presets: list[str], batches: list[int], seconds: float) -> list[dict
     return rows
 
 
+def measure_backends(presets: list[str], seconds: float) -> list[dict]:
+    """Run in a child process (oneDNN on): clips/s of each shipped preset's classifier on
+    Keras and on LiteRT, batches of :data:`LITERT_BATCH` clips."""
+    import numpy as np
+
+    from emotion_encoder import EmotionEncoder
+    from emotion_encoder.faces.model_files import cache_dir
+    from emotion_encoder.litert_classifier import cached_graph, litert_installed
+    from emotion_encoder.models.presets import LITERT_BATCH, weights_path
+
+    rows = []
+    for preset in presets:
+        if weights_path(preset) is None or not litert_installed() or \
+                cached_graph(preset, cache_dir()) is None:
+            continue
+        row = {"preset": preset}
+        for backend in ("keras", "litert"):
+            classifier = EmotionEncoder(preset, backend=backend).classifier
+            x = np.random.default_rng(0).uniform(
+                0, 255, (LITERT_BATCH,) + tuple(classifier.input_shape)).astype(np.float32)
+            classifier.forward(x)
+            clips, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds or clips < 2 * LITERT_BATCH:
+                classifier.forward(x)
+                clips += LITERT_BATCH
+            row[backend] = clips / (time.perf_counter() - start)
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", nargs="+", default=["default", "paper"])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--seconds", type=float, default=8.0, help="timing per measurement")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["models", "backends"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
+    if args.child == "models":
         print(json.dumps(measure(args.presets, args.batches, args.seconds)))
+        return
+    if args.child == "backends":
+        print(json.dumps(measure_backends(args.presets, args.seconds)))
         return
     results = {}
     for onednn in ("1", "0"):
         env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=onednn, TF_CPP_MIN_LOG_LEVEL="3")
-        out = subprocess.run([sys.executable, __file__, "--child", "--seconds", str(args.seconds),
+        out = subprocess.run([sys.executable, __file__, "--child", "models",
+                              "--seconds", str(args.seconds),
                               "--presets", *args.presets, "--batches", *map(str, args.batches)],
                              env=env, capture_output=True, text=True, check=True).stdout
         results[onednn] = json.loads(out.strip().splitlines()[-1])
@@ -105,6 +142,17 @@ def main() -> None:
         print(f"{on['preset']:<8} {on['batch']:>5} {on['steps']:>5} {on['gflop_per_clip']:>10.2f} "
               f"{on['clips_per_s']:>10.1f} {off['clips_per_s']:>11.1f} "
               f"{on['clips_per_s'] / off['clips_per_s']:>6.2f} {on['gflop_per_s']:>10.1f}")
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, __file__, "--child", "backends", "--seconds",
+                          str(args.seconds), "--presets", *args.presets],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    rows = json.loads(out.strip().splitlines()[-1])
+    if rows:
+        print("\nshipped weights, mirror averaging, batches of 8 (what the encoder runs)")
+        print(f"{'preset':<8} {'Keras clips/s':>13} {'LiteRT clips/s':>14} {'LiteRT/Keras':>12}")
+    for row in rows:
+        print(f"{row['preset']:<8} {row['keras']:>13.1f} {row['litert']:>14.1f} "
+              f"{row['litert'] / row['keras']:>12.2f}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Export a preset's Keras network to a LiteRT (TFLite) graph that starts without TensorFlow.
 
 The Keras model stays the source of truth: this freezes a twin of it with its weights
-(one-frame 3D kernels as 2D convolutions,
+(3D convolutions as 2D ones over stacked frames,
 :class:`~emotion_encoder.models.resnet3d_backbone.FrameConv3D`, which TFLite runs far
 faster; mirror averaging inside the graph; a fixed batch of
 :data:`~emotion_encoder.models.presets.LITERT_BATCH` clips), converts it with TFLite
@@ -13,7 +13,7 @@ TensorFlow is needed only here, once per preset and weights.
 
 >>> path = export_litert("default", cache_dir())       # doctest: +SKIP
 >>> path.name                                           # doctest: +SKIP
-'default-3f1c0d2a9b8e7f60-b8-v2.tflite'
+'default-3f1c0d2a9b8e7f60-b8-v3.tflite'
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def export_litert(preset: str, cache: Path) -> Path:
     if path.exists() and path.with_suffix(".json").exists():
         return path
     source = load_encoder_model(preset).model
-    model = build_model(preset, backbone_frame_convs=True)  # CONV_2D for one-frame kernels
+    model = build_model(preset, backbone_frame_convs=True)  # CONV_2D, no CONV_3D
     model.set_weights(source.get_weights())
     shape = (LITERT_BATCH,) + tuple(model.input_shape[1:])
     forward = tf.function(mirror_averaged(lambda x: model(x, training=False)),

@@ -146,9 +146,9 @@ def weights_path(preset: str) -> Path | None:
 LITERT_BATCH = 8
 """Clips per LiteRT invocation: the exported graph has a fixed batch (TFLite's builtins
 cannot lower the ConvLSTM's loop with a dynamic one); a shorter batch is zero-padded."""
-LITERT_GRAPH = 2
-"""The version of the exported graph's layout (2: one-frame kernels as 2D convolutions);
-part of its file name, so an older export is not reused."""
+LITERT_GRAPH = 3
+"""The version of the exported graph's layout (3: every 3D convolution as a 2D one over
+stacked frames); part of its file name, so an older export is not reused."""
 
 
 def litert_path(preset: str, cache: Path) -> Path | None:
