@@ -50,6 +50,25 @@ def test_random_erasing_fills_one_rectangle_of_bounded_area():
     np.testing.assert_array_equal(random_erasing(image, 0.0).numpy(), image)
 
 
+def test_rotate_turns_a_face_about_its_centre_within_the_bound():
+    import tensorflow as tf
+
+    from emotion_encoder.training.stills import rotate
+
+    bar = np.zeros((49, 49, 1), np.float32)
+    bar[4:45, 24] = 1.0  # a vertical line through the centre
+    angles = []
+    for seed in range(12):
+        tf.random.set_seed(seed)
+        turned = rotate(bar, 20.0).numpy()[..., 0]
+        assert turned[24, 24] > 0.9  # the centre stays put
+        rows, cols = np.nonzero(turned > 0.5)
+        slope = np.polyfit(rows, cols, 1)[0]  # columns per row: tan of the lean
+        angles.append(np.degrees(np.arctan(slope)))
+    assert max(abs(a) for a in angles) <= 20.5
+    assert max(angles) > 5 and min(angles) < -5  # both ways
+    np.testing.assert_array_equal(rotate(bar, 0.0).numpy(), bar)
+
 def test_mixup_keeps_a_dominant_sample_and_matching_labels():
     import tensorflow as tf
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
 
 
 def augment(x: tf.Tensor, size: int) -> tf.Tensor:
-    """Flip, scale/crop jitter, small rotation, brightness and contrast jitter."""
+    """Flip, scale/crop jitter, brightness and contrast jitter (rotation: :func:`rotate`)."""
     x = tf.image.random_flip_left_right(x)
     crop = tf.random.uniform([], int(size * 0.8), size + 1, dtype=tf.int32)
     x = tf.image.random_crop(x, [crop, crop, 1])
@@ -40,6 +41,31 @@ def augment(x: tf.Tensor, size: int) -> tf.Tensor:
     x = tf.image.random_brightness(x, 32.0)
     x = tf.image.random_contrast(x, 0.7, 1.3)
     return x
+
+
+def rotate(x: tf.Tensor, degrees: float) -> tf.Tensor:
+    """Rotate a face ``(h, w, 1)`` by a uniform random angle in +-``degrees`` about its
+    centre, the corners filled by reflection (faces in films and photos lean: median roll
+    1.5-6 degrees, 90th percentile 3-18 on the shared sets and clips).
+
+    >>> x = tf.reshape(tf.range(16, dtype=tf.float32), (4, 4, 1))
+    >>> bool(tf.reduce_all(rotate(x, 0.0) == x)), tuple(rotate(x, 15.0).shape)
+    (True, (4, 4, 1))
+    """
+    x = tf.convert_to_tensor(x)
+    if degrees <= 0:
+        return x
+    angle = tf.random.uniform([], -degrees, degrees) * (math.pi / 180.0)
+    h, w = float(x.shape[0]), float(x.shape[1])
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    cx, cy = 0.5 * (w - 1.0), 0.5 * (h - 1.0)
+    # output pixel (x, y) samples input (a0 x + a1 y + a2, b0 x + b1 y + b2)
+    transform = tf.stack([cos, -sin, cx - cos * cx + sin * cy,
+                          sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0])[None]
+    out = tf.raw_ops.ImageProjectiveTransformV3(
+        images=x[None], transforms=transform, output_shape=tf.shape(x)[:2],
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+    return out[0]
 
 
 def random_erasing(x: tf.Tensor, probability: float) -> tf.Tensor:
@@ -79,14 +105,16 @@ def mixup(x: tf.Tensor, y: tf.Tensor, alpha: float) -> tuple[tf.Tensor, tf.Tenso
 
 def still_batches(x: np.ndarray, targets: np.ndarray, size: int, channels: int,
                   batch_size: int, training: bool, mixup_alpha: float = 0.0,
-                  erasing: float = 0.0) -> tf.data.Dataset:
+                  erasing: float = 0.0, rotation: float = 0.0) -> tf.data.Dataset:
     """Batches of standardised stills ``(n, size, size, 1)`` uint8 and ``(n, k)`` targets;
-    training batches are shuffled, augmented, optionally erased and mixed. Grey faces feed
-    RGB nets as three copies."""
+    training batches are shuffled, augmented (rotated by up to ``rotation`` degrees),
+    optionally erased and mixed. Grey faces feed RGB nets as three copies."""
     ds = tf.data.Dataset.from_tensor_slices((x, targets))
     if training:
         ds = ds.shuffle(len(x), reshuffle_each_iteration=True)
         ds = ds.map(lambda a, b: (augment(a, size), b), tf.data.AUTOTUNE)
+        if rotation > 0:
+            ds = ds.map(lambda a, b: (rotate(a, rotation), b), tf.data.AUTOTUNE)
         if erasing > 0:
             ds = ds.map(lambda a, b: (random_erasing(a, erasing), b), tf.data.AUTOTUNE)
     ds = ds.map(lambda a, b: (to_channels(standardize(a), channels), b),
