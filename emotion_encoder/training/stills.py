@@ -46,7 +46,8 @@ def augment(x: tf.Tensor, size: int) -> tf.Tensor:
 def rotate(x: tf.Tensor, degrees: float) -> tf.Tensor:
     """Rotate a face ``(h, w, 1)`` by a uniform random angle in +-``degrees`` about its
     centre, the corners filled by reflection (faces in films and photos lean: median roll
-    1.5-6 degrees, 90th percentile 3-28 on the shared sets and clips, `benchmarks/face_roll.py`).
+    1.5-11 degrees, 90th percentile 3-28 on the shared sets and clips:
+    `benchmarks/face_roll.py`).
 
     >>> x = tf.reshape(tf.range(16, dtype=tf.float32), (4, 4, 1))
     >>> bool(tf.reduce_all(rotate(x, 0.0) == x)), tuple(rotate(x, 15.0).shape)
