@@ -94,7 +94,8 @@ def _run_stills_recipe(config: dict, run: Path) -> dict:
             raise EmotionEncoderError(f"{data}: training data folder not found")
         train(data, run / "stills", preset, stills.get("epochs", 30),
               stills.get("batch_size", 64), stills.get("learning_rate", 2e-3),
-              stills.get("mixup", 0.0), stills.get("erasing", 0.0))
+              stills.get("mixup", 0.0), stills.get("erasing", 0.0),
+              stills.get("rotation", 0.0))
     result = train_heads(run / "stills", run / "heads", preset, heads.get("epochs", 20),
                          heads.get("variants", 2), logit_adjust=heads.get("logit_adjust", 0.0))
     model = build_model(preset)

@@ -136,11 +136,13 @@ def build_still_classifier(preset: str, num_classes: int) -> keras.Model:
 
 
 def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
-          learning_rate: float, mixup_alpha: float = 0.0, erasing: float = 0.0) -> dict:
+          learning_rate: float, mixup_alpha: float = 0.0, erasing: float = 0.0,
+          rotation: float = 0.0) -> dict:
     """Train (or resume) and return the best validation accuracy and the test accuracy.
 
     ``mixup_alpha > 0`` mixes training batches (:func:`mixup`); ``erasing`` is the
-    probability of :func:`random_erasing` per training face.
+    probability of :func:`random_erasing` per training face; ``rotation`` the largest
+    angle of :func:`rotate`, in degrees.
     """
     out.mkdir(parents=True, exist_ok=True)
     size = PRESETS[preset]["backbone"]["image_size"]
@@ -158,7 +160,7 @@ def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
 
     def dataset(x, y, training):
         return still_batches(x, np.eye(len(CANONICAL_LABELS), dtype=np.float32)[y], size,
-                             channels, batch_size, training, mixup_alpha, erasing)
+                             channels, batch_size, training, mixup_alpha, erasing, rotation)
 
     state_file, last = out / "state.json", out / "last.keras"
     state = json.loads(state_file.read_text()) if state_file.exists() else {"epoch": 0,
@@ -210,9 +212,10 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--mixup", type=float, default=0.0, help="mixup Beta alpha (0: off)")
     parser.add_argument("--erasing", type=float, default=0.0, help="random erasing probability")
+    parser.add_argument("--rotation", type=float, default=0.0, help="largest rotation, degrees")
     args = parser.parse_args()
     print(json.dumps(train(args.data, args.out, args.preset, args.epochs, args.batch_size,
-                           args.learning_rate, args.mixup, args.erasing)))
+                           args.learning_rate, args.mixup, args.erasing, args.rotation)))
 
 
 if __name__ == "__main__":
