@@ -18,7 +18,8 @@ videos it loops the bundled astronaut example. Stages, each timed on its own:
   beside the network (the default), with CPU use and whether both results are equal;
 * render: the demo's annotated H.264 video (output frames/s);
 * whole commands, process start to exit: ``tag`` of the video, ``predict`` of its first
-  4 s, on the Keras and (when exported) the LiteRT backend, and ``--help``;
+  4 s, on the Keras and (when exported) the LiteRT backend, there also with
+  ``--no-mirror`` (each clip through the network once), and ``--help``;
 * the peer: the ``fer`` package's pipeline on every second frame (when installed).
 
 Peak RSS is ``resource.getrusage`` of this process (ffmpeg children not included).
@@ -201,13 +202,16 @@ def whole_commands(video: str, preset: str, sample_fps: float, stride: int,
                    detect_every: int = 2) -> dict:
     """What a user waits for, shell prompt to prompt: ``tag`` of the whole video and
     ``predict`` of its first 4 s (a fresh process each: imports, model, detector, work), on
-    each network backend (LiteRT when its graph is exported: ``fetch-models --litert``)."""
+    each network backend (LiteRT when its graph is exported: ``fetch-models --litert``;
+    there also without mirror averaging)."""
     from emotion_encoder.faces.model_files import cache_dir
     from emotion_encoder.litert_classifier import cached_graph, litert_installed
     from emotion_encoder.video import probe_video
 
-    backends = ["keras"] + (["litert"] if litert_installed() and cached_graph(
-        preset, cache_dir()) else [])
+    runs = {"keras": ["--backend", "keras"]}
+    if litert_installed() and cached_graph(preset, cache_dir()):
+        runs.update({"litert": ["--backend", "litert"],
+                     "litert-no-mirror": ["--backend", "litert", "--no-mirror"]})
     cli = [sys.executable, "-m", "emotion_encoder"]
     opts = ["--preset", preset, "--fps", str(sample_fps), "--stride", str(stride),
             "--detect-every", str(detect_every)]
@@ -218,8 +222,8 @@ def whole_commands(video: str, preset: str, sample_fps: float, stride: int,
                         short], check=True)
         duration = probe_video(video).duration
         short_duration = probe_video(short).duration
-        for backend in backends:
-            more = opts + ["--backend", backend]
+        for backend, options in runs.items():
+            more = opts + options
             tag_s = _timed(cli + ["tag", video, "-o", str(Path(tmp) / f"tags-{backend}")] + more)
             predict_s = _timed(cli + ["predict", short, "--json"] + more)
             result[backend] = {
@@ -275,7 +279,7 @@ def print_report(r: dict) -> None:
           f"{r['overlap_speedup']:.2f}x the serial pipeline, same result: "
           f"{r['overlap_same_result']}")
     c = r["commands"]
-    for backend in ("keras", "litert"):
+    for backend in ("keras", "litert", "litert-no-mirror"):
         if backend in c:
             b = c[backend]
             print(f"whole command on {backend} (process start to exit): tag "
@@ -285,6 +289,9 @@ def print_report(r: dict) -> None:
     if "litert" in c:
         print(f"litert vs keras, same run: tag {c['keras']['tag']['seconds'] / c['litert']['tag']['seconds']:.2f}x, "
               f"predict {c['keras']['predict_4s']['seconds'] / c['litert']['predict_4s']['seconds']:.2f}x faster")
+        print(f"--no-mirror vs mirror averaging on litert, same run: tag "
+              f"{c['litert']['tag']['seconds'] / c['litert-no-mirror']['tag']['seconds']:.2f}x "
+              "faster")
     print(f"--help {c['help']['seconds']:.2f} s")
     peer = r["fer_peer"]
     if peer:

@@ -99,7 +99,9 @@ class EmotionEncoder:
         sample_fps, stride, detect_every, min_face_ratio: the defaults of
             :class:`ClipOptions` (each call may override them).
         batch_size: clips per forward pass.
-        mirror: also run each clip mirrored left-right and average the two outputs.
+        mirror: also run each clip mirrored left-right and average the two outputs
+            (both backends; off: ~1.9x the network's clips/s, outputs a little less
+            accurate: README, Speed).
         overlap: decode and find faces in a background thread while the network runs
             (:mod:`emotion_encoder.prefetch`; same results, in the same order).
         backend: ``"keras"`` (TensorFlow, the model's source of truth and the fastest
@@ -108,8 +110,8 @@ class EmotionEncoder:
             ~5 s sooner; ``emotion-encoder fetch-models --litert`` exports it once), or
             ``"auto"``: LiteRT when the preset's graph is exported and the interpreter
             installed, else Keras (every CLI command uses it: LiteRT's start wins on
-            short videos, and on long ones the two run level). ``.keras`` files and
-            ``mirror=False`` run on Keras.
+            short videos, and on long ones the two run level). ``.keras`` files run on
+            Keras.
     """
 
     def __init__(
@@ -129,16 +131,15 @@ class EmotionEncoder:
         if backend not in BACKENDS:
             raise OptionError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         graph = None
-        if backend != "keras" and mirror and litert_installed():
+        if backend != "keras" and litert_installed():
             graph = cached_graph(str(preset), cache_dir())
         if backend == "litert" and graph is None:
-            why = ("mirror=False needs the Keras backend" if not mirror else
-                   "pip install ai-edge-litert" if not litert_installed() else
+            why = ("pip install ai-edge-litert" if not litert_installed() else
                    f"no exported graph for {str(preset)!r}: run `emotion-encoder fetch-models "
                    "--litert` once")
             raise ModelFileError(f"backend 'litert': {why}")
         if graph is not None:
-            self.classifier = LiteRTClassifier(graph, str(preset))
+            self.classifier = LiteRTClassifier(graph, str(preset), mirror=mirror)
             self.preprocessor = self.classifier.preprocessor
             self.preset, self.weights_trained = str(preset), True
         else:  # TensorFlow loads here, only on this backend

@@ -1,6 +1,6 @@
 """The clip classifier on LiteRT: the same stage as
 :class:`~emotion_encoder.clip_classifier.ClipClassifier` (face-crop clips in; calibrated
-probabilities, fused embeddings and attention out, mirror averaging inside the graph),
+probabilities, fused embeddings and attention out, mirror averaging optional),
 run by the ``ai-edge-litert`` interpreter on the graph exported from the Keras model
 (:mod:`emotion_encoder.models.litert_export`). It imports no TensorFlow, so a process
 that uses it starts in well under a second instead of ~5 s; outputs match Keras within
@@ -46,9 +46,12 @@ def cached_graph(preset: str, cache: Path) -> Path | None:
 class LiteRTClassifier(ClipStage):
     """A preset's LiteRT graph: its sidecar says the batch and which output is which; the
     labels, temperature and preprocessor are the preset's (so a new calibration or zoom
-    needs no new export; new weights do, and get a new file name)."""
+    needs no new export; new weights do, and get a new file name). ``mirror``: average
+    each clip with its left-right mirror image, as the Keras backend does (twice the
+    network time)."""
 
-    def __init__(self, path: str | os.PathLike, preset: str, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike, preset: str, threads: int | None = None,
+                 mirror: bool = True):
         from ai_edge_litert.interpreter import Interpreter
 
         path = Path(path)
@@ -73,33 +76,39 @@ class LiteRTClassifier(ClipStage):
         shapes = {d["index"]: d["shape"] for d in self.interpreter.get_output_details()}
         self.embedding_dim = int(shapes[self.output_index["embedding"]][-1])
         self.attention_steps = int(shapes[self.output_index["attention"]][-1])
-        self.mirror = True
+        self.mirror = mirror
 
     @classmethod
-    def for_preset(cls, preset: str, cache: Path, threads: int | None = None
-                   ) -> "LiteRTClassifier":
+    def for_preset(cls, preset: str, cache: Path, threads: int | None = None,
+                   mirror: bool = True) -> "LiteRTClassifier":
         """The classifier of ``preset``'s exported graph under ``cache``."""
         path = cached_graph(preset, cache)
         if path is None:
             raise ModelFileError(f"preset {preset!r} has no LiteRT graph in {cache / 'litert'}"
                                  "; run `emotion-encoder fetch-models --litert` (once)")
-        return cls(path, preset, threads)
+        return cls(path, preset, threads, mirror)
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """The graph on preprocessed clips ``(n,) + input_shape``, in fixed batches (the
-        last zero-padded); ``probs`` calibrated at the preset's temperature."""
+        last zero-padded), averaged with their mirror images when ``mirror``; ``probs``
+        calibrated at the preset's temperature."""
         batch = np.asarray(batch, np.float32)
+        n = len(batch)
+        if self.mirror:  # as models.emotion_classifier.mirror_averaged: width is axis 3
+            batch = np.concatenate([batch, batch[:, :, :, ::-1]])
         parts: dict[str, list[np.ndarray]] = {k: [] for k in self.output_index}
         for start in range(0, len(batch), self.batch):
             chunk = batch[start:start + self.batch]
-            n = len(chunk)
-            if n < self.batch:
-                chunk = np.concatenate([chunk, np.zeros((self.batch - n,) + chunk.shape[1:],
+            m = len(chunk)
+            if m < self.batch:
+                chunk = np.concatenate([chunk, np.zeros((self.batch - m,) + chunk.shape[1:],
                                                         np.float32)])
             self.interpreter.set_tensor(self.input_index, chunk)
             self.interpreter.invoke()
             for name, index in self.output_index.items():
-                parts[name].append(self.interpreter.get_tensor(index)[:n].copy())
+                parts[name].append(self.interpreter.get_tensor(index)[:m].copy())
         out = {k: np.concatenate(v) for k, v in parts.items()}
+        if self.mirror:
+            out = {k: 0.5 * (v[:n] + v[n:]) for k, v in out.items()}
         out["probs"] = apply_temperature(out["probs"], self.temperature)
         return out

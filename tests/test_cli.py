@@ -43,6 +43,19 @@ def test_predict_json(video, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_no_mirror_runs_each_clip_once_on_either_backend(video, tmp_path):
+    def probs(*options):
+        proc = run_cli("embed", video, "-o", tmp_path / "e.npz", "--preset", "fast", *options)
+        assert proc.returncode == 0, proc.stderr
+        with np.load(tmp_path / "e.npz") as data:
+            return data["probs"]
+
+    mirrored, lite, keras_side = (probs(), probs("--no-mirror"),
+                                  probs("--no-mirror", "--backend", "keras"))
+    np.testing.assert_allclose(lite, keras_side, atol=1e-4)  # the same network, once a clip
+    assert np.abs(lite - mirrored).max() > 1e-3  # and not the mirror-averaged outputs
+
+
 def test_embed_writes_npz(video, tmp_path):
     out = tmp_path / "emb.npz"
     proc = run_cli("embed", video, "-o", out)

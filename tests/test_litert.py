@@ -26,15 +26,16 @@ def graphs() -> dict[str, Path]:
     return {preset: export_litert(preset, cache_dir()) for preset in ("fast", "default")}
 
 
-@pytest.mark.parametrize("preset", ["fast", "default"])
-def test_the_graph_equals_keras_on_clips_of_any_count(graphs, preset):
+@pytest.mark.parametrize("preset,mirror", [("fast", True), ("default", True),
+                                           ("default", False)])
+def test_the_graph_equals_keras_on_clips_of_any_count(graphs, preset, mirror):
     from emotion_encoder.clip_classifier import ClipClassifier
     from emotion_encoder.litert_classifier import LiteRTClassifier
     from emotion_encoder.models.loading import load_encoder_model
 
     loaded = load_encoder_model(preset)
-    keras_side = ClipClassifier(loaded.model, loaded.preprocessor)
-    lite = LiteRTClassifier(graphs[preset], preset)
+    keras_side = ClipClassifier(loaded.model, loaded.preprocessor, mirror)
+    lite = LiteRTClassifier(graphs[preset], preset, mirror=mirror)
     assert lite.labels == keras_side.labels and lite.window == keras_side.window
     assert lite.temperature == loaded.model.temperature
     rng = np.random.default_rng(16)
@@ -45,6 +46,13 @@ def test_the_graph_equals_keras_on_clips_of_any_count(graphs, preset):
         for key in ("probs", "embedding", "attention"):
             assert got[key].shape == want[key].shape
             np.testing.assert_allclose(got[key], want[key], atol=1e-4, err_msg=key)
+    if mirror:  # a clip and its mirror image read the same with averaging, not without
+        x = np.stack([lite.preprocessor(np.stack(clip)) for clip in clips])
+        flipped = x[:, :, :, ::-1].copy()
+        np.testing.assert_allclose(lite.forward(flipped)["probs"], lite.forward(x)["probs"],
+                                   atol=1e-5)
+        plain = LiteRTClassifier(graphs[preset], preset, mirror=False)
+        assert np.abs(plain.forward(flipped)["probs"] - plain.forward(x)["probs"]).max() > 1e-3
 
 
 @pytest.mark.skipif(not REAL.is_file(), reason="../shared/data/videos is absent")
@@ -81,11 +89,10 @@ def test_backend_choices_are_checked(graphs, tmp_path, monkeypatch):
 
     with pytest.raises(OptionError, match="backend must be one of auto, keras, litert"):
         EmotionEncoder("fast", backend="onnx")
-    with pytest.raises(ModelFileError, match="mirror=False needs the Keras backend"):
-        EmotionEncoder("fast", backend="litert", mirror=False)
     assert EmotionEncoder("fast").backend == "keras"  # the API's default
     assert EmotionEncoder("fast", backend="auto").backend == "litert"
-    assert EmotionEncoder("fast", mirror=False, backend="auto").backend == "keras"
+    plain = EmotionEncoder("fast", mirror=False, backend="auto")
+    assert plain.backend == "litert" and not plain.classifier.mirror
     monkeypatch.setenv("EMOTION_ENCODER_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(ModelFileError, match="fetch-models --litert"):
         EmotionEncoder("fast", backend="litert")

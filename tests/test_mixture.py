@@ -269,13 +269,14 @@ def test_ablation_trains_each_variant_and_scores_the_probes(tmp_path, face_model
     sources = write_three_sources(tmp_path)
     proc = run_config(tmp_path / "ablation.yaml", {
         "preset": "fast", "out": str(tmp_path / "ablation"), "stills": tiny_stills(sources),
-        "variants": {"fer-only": {"sources": {"ckplus": None, "lfw": None}}, "all": None},
+        "variants": {"fer-only": {"sources": {"ckplus": None, "lfw": None}}, "all": None,
+                     "all-64": {"image_size": 64}},
         "probes": {"stills": {"path": sources["lfw"]["path"]},
                    "ck-test": {"path": sources["ckplus"]["path"], "split": "test"}}},
         "emotion_encoder.training.ablation")
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| fer-only")
             or line.startswith("| all")]
-    assert len(rows) == 2 and (tmp_path / "ablation" / "ablation.md").exists()
+    assert len(rows) == 3 and (tmp_path / "ablation" / "ablation.md").exists()
     only = json.loads((tmp_path / "ablation" / "fer-only" / "probes.json").read_text())
     assert list(only["stills"]["sources"]) == ["fer2013"]
     assert only["probes"]["stills"]["n"] == 5  # the no-face still counts, as a miss
@@ -284,6 +285,13 @@ def test_ablation_trains_each_variant_and_scores_the_probes(tmp_path, face_model
     assert list(both["stills"]["sources"]) == ["fer2013", "ckplus", "lfw"]
     faces = np.load(tmp_path / "ablation" / "fer-only" / "stills" / "faces.npz")
     assert set(faces["s_train"].tolist()) == {0}
+    assert faces["x_train"].shape[1:] == (48, 48, 1)
+    large = np.load(tmp_path / "ablation" / "all-64" / "stills" / "faces.npz")
+    assert large["x_train"].shape[1:] == large["x_test"].shape[1:] == (64, 64, 1)
+    assert len(large["x_train"]) == len(np.load(tmp_path / "ablation" / "all" / "stills"
+                                                / "faces.npz")["x_train"])
+    wide = json.loads((tmp_path / "ablation" / "all-64" / "probes.json").read_text())
+    assert wide["stills"]["image_size"] == 64 and wide["probes"]["stills"]["n"] == 5
 
 
 def test_the_encoder_reads_a_tight_face_crop_and_says_so(face_models):
@@ -347,5 +355,11 @@ def test_the_mixture_starts_from_a_shipped_or_saved_network(tmp_path):
     clip = np.repeat(x[:, None], 16, axis=1)
     np.testing.assert_allclose(np.asarray(features(a)), np.asarray(shipped.backbone(clip))[:, 0],
                                atol=1e-4)  # a static clip through 3D = the still through 2D
+    larger = initial_model("fast", "fast", image_size=64)  # the same weights, 64 px input
+    assert larger.input_shape == (None, 64, 64, 1)
+    backbone = [(w, v) for w, v in zip(a.weights, larger.weights) if "probs" not in w.path]
+    assert len(backbone) > 100
+    for w, v in backbone:
+        np.testing.assert_array_equal(np.asarray(w), np.asarray(v))
     with pytest.raises(EmotionEncoderError, match="nope.weights.h5: init weights file"):
         initial_model("fast", str(tmp_path / "nope.weights.h5"))

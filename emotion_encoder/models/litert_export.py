@@ -3,17 +3,16 @@
 The Keras model stays the source of truth: this freezes a twin of it with its weights
 (3D convolutions as 2D ones over stacked frames,
 :class:`~emotion_encoder.models.resnet3d_backbone.FrameConv3D`, which TFLite runs far
-faster; mirror averaging inside the graph; a fixed batch of
-:data:`~emotion_encoder.models.presets.LITERT_BATCH` clips), converts it with TFLite
-builtins only, and checks the graph against the Keras model on random clips before
-writing it (atomically) with a JSON sidecar that says which output is which (the
-labels, temperature and preprocessor stay the preset's). The
-LiteRT backend (:mod:`emotion_encoder.litert_classifier`) reads the pair; importing
+faster; a fixed batch of :data:`~emotion_encoder.models.presets.LITERT_BATCH` clips; the
+plain network, so that the classifier runs it with or without mirror averaging), converts
+it with TFLite builtins only, and checks the graph against the Keras model on random clips
+before writing it (atomically) with a JSON sidecar that says which output is which (the
+labels, temperature and preprocessor stay the preset's). The LiteRT backend (:mod:`emotion_encoder.litert_classifier`) reads the pair; importing
 TensorFlow is needed only here, once per preset and weights.
 
 >>> path = export_litert("default", cache_dir())       # doctest: +SKIP
 >>> path.name                                           # doctest: +SKIP
-'default-3f1c0d2a9b8e7f60-b8-v3.tflite'
+'default-3f1c0d2a9b8e7f60-b8-v4.tflite'
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from emotion_encoder.atomic import atomic_path, write_atomic
 from emotion_encoder.errors import ModelFileError
-from emotion_encoder.models.emotion_classifier import mirror_averaged
 from emotion_encoder.models.loading import build_model, load_encoder_model
 from emotion_encoder.models.presets import LITERT_BATCH, litert_path
 
@@ -54,7 +52,7 @@ def export_litert(preset: str, cache: Path) -> Path:
     model = build_model(preset, backbone_frame_convs=True)  # CONV_2D, no CONV_3D
     model.set_weights(source.get_weights())
     shape = (LITERT_BATCH,) + tuple(model.input_shape[1:])
-    forward = tf.function(mirror_averaged(lambda x: model(x, training=False)),
+    forward = tf.function(lambda x: model(x, training=False),
                           input_signature=[tf.TensorSpec(shape, tf.float32)])
     frozen = convert_variables_to_constants_v2(forward.get_concrete_function())
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
@@ -64,8 +62,7 @@ def export_litert(preset: str, cache: Path) -> Path:
     interpreter.allocate_tensors()
     entry = interpreter.get_input_details()[0]["index"]
     x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
-    keras_forward = mirror_averaged(lambda batch: source(batch, training=False))
-    reference = {k: np.asarray(v) for k, v in keras_forward(x).items()}
+    reference = {k: np.asarray(v) for k, v in source(x, training=False).items()}
     interpreter.set_tensor(entry, x)
     interpreter.invoke()
     outputs, worst = {}, 0.0
@@ -79,7 +76,7 @@ def export_litert(preset: str, cache: Path) -> Path:
         raise ModelFileError(f"preset {preset!r}: the LiteRT graph differs from Keras by "
                              f"{worst:.2g} (at most {TOLERANCE:g}); keep the Keras backend")
     meta = {"preset": preset, "batch": LITERT_BATCH, "input": int(entry), "outputs": outputs,
-            "input_shape": list(shape[1:]), "mirror": True, "max_abs_diff": worst}
+            "input_shape": list(shape[1:]), "max_abs_diff": worst}
     with atomic_path(path, ".tflite") as tmp:
         tmp.write_bytes(graph)
     write_atomic(path.with_suffix(".json"), json.dumps(meta, indent=1))

@@ -24,6 +24,7 @@ import numpy as np
 from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.models.loading import build_model
 from emotion_encoder.models.emotion_classifier import mirror_averaged
+from emotion_encoder.models.preprocessor import FacePreprocessor
 from emotion_encoder.face_cache import CropSettings, cache_faces
 from emotion_encoder.training.mixture import LABELS, balanced_accuracy, train_mixture
 from emotion_encoder.training.recipe import read_yaml
@@ -43,9 +44,13 @@ def merged(base: dict, changes: dict) -> dict:
     return out
 
 
-def probe_scores(still, preset: str, probes: dict, cache: Path) -> dict[str, dict]:
-    """Accuracy and balanced accuracy of a 2D network on each probe (no face = miss)."""
+def probe_scores(still, preset: str, probes: dict, cache: Path,
+                 image_size: int | None = None) -> dict[str, dict]:
+    """Accuracy and balanced accuracy of a 2D network on each probe (no face = miss), the
+    faces cut at ``image_size`` (default the preset's)."""
     pre = build_model(preset).preprocessor
+    if image_size is not None:
+        pre = FacePreprocessor.from_config({**pre.get_config(), "image_size": int(image_size)})
     forward = mirror_averaged(lambda x: {"probs": still(x, training=False)})
     scores = {}
     for name, spec in probes.items():
@@ -79,10 +84,11 @@ def run_ablation(config_path: str | Path) -> str:
         if not result.exists():
             stills = merged(config["stills"], changes or {})
             state = train_mixture(stills, folder / "stills", config["preset"])
-            still = build_still_classifier(config["preset"], len(LABELS))
+            size = stills.get("image_size")
+            still = build_still_classifier(config["preset"], len(LABELS), size)
             still.load_weights(folder / "stills" / "best.weights.h5")
             scores = probe_scores(_as_clips(still), config["preset"],
-                                  config["probes"], out / "crops")
+                                  config["probes"], out / "crops", size)
             result.write_text(json.dumps({"stills": stills, "best_epoch": state["best_epoch"],
                                           "validation": state["best"], "probes": scores},
                                          indent=2))

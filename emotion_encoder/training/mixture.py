@@ -19,7 +19,9 @@ source can be repeated (``repeat``) to weigh it up. Class imbalance is met by lo
 adjustment (Menon et al. 2021): the loss sees ``log p + tau * log prior``, so the network
 itself learns balanced scores. The epoch kept is the one with the best mean, over the
 sources, of the validation part's balanced accuracy (mean per-class recall), never
-FER2013 validation alone. ``init: default`` starts from a shipped preset's backbone.
+FER2013 validation alone. ``init: default`` starts from a shipped preset's backbone;
+``image_size`` trains the (fully convolutional) twin at another input side than the
+preset's (FER2013's and CK+'s 48 px faces are enlarged, the other sets cut at that side).
 
 >>> balanced_accuracy(np.array([0, 0, 0, 1]), np.array([0, 0, 0, 0]))
 0.5
@@ -64,8 +66,9 @@ def _one_hot(labels: list[str]) -> np.ndarray:
     return np.eye(len(LABELS), dtype=np.float32)[[LABELS.index(x) for x in labels]]
 
 
-def _fer2013(spec: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """FER2013 train (soft FER+ targets when ``ferplus`` is set) and validation."""
+def _fer2013(spec: dict, size: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """FER2013 train (soft FER+ targets when ``ferplus`` is set) and validation, at
+    ``size`` px."""
     root = Path(spec["path"])
     votes = read_votes(spec["ferplus"]) if spec.get("ferplus") else {}
     weight = float(spec.get("ferplus_weight", 1.0))
@@ -86,7 +89,7 @@ def _fer2013(spec: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
                     target = np.eye(len(LABELS), dtype=np.float32)[soft.argmax()]
             keep.append(path)
             targets.append(target)
-        parts[split] = (read_grey(keep), np.stack(targets).astype(np.float32))
+        parts[split] = (read_grey(keep, size), np.stack(targets).astype(np.float32))
     return parts
 
 
@@ -116,8 +119,8 @@ def _by_subject(dataset, cache: Path, settings: CropSettings, neutral=None
     return parts
 
 
-def build_mixture(sources: dict, out: Path) -> dict:
-    """Write ``out/faces.npz`` (``x_train``, ``p_train`` soft targets, ``y_train``,
+def build_mixture(sources: dict, out: Path, size: int = 48) -> dict:
+    """Write ``out/faces.npz`` (``size`` px faces: ``x_train``, ``p_train`` soft targets, ``y_train``,
     ``s_train`` source index, the same for validation, and FER2013 test as ``x_test``,
     ``y_test`` when given) and return its summary (``sources.json``)."""
     cache = out / "faces.npz"
@@ -127,7 +130,7 @@ def build_mixture(sources: dict, out: Path) -> dict:
     for name, spec in sources.items():
         kind = spec.get("kind", name)
         if kind == "fer2013":
-            parts[name] = _fer2013(spec)
+            parts[name] = _fer2013(spec, size)
         elif kind == "ckplus":
             neutral = None
             if spec.get("neutral_first_frames"):
@@ -137,11 +140,12 @@ def build_mixture(sources: dict, out: Path) -> dict:
                 neutral = load_ckplus_cutdown(onset, with_neutral=True).filter(
                     lambda s: s.label == "neutral")
             parts[name] = _by_subject(load_ckplus_cutdown(spec["path"], contempt="drop"),
-                                      out / "crops", CropSettings(detect=False), neutral)
+                                      out / "crops", CropSettings(size, detect=False),
+                                      neutral)
         elif kind == "manifest":
             parts[name] = _by_subject(load_manifest(spec["path"], unknown="drop",
                                                     contempt="drop"), out / "crops",
-                                      CropSettings(detect=True))
+                                      CropSettings(size, detect=True))
         else:
             raise EmotionEncoderError(f"stills source {name!r}: unknown kind {kind!r} "
                                       "(fer2013, ckplus or manifest)")
@@ -162,18 +166,20 @@ def build_mixture(sources: dict, out: Path) -> dict:
     fer = next((spec for name, spec in sources.items()
                 if spec.get("kind", name) == "fer2013"), None)
     if fer is not None:
-        arrays["x_test"], arrays["y_test"] = load_image_folder(Path(fer["path"]) / "test")
+        arrays["x_test"], arrays["y_test"] = load_image_folder(Path(fer["path"]) / "test",
+                                                               size)
     (out / "sources.json").write_text(json.dumps(summary, indent=2))  # before the cache
     with atomic_path(cache, ".npz") as tmp:
         np.savez(tmp, **arrays)
     return summary
 
 
-def initial_model(preset: str, init: str | None) -> keras.Model:
-    """The 2D twin, its backbone taken from ``init`` (or fresh): a preset name, a
-    ``.keras`` model, or a ``.weights.h5`` file of the preset's network (what a recipe run
-    writes as ``<run>/<preset>.weights.h5``)."""
-    model = build_still_classifier(preset, len(LABELS))
+def initial_model(preset: str, init: str | None, image_size: int | None = None
+                  ) -> keras.Model:
+    """The 2D twin (at ``image_size``, default the preset's), its backbone taken from
+    ``init`` (or fresh): a preset name, a ``.keras`` model, or a ``.weights.h5`` file of the
+    preset's network (what a recipe run writes as ``<run>/<preset>.weights.h5``)."""
+    model = build_still_classifier(preset, len(LABELS), image_size)
     if init:
         if str(init).endswith(".weights.h5"):
             if not Path(init).is_file():
@@ -193,11 +199,11 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     """Train (or resume) stage 1 on the mixture; keep the best epoch by the mean of the
     sources' balanced validation accuracy; return the state (also ``state.json``)."""
     out.mkdir(parents=True, exist_ok=True)
-    summary = build_mixture(stills["sources"], out)
+    channels = PRESETS[preset]["backbone"]["channels"]
+    size = int(stills.get("image_size", PRESETS[preset]["backbone"]["image_size"]))
+    summary = build_mixture(stills["sources"], out, size)
     arrays = np.load(out / "faces.npz")
     epochs, batch_size = int(stills.get("epochs", 10)), int(stills.get("batch_size", 64))
-    channels = PRESETS[preset]["backbone"]["channels"]
-    size = PRESETS[preset]["backbone"]["image_size"]
     state_file, last = out / "state.json", out / "last.keras"
     state = json.loads(state_file.read_text()) if state_file.exists() else \
         {"epoch": 0, "best": -1.0, "epochs": epochs, "history": []}
@@ -209,7 +215,7 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     if last.exists():
         model = keras.saving.load_model(last)
     else:
-        model = initial_model(preset, stills.get("init"))
+        model = initial_model(preset, stills.get("init"), size)
         steps = int(np.ceil(len(arrays["x_train"]) / batch_size))
         rate = float(stills.get("learning_rate", 1e-3))
         schedule = keras.optimizers.schedules.CosineDecay(

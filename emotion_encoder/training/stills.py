@@ -125,9 +125,13 @@ def still_batches(x: np.ndarray, targets: np.ndarray, size: int, channels: int,
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def build_still_classifier(preset: str, num_classes: int) -> keras.Model:
-    """The preset's backbone with ``dims=2`` plus pooling and a softmax head."""
+def build_still_classifier(preset: str, num_classes: int, image_size: int | None = None
+                           ) -> keras.Model:
+    """The preset's backbone with ``dims=2`` plus pooling and a softmax head, on
+    ``image_size`` px stills (default the preset's; the weights fit any side)."""
     config = dict(PRESETS[preset]["backbone"], dims=2)
+    if image_size is not None:
+        config["image_size"] = int(image_size)
     backbone = ResNet3DBackbone(**config, name="backbone")
     x = keras.layers.GlobalAveragePooling2D()(backbone.output)
     x = keras.layers.Dropout(0.3)(x)
