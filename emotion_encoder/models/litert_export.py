@@ -7,8 +7,9 @@ faster; a fixed batch of :data:`~emotion_encoder.models.presets.LITERT_BATCH` cl
 plain network, so that the classifier runs it with or without mirror averaging), converts
 it with TFLite builtins only, and checks the graph against the Keras model on random clips
 before writing it (atomically) with a JSON sidecar that says which output is which (the
-labels, temperature and preprocessor stay the preset's). The LiteRT backend (:mod:`emotion_encoder.litert_classifier`) reads the pair; importing
-TensorFlow is needed only here, once per preset and weights.
+labels, temperature and preprocessor stay the preset's). The LiteRT backend
+(:mod:`emotion_encoder.litert_classifier`) reads the pair; importing TensorFlow is needed
+only here, once per preset and weights.
 
 >>> path = export_litert("default", cache_dir())       # doctest: +SKIP
 >>> path.name                                           # doctest: +SKIP
