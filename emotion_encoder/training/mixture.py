@@ -120,9 +120,9 @@ def _by_subject(dataset, cache: Path, settings: CropSettings, neutral=None
 
 
 def build_mixture(sources: dict, out: Path, size: int = 48) -> dict:
-    """Write ``out/faces.npz`` (``size`` px faces: ``x_train``, ``p_train`` soft targets, ``y_train``,
-    ``s_train`` source index, the same for validation, and FER2013 test as ``x_test``,
-    ``y_test`` when given) and return its summary (``sources.json``)."""
+    """Write ``out/faces.npz`` (``size`` px faces: ``x_train``, ``p_train`` soft targets,
+    ``y_train``, ``s_train`` source index, the same for validation, and FER2013 test as
+    ``x_test``, ``y_test`` when given) and return its summary (``sources.json``)."""
     cache = out / "faces.npz"
     if cache.exists():
         return json.loads((out / "sources.json").read_text())
