@@ -236,10 +236,13 @@ def panel_markdown(model: str, scores: dict, videos: list[dict]) -> str:
                      f"{m.balanced:.1%} | {m.worst()} | {m.no_face} | {fer_cells} |")
     if videos:
         right = sum(v["model"] == v["truth"] for v in videos)
-        fer_right = sum(v["fer"] == v["truth"] for v in videos)
-        names = ", ".join(f"{v['video']}: {v['model']} / {v['fer']}" for v in videos)
+        ran_fer = any(v["fer"] is not None for v in videos)
+        fer_right = (f"{sum(v['fer'] == v['truth'] for v in videos)} / {len(videos)}"
+                     if ran_fer else "-")
+        names = ", ".join(f"{v['video']}: {v['model']}" + (f" / {v['fer']}" if ran_fer else "")
+                          for v in videos)
         lines.append(f"| labelled videos ({names}) | {len(videos)} | **{right} / {len(videos)}**"
-                     f" | | | | {fer_right} / {len(videos)} | | |")
+                     f" | | | | {fer_right} | | |")
     return "\n".join(lines)
 
 
