@@ -363,3 +363,17 @@ def test_the_mixture_starts_from_a_shipped_or_saved_network(tmp_path):
         np.testing.assert_array_equal(np.asarray(w), np.asarray(v))
     with pytest.raises(EmotionEncoderError, match="nope.weights.h5: init weights file"):
         initial_model("fast", str(tmp_path / "nope.weights.h5"))
+
+
+def test_a_recipe_refuses_stills_at_another_size_than_its_preset(tmp_path):
+    from emotion_encoder.errors import EmotionEncoderError
+    from emotion_encoder.training.recipe import run_recipe
+
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({"preset": "fast", "out": str(tmp_path / "run"),
+                                  "stills": dict(tiny_stills({}), image_size=64),
+                                  "heads": {"epochs": 1}}))
+    with pytest.raises(EmotionEncoderError, match="image_size 64 differs from the 'fast' "
+                                                  "preset's 48"):
+        run_recipe(config)
+    assert not (tmp_path / "run" / "stills").exists()

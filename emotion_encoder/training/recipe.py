@@ -26,6 +26,7 @@ import yaml
 from emotion_encoder.atomic import atomic_path
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.models.loading import build_model
+from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.provenance import git_commit
 from emotion_encoder.training.export import export_weights
 from emotion_encoder.training.finetune import run_finetune
@@ -82,6 +83,12 @@ def run_recipe(config_path: str | Path, out: str | Path | None = None) -> dict:
 def _run_stills_recipe(config: dict, run: Path) -> dict:
     """Stage 1 (2D on stills), stage 2 (inflated 3D, temporal heads), stage 3 (zoom)."""
     stills, heads, preset = config["stills"], config["heads"], config["preset"]
+    size = PRESETS[preset]["backbone"]["image_size"]
+    if int(stills.get("image_size", size)) != size:
+        raise EmotionEncoderError(f"stills image_size {stills['image_size']} differs from the "
+                                  f"{preset!r} preset's {size}: the heads and the shipped "
+                                  "network run at the preset's size (image_size is for the "
+                                  "ablation, python -m emotion_encoder.training.ablation)")
     if "sources" in stills:  # several still-face sets (training/mixture.py)
         for name, spec in stills["sources"].items():
             if not Path(spec["path"]).exists():
