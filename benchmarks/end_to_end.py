@@ -18,8 +18,9 @@ videos it loops the bundled astronaut example. Stages, each timed on its own:
   beside the network (the default), with CPU use and whether both results are equal;
 * render: the demo's annotated H.264 video (output frames/s);
 * whole commands, process start to exit: ``tag`` of the video, ``predict`` of its first
-  4 s, on the Keras and (when exported) the LiteRT backend, there also with
-  ``--no-mirror`` (each clip through the network once), and ``--help``;
+  4 s, on the Keras and (when exported) the LiteRT backends, float and int8 weights
+  (``--backend litert-int8``), each also with ``--no-mirror`` (each clip through the
+  network once), and ``--help``;
 * the peer: the ``fer`` package's pipeline on every second frame (when installed).
 
 Peak RSS is ``resource.getrusage`` of this process (ffmpeg children not included).
@@ -202,16 +203,17 @@ def whole_commands(video: str, preset: str, sample_fps: float, stride: int,
                    detect_every: int = 2) -> dict:
     """What a user waits for, shell prompt to prompt: ``tag`` of the whole video and
     ``predict`` of its first 4 s (a fresh process each: imports, model, detector, work), on
-    each network backend (LiteRT when its graph is exported: ``fetch-models --litert``;
+    each network backend (LiteRT when its graphs are exported: ``fetch-models --litert``;
     there also without mirror averaging)."""
     from emotion_encoder.faces.model_files import cache_dir
     from emotion_encoder.litert_classifier import cached_graph, litert_installed
     from emotion_encoder.video import probe_video
 
     runs = {"keras": ["--backend", "keras"]}
-    if litert_installed() and cached_graph(preset, cache_dir()):
-        runs.update({"litert": ["--backend", "litert"],
-                     "litert-no-mirror": ["--backend", "litert", "--no-mirror"]})
+    for backend in ("litert", "litert-int8"):
+        if litert_installed() and cached_graph(preset, cache_dir(), backend == "litert-int8"):
+            runs.update({backend: ["--backend", backend],
+                         f"{backend}-no-mirror": ["--backend", backend, "--no-mirror"]})
     cli = [sys.executable, "-m", "emotion_encoder"]
     opts = ["--preset", preset, "--fps", str(sample_fps), "--stride", str(stride),
             "--detect-every", str(detect_every)]
@@ -279,7 +281,8 @@ def print_report(r: dict) -> None:
           f"{r['overlap_speedup']:.2f}x the serial pipeline, same result: "
           f"{r['overlap_same_result']}")
     c = r["commands"]
-    for backend in ("keras", "litert", "litert-no-mirror"):
+    for backend in ("keras", "litert", "litert-no-mirror", "litert-int8",
+                    "litert-int8-no-mirror"):
         if backend in c:
             b = c[backend]
             print(f"whole command on {backend} (process start to exit): tag "
@@ -291,6 +294,12 @@ def print_report(r: dict) -> None:
               f"predict {c['keras']['predict_4s']['seconds'] / c['litert']['predict_4s']['seconds']:.2f}x faster")
         print(f"--no-mirror vs mirror averaging on litert, same run: tag "
               f"{c['litert']['tag']['seconds'] / c['litert-no-mirror']['tag']['seconds']:.2f}x "
+              "faster")
+    if "litert" in c and "litert-int8" in c:
+        print(f"int8 vs float weights on litert, same run: tag "
+              f"{c['litert']['tag']['seconds'] / c['litert-int8']['tag']['seconds']:.2f}x, "
+              f"with --no-mirror "
+              f"{c['litert-no-mirror']['tag']['seconds'] / c['litert-int8-no-mirror']['tag']['seconds']:.2f}x "
               "faster")
     print(f"--help {c['help']['seconds']:.2f} s")
     peer = r["fer_peer"]

@@ -9,7 +9,9 @@ cropping of all clips; seconds, and milliseconds per sampled frame), ``predict``
 end, how far its face boxes are from the reference's (mean IoU over the frames both have
 a face, and the 5th percentile), the share of clips whose label equals the reference's,
 and the video labels of the two labelled MEAD clips. Boxes between two detections are
-interpolated (:class:`emotion_encoder.faces.DominantFaceTracker`).
+interpolated (:class:`emotion_encoder.faces.DominantFaceTracker`). Each setting runs with
+one detector and with two detecting the next keyframes in threads (``detector_threads``,
+the default 2: the same boxes, so only the time may differ).
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from emotion_encoder.faces import box_iou
 
 VIDEOS = sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "videos")
                 .glob("*.mp4"))
-SETTINGS = (("blazeface", 1), ("blazeface", 2), ("blazeface", 3), ("blazeface", 4),
-            ("blazeface", 8), ("blazeface-short", 2), ("blazeface-short", 4))
+SETTINGS = tuple((detector, every, threads) for detector, every in (
+    ("blazeface", 1), ("blazeface", 2), ("blazeface", 3), ("blazeface", 4),
+    ("blazeface", 8), ("blazeface-short", 2), ("blazeface-short", 4)) for threads in (1, 2))
 
 
-def measure(detector: str, every: int) -> dict:
+def measure(detector: str, every: int, threads: int) -> dict:
     """Time the faces stage and ``predict`` of every clip under one setting."""
-    encoder = EmotionEncoder(detector=detector, detect_every=every)
+    encoder = EmotionEncoder(detector=detector, detect_every=every, detector_threads=threads)
     encoder.predict(VIDEOS[0])  # warm-up: model traced, detector loaded
     faces_s = predict_s = 0.0
     labels, boxes, mead = [], [], {}
@@ -72,17 +75,17 @@ def main() -> None:
     reference = results[SETTINGS[0]]
     frames = sum(len(b) for b in reference["boxes"])
     print(f"{len(VIDEOS)} clips, {frames} sampled frames; reference = blazeface on every "
-          "frame")
-    print("| detector | detect every | faces stage | per frame | predict | box IoU with "
-          "reference (mean / 5th pct) | face found by one only | clip labels as reference | "
-          "MEAD disgusted / happy |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for (detector, every), r in results.items():
+          "frame, one detector thread")
+    print("| detector | detect every | detector threads | faces stage | per frame | predict | "
+          "box IoU with reference (mean / 5th pct) | face found by one only | clip labels as "
+          "reference | MEAD disgusted / happy |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (detector, every, threads), r in results.items():
         pairs = [(a, b) for got, ref in zip(r["labels"], reference["labels"])
                  for a, b in zip(got, ref)]
         same = sum(a == b for a, b in pairs) / max(1, len(pairs))
         mean_iou, low_iou, missed = box_agreement(r["boxes"], reference["boxes"])
-        print(f"| {detector} | {every} | {r['faces_s']:.2f} s "
+        print(f"| {detector} | {every} | {threads} | {r['faces_s']:.2f} s "
               f"({r['faces_s'] / reference['faces_s']:.2f}x) | "
               f"{1000 * r['faces_s'] / frames:.1f} ms | {r['predict_s']:.2f} s "
               f"({r['predict_s'] / reference['predict_s']:.2f}x) | {mean_iou:.3f} / "

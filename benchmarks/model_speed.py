@@ -1,5 +1,5 @@
 """Clips/s and GFLOP/s of each preset at batch 1 and 8, with oneDNN on and off, in one run;
-then the shipped presets' clip classifiers on both backends (Keras and LiteRT).
+then the shipped presets' clip classifiers on each backend (Keras, LiteRT, LiteRT int8).
 
     python benchmarks/model_speed.py                 # all presets
     python benchmarks/model_speed.py --presets default --seconds 5
@@ -7,8 +7,8 @@ then the shipped presets' clip classifiers on both backends (Keras and LiteRT).
 oneDNN must be chosen before TensorFlow loads, so each setting runs in its own child
 process; the table shows both and their ratio. Weights are random: speed does not depend
 on them. The backend table times what the encoder runs (mirror averaging included, batches
-of 8 clips) on the shipped weights, for presets whose LiteRT graph is exported
-(``emotion-encoder fetch-models --litert``).
+of 8 clips) on the shipped weights, for presets whose LiteRT graphs are exported
+(``emotion-encoder fetch-models --litert``: float and int8 weights).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def measure(presets: list[str], batches: list[int], seconds: float) -> list[dict
 
 def measure_backends(presets: list[str], seconds: float) -> list[dict]:
     """Run in a child process (oneDNN on): clips/s of each shipped preset's classifier on
-    Keras and on LiteRT, batches of :data:`LITERT_BATCH` clips."""
+    Keras and on LiteRT (float and int8 weights), batches of :data:`LITERT_BATCH` clips."""
     import numpy as np
 
     from emotion_encoder import EmotionEncoder
@@ -98,10 +98,11 @@ def measure_backends(presets: list[str], seconds: float) -> list[dict]:
     rows = []
     for preset in presets:
         if weights_path(preset) is None or not litert_installed() or \
-                cached_graph(preset, cache_dir()) is None:
+                cached_graph(preset, cache_dir()) is None or \
+                cached_graph(preset, cache_dir(), quantized=True) is None:
             continue
         row = {"preset": preset}
-        for backend in ("keras", "litert"):
+        for backend in ("keras", "litert", "litert-int8"):
             classifier = EmotionEncoder(preset, backend=backend).classifier
             x = np.random.default_rng(0).uniform(
                 0, 255, (LITERT_BATCH,) + tuple(classifier.input_shape)).astype(np.float32)
@@ -149,10 +150,12 @@ def main() -> None:
     rows = json.loads(out.strip().splitlines()[-1])
     if rows:
         print("\nshipped weights, mirror averaging, batches of 8 (what the encoder runs)")
-        print(f"{'preset':<8} {'Keras clips/s':>13} {'LiteRT clips/s':>14} {'LiteRT/Keras':>12}")
+        print(f"{'preset':<8} {'Keras clips/s':>13} {'LiteRT clips/s':>14} {'LiteRT/Keras':>12} "
+              f"{'int8 clips/s':>12} {'int8/LiteRT':>11}")
     for row in rows:
         print(f"{row['preset']:<8} {row['keras']:>13.1f} {row['litert']:>14.1f} "
-              f"{row['litert'] / row['keras']:>12.2f}")
+              f"{row['litert'] / row['keras']:>12.2f} {row['litert-int8']:>12.1f} "
+              f"{row['litert-int8'] / row['litert']:>11.2f}")
 
 
 if __name__ == "__main__":

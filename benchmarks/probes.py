@@ -5,6 +5,7 @@
     python benchmarks/probes.py --only jaffe,yale    # some probes
     python benchmarks/probes.py --no-fer             # the model only
     python benchmarks/probes.py --no-mirror          # each face read once, not mirrored too
+    python benchmarks/probes.py --backend litert-int8  # the preset's int8-weight LiteRT graph
 
 Probes (``../shared/data``): JAFFE (213 posed stills) and its identity-disjoint test
 people (KL, UY: the part a recipe that trains on JAFFE holds out), Yale expressions (60
@@ -128,11 +129,12 @@ def stored(out: Path, stamp: list, compute) -> Score:
     return score
 
 
-def model_score(model: str, probe: Probe, out: Path, mirror: bool = True) -> Score:
+def model_score(model: str, probe: Probe, out: Path, mirror: bool = True,
+                backend: str = "keras") -> Score:
     """Score ``model`` on ``probe`` through :func:`evaluate` (skipped no-face = miss)."""
     dataset, _ = open_dataset(DATA / probe.path, split=probe.split, **probe.options)
     report = evaluate(model, DATA / probe.path, out, split=probe.split, mirror=mirror,
-                      **probe.options)
+                      backend=backend, **probe.options)
     labels = tuple(label for label in report.predicted_labels if label in dataset.labels)
     counts = dataset.counts()
     hits = np.array([report.confusion[report.true_labels.index(label),
@@ -193,7 +195,8 @@ def fer_score(fer: FerPackage, probe: Probe, out: Path) -> Score:
     return Score(labels, hits, totals, no_face)
 
 
-def video_rows(model: str, fer: FerPackage | None, mirror: bool = True) -> list[dict]:
+def video_rows(model: str, fer: FerPackage | None, mirror: bool = True,
+               backend: str = "keras") -> list[dict]:
     """Whole-video labels of the labelled videos, by the model and by `fer` (mean of its
     per-frame scores at 5 frames per second)."""
     import csv
@@ -203,7 +206,7 @@ def video_rows(model: str, fer: FerPackage | None, mirror: bool = True) -> list[
     from emotion_encoder import EmotionEncoder
     from emotion_encoder.video import iter_frames
 
-    encoder = EmotionEncoder(model, mirror=mirror)
+    encoder = EmotionEncoder(model, mirror=mirror, backend=backend)
     rows = []
     with open(DATA / "videos" / "labels.csv") as handle:
         for row in csv.DictReader(handle):
@@ -257,6 +260,9 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore stored probe scores")
     parser.add_argument("--no-mirror", dest="mirror", action="store_false",
                         help="read each face once (not also mirrored), as `--no-mirror` runs")
+    parser.add_argument("--backend", choices=["keras", "litert", "litert-int8"],
+                        default="keras", help="a preset on Keras (default) or its exported "
+                        "LiteRT graph, float or int8 weights (`fetch-models --litert`)")
     args = parser.parse_args()
     if not DATA.exists():
         raise SystemExit(f"{DATA}: data folder not found")
@@ -264,7 +270,8 @@ def main() -> None:
     model = Path(args.model)
     out = args.out or Path("runs") / "probes" / (
         (model.parent.name if model.suffix == ".keras" else args.model)
-        + ("" if args.mirror else "-no-mirror"))
+        + ("" if args.mirror else "-no-mirror")
+        + ("" if args.backend == "keras" else f"-{args.backend}"))
     fer = FerPackage() if args.fer else None
     if args.fresh:
         for old in out.glob("*/*/score.json"):
@@ -275,9 +282,10 @@ def main() -> None:
             continue
         started = time.time()
         where = out / probe.key
-        stamp = model_stamp(args.model) + ([] if args.mirror else ["no-mirror"])
+        stamp = model_stamp(args.model) + ([] if args.mirror else ["no-mirror"]) \
+            + ([] if args.backend == "keras" else [args.backend])
         scores[probe.key] = {"model": stored(where / "model", stamp, lambda: model_score(
-            args.model, probe, where, args.mirror))}
+            args.model, probe, where, args.mirror, args.backend))}
         if fer is not None:
             shared = out.parent / "fer-package" / probe.key  # the same for every model
             scores[probe.key]["fer"] = stored(shared, ["fer"],
@@ -289,7 +297,8 @@ def main() -> None:
         print(f"{probe.name}: " + ", ".join(f"{who} {s.accuracy:.1%} (balanced {s.balanced:.1%})"
                                             for who, s in scores[probe.key].items())
               + f" [{time.time() - started:.0f} s]", flush=True)
-    videos = video_rows(args.model, fer, args.mirror) if "videos" in chosen else []
+    videos = video_rows(args.model, fer, args.mirror, args.backend) if "videos" in chosen \
+        else []
     summary["videos"] = videos
     table = panel_markdown(args.model, scores, videos)
     out.mkdir(parents=True, exist_ok=True)

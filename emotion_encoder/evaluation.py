@@ -8,7 +8,8 @@ their mirror image by default, as :class:`EmotionEncoder` does), and the report 
 written beside the model:
 ``metrics.json`` (numbers, options, git commit), ``confusion.csv``, ``confusion.png`` and
 ``predictions.csv``. Samples whose label the model does not have, or with no usable face,
-are counted and listed, never silently dropped.
+are counted and listed, never silently dropped. ``backend="litert"`` or ``"litert-int8"``
+scores a preset's exported graph instead of the Keras model (the same crops and clips).
 
 >>> report = evaluate("runs/ft/model.keras", "clips/test.csv")        # doctest: +SKIP
 >>> round(report.accuracy, 3), report.out                            # doctest: +SKIP
@@ -23,6 +24,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -33,6 +35,7 @@ from emotion_encoder.calibration import apply_temperature
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.face_cache import CropSettings, cache_faces, sample_name
 from emotion_encoder.faces.model_files import cache_dir
+from emotion_encoder.litert_classifier import LiteRTClassifier
 from emotion_encoder.models.emotion_classifier import mirror_averaged
 from emotion_encoder.models.loading import load_encoder_model
 from emotion_encoder.provenance import git_commit
@@ -90,6 +93,37 @@ def sample_clips(sequence: np.ndarray, frames: int, sampling: str) -> list[np.nd
     raise ValueError(f"sampling must be 'fixed' or 'sliding', got {sampling!r}")
 
 
+class _GraphNetwork:
+    """A preset's exported LiteRT graph seen as the Keras model :func:`sequence_probs`
+    reads: ``labels``, ``backbone.num_frames``, ``preprocessor``, ``temperature``,
+    ``calibrate`` and a call on preprocessed clips that gives raw probabilities."""
+
+    def __init__(self, classifier: LiteRTClassifier):
+        self.graph = classifier
+        self.labels = classifier.labels
+        self.preprocessor = classifier.preprocessor
+        self.temperature = classifier.temperature
+        self.backbone = SimpleNamespace(num_frames=classifier.window)
+
+    def __call__(self, x: np.ndarray, training: bool = False) -> dict[str, np.ndarray]:
+        return self.graph.run(np.asarray(x))
+
+    def calibrate(self, probs: np.ndarray) -> np.ndarray:
+        return apply_temperature(probs, self.temperature)
+
+
+def _network(model: str | os.PathLike, backend: str):
+    """The network to score: the Keras model, or a preset's exported LiteRT graph."""
+    if backend == "keras":
+        loaded = load_encoder_model(model)
+        return loaded.model, loaded.preprocessor
+    if backend not in ("litert", "litert-int8"):
+        raise ValueError(f"backend must be keras, litert or litert-int8, got {backend!r}")
+    graph = LiteRTClassifier.for_preset(str(model), cache_dir(), mirror=False,
+                                        quantized=backend == "litert-int8")
+    return _GraphNetwork(graph), graph.preprocessor
+
+
 def sequence_probs(model, sequences: list[np.ndarray], sampling: str, mirror: bool,
                    batch_size: int, temperature: float | None = None) -> np.ndarray:
     """``(n, labels)``: per sequence of fitted crops, the mean probabilities of its clips
@@ -128,7 +162,8 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
              sampling: str = "fixed", mirror: bool = True, restrict: bool = False,
              detect: bool | None = None, batch_size: int = 16,
              cache: str | os.PathLike | None = None, zoom: float | None = None,
-             temperature: float | None = None, **label_options) -> EvaluationReport:
+             temperature: float | None = None, backend: str = "keras",
+             **label_options) -> EvaluationReport:
     """Evaluate ``model`` (a preset or ``.keras`` file) on the dataset at ``data`` (any
     layout :func:`open_dataset` knows) and write the report to ``out``.
 
@@ -136,12 +171,12 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
     7-label model on Oulu-CASIA). ``zoom`` overrides the model's preprocessor zoom
     (:mod:`emotion_encoder.training.zoom` chooses one on a validation split);
     ``temperature`` the model's calibration (``benchmarks/calibration.py`` fits one at 1).
+    ``backend``: ``"keras"``, or a preset's exported graph (``"litert"``, ``"litert-int8"``).
     """
     if sampling not in ("fixed", "sliding"):
         raise ValueError(f"sampling must be 'fixed' or 'sliding', got {sampling!r}")
     dataset, cropped = open_dataset(data, split=split, **label_options)
-    loaded = load_encoder_model(model)
-    network, pre = loaded.model, loaded.preprocessor
+    network, pre = _network(model, backend)
     labels = tuple(network.labels)
     unknown = [s for s in dataset if s.label not in labels]
     skipped = [(sample_name(s), f"label {s.label!r} is not one of the model's labels")
@@ -170,7 +205,7 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike,
                "mirror": mirror, "restrict": restrict, "detect": settings.detect,
                "zoom": settings.zoom,
                "temperature": network.temperature if temperature is None else temperature,
-               **label_options}
+               "backend": backend, **label_options}
     report.out = Path(out) if out else default_out(model, _data_name(data, split))
     _write_report(report, options, git_commit(),
                   [(sample_name(s), labels[p], true_names[t], *(f"{v:.5f}" for v in row))

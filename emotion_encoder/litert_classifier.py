@@ -36,9 +36,10 @@ def litert_installed() -> bool:
     return True
 
 
-def cached_graph(preset: str, cache: Path) -> Path | None:
-    """``preset``'s exported graph under ``cache`` if it and its sidecar exist, else None."""
-    path = litert_path(preset, cache) if not str(preset).endswith(".keras") else None
+def cached_graph(preset: str, cache: Path, quantized: bool = False) -> Path | None:
+    """``preset``'s exported graph (``quantized``: its int8-weight twin) under ``cache`` if
+    it and its sidecar exist, else None."""
+    path = litert_path(preset, cache, quantized) if not str(preset).endswith(".keras") else None
     return path if path is not None and path.is_file() and \
         path.with_suffix(".json").is_file() else None
 
@@ -48,7 +49,8 @@ class LiteRTClassifier(ClipStage):
     labels, temperature and preprocessor are the preset's (so a new calibration or zoom
     needs no new export; new weights do, and get a new file name). ``mirror``: average
     each clip with its left-right mirror image, as the Keras backend does (twice the
-    network time)."""
+    network time). ``quantized`` says whether the graph has int8 weights (its sidecar's
+    word)."""
 
     def __init__(self, path: str | os.PathLike, preset: str, threads: int | None = None,
                  mirror: bool = True):
@@ -77,25 +79,38 @@ class LiteRTClassifier(ClipStage):
         self.embedding_dim = int(shapes[self.output_index["embedding"]][-1])
         self.attention_steps = int(shapes[self.output_index["attention"]][-1])
         self.mirror = mirror
+        self.quantized = bool(meta.get("quantized", False))
 
     @classmethod
     def for_preset(cls, preset: str, cache: Path, threads: int | None = None,
-                   mirror: bool = True) -> "LiteRTClassifier":
-        """The classifier of ``preset``'s exported graph under ``cache``."""
-        path = cached_graph(preset, cache)
+                   mirror: bool = True, quantized: bool = False) -> "LiteRTClassifier":
+        """The classifier of ``preset``'s exported graph (``quantized``: the int8-weight
+        one) under ``cache``."""
+        path = cached_graph(preset, cache, quantized)
         if path is None:
-            raise ModelFileError(f"preset {preset!r} has no LiteRT graph in {cache / 'litert'}"
-                                 "; run `emotion-encoder fetch-models --litert` (once)")
+            kind = "int8 " if quantized else ""
+            raise ModelFileError(f"preset {preset!r} has no {kind}LiteRT graph in "
+                                 f"{cache / 'litert'}; run `emotion-encoder fetch-models "
+                                 "--litert` (once)")
         return cls(path, preset, threads, mirror)
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """The graph on preprocessed clips ``(n,) + input_shape``, in fixed batches (the
-        last zero-padded), averaged with their mirror images when ``mirror``; ``probs``
-        calibrated at the preset's temperature."""
+        """:meth:`run` on preprocessed clips ``(n,) + input_shape``, averaged with their
+        mirror images when ``mirror``; ``probs`` calibrated at the preset's temperature."""
         batch = np.asarray(batch, np.float32)
         n = len(batch)
         if self.mirror:  # as models.emotion_classifier.mirror_averaged: width is axis 3
             batch = np.concatenate([batch, batch[:, :, :, ::-1]])
+        out = self.run(batch)
+        if self.mirror:
+            out = {k: 0.5 * (v[:n] + v[n:]) for k, v in out.items()}
+        out["probs"] = apply_temperature(out["probs"], self.temperature)
+        return out
+
+    def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """The graph's raw outputs (probabilities at temperature 1) on preprocessed clips,
+        in fixed batches (the last zero-padded)."""
+        batch = np.asarray(batch, np.float32)
         parts: dict[str, list[np.ndarray]] = {k: [] for k in self.output_index}
         for start in range(0, len(batch), self.batch):
             chunk = batch[start:start + self.batch]
@@ -107,8 +122,4 @@ class LiteRTClassifier(ClipStage):
             self.interpreter.invoke()
             for name, index in self.output_index.items():
                 parts[name].append(self.interpreter.get_tensor(index)[:m].copy())
-        out = {k: np.concatenate(v) for k, v in parts.items()}
-        if self.mirror:
-            out = {k: 0.5 * (v[:n] + v[n:]) for k, v in out.items()}
-        out["probs"] = apply_temperature(out["probs"], self.temperature)
-        return out
+        return {k: np.concatenate(v) for k, v in parts.items()}

@@ -4,7 +4,9 @@ The detector runs on every ``detect_every``-th frame (a keyframe). The tracker k
 one face: the largest and surest, with a bonus for overlapping the face it already
 follows, so it does not hop between people. Keyframe boxes are smoothed (EMA on centre
 and size) and the frames between two keyframes get linearly interpolated boxes, which
-needs a look-ahead of ``detect_every`` frames; memory stays bounded by that.
+needs a look-ahead of ``detect_every`` frames (one more to know the last frame, and a few
+keyframes more when a :class:`~emotion_encoder.faces.ahead.DetectorPool` detects ahead);
+memory stays bounded by that.
 
 >>> tracker = DominantFaceTracker(make_detector("blazeface"), detect_every=2)   # doctest: +SKIP
 >>> for crop in iter_face_crops(iter_frames("clip.mp4", fps=10), tracker, size=112):  # doctest: +SKIP
@@ -21,6 +23,7 @@ import cv2
 import numpy as np
 
 from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.faces.ahead import keyframe_detections
 from emotion_encoder.faces.detectors import Box, Detector, FaceDetection, box_iou
 
 SAME_FACE_IOU = 0.05
@@ -130,7 +133,9 @@ class DominantFaceTracker:
     """Track the dominant face of a stream of ``(t, rgb_frame)`` pairs.
 
     Args:
-        detector: anything with ``detect(frame) -> [FaceDetection]`` (see ``make_detector``).
+        detector: anything with ``detect(frame) -> [FaceDetection]`` (see ``make_detector``);
+            a :class:`~emotion_encoder.faces.ahead.DetectorPool` detects the next keyframes
+            in threads while the tracker works (the same boxes).
         detect_every: run the detector on every k-th frame (and on the last one).
         smoothing: EMA weight of the past for keyframe boxes (0 = raw detections).
         max_gap: frames without a detection after which the followed face is forgotten:
@@ -162,18 +167,17 @@ class DominantFaceTracker:
     def track(self, frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[TrackedFrame]:
         """Yield a :class:`TrackedFrame` per input frame, in order (``detect_every`` behind)."""
         state = _Track()
-        for i, (t, frame) in enumerate(frames):
-            if i % self.detect_every:
+        for i, t, frame, faces in keyframe_detections(frames, self.detector,
+                                                      self.detect_every):
+            if faces is None:
                 state.pending.append((i, t, frame))
             else:
-                yield from self._keyframe(state, i, t, frame)
-        if state.pending:
-            yield from self._keyframe(state, *state.pending.pop())
+                yield from self._keyframe(state, i, t, frame, faces)
 
-    def _keyframe(self, state: _Track, i: int, t: float,
-                  frame: np.ndarray) -> Iterator[TrackedFrame]:
+    def _keyframe(self, state: _Track, i: int, t: float, frame: np.ndarray,
+                  faces: list[FaceDetection]) -> Iterator[TrackedFrame]:
         alive = state.box is not None and i - state.seen_at <= self.max_gap
-        face = self.choose(self.detector.detect(frame), state.box if alive else None)
+        face = self.choose(faces, state.box if alive else None)
         box = score = None
         padded = False
         if face is not None:

@@ -154,12 +154,15 @@ stacked frames; 4: the same without mirror averaging inside, which the classifie
 part of its file name, so an older export is not reused."""
 
 
-def litert_path(preset: str, cache: Path) -> Path | None:
+def litert_path(preset: str, cache: Path, quantized: bool = False) -> Path | None:
     """Where the LiteRT graph exported from ``preset``'s shipped weights lives under
     ``cache`` (named by the weights file's SHA-256, so new weights mean a new graph), or
-    None when the preset ships no weights.
+    None when the preset ships no weights. ``quantized``: the graph with int8 weights
+    (dynamic-range quantization, name ending ``-int8``).
 
     >>> litert_path("default", Path("/c")).name.startswith("default-")
+    True
+    >>> litert_path("default", Path("/c"), quantized=True).stem.endswith("-int8")
     True
     """
     weights = weights_path(preset)
@@ -167,7 +170,8 @@ def litert_path(preset: str, cache: Path) -> Path | None:
         return None
     stat = weights.stat()
     digest = _digest(str(weights), stat.st_size, stat.st_mtime_ns)
-    return cache / "litert" / f"{preset}-{digest}-b{LITERT_BATCH}-v{LITERT_GRAPH}.tflite"
+    kind = "-int8" if quantized else ""
+    return cache / "litert" / f"{preset}-{digest}-b{LITERT_BATCH}-v{LITERT_GRAPH}{kind}.tflite"
 
 
 @functools.lru_cache(maxsize=8)
