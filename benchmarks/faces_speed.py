@@ -3,7 +3,9 @@ and changes in the results, on the real clips of ``../shared/data/videos``.
 
     python benchmarks/faces_speed.py
 
-The reference is the most careful setting: BlazeFace full range on every sampled frame.
+The reference is the most careful setting: BlazeFace full range on every sampled frame,
+on mediapipe's Tasks runtime (``blazeface-mediapipe``); ``blazeface`` (the default) runs
+the same model on the LiteRT interpreter.
 For each setting, in one run: the faces stage alone (decode, detection, tracking and
 cropping of all clips; seconds, and milliseconds per sampled frame), ``predict`` end to
 end, how far its face boxes are from the reference's (mean IoU over the frames both have
@@ -27,7 +29,7 @@ from emotion_encoder.faces import box_iou
 VIDEOS = sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "videos")
                 .glob("*.mp4"))
 SETTINGS = tuple((detector, every, threads) for detector, every in (
-    ("blazeface", 1), ("blazeface", 2), ("blazeface", 3), ("blazeface", 4),
+    ("blazeface-mediapipe", 1), ("blazeface-mediapipe", 2), ("blazeface", 1), ("blazeface", 2), ("blazeface", 3), ("blazeface", 4),
     ("blazeface", 8), ("blazeface-short", 2), ("blazeface-short", 4)) for threads in (1, 2))
 
 
@@ -74,8 +76,8 @@ def main() -> None:
     results = {setting: measure(*setting) for setting in SETTINGS}
     reference = results[SETTINGS[0]]
     frames = sum(len(b) for b in reference["boxes"])
-    print(f"{len(VIDEOS)} clips, {frames} sampled frames; reference = blazeface on every "
-          "frame, one detector thread")
+    print(f"{len(VIDEOS)} clips, {frames} sampled frames; reference = {SETTINGS[0][0]} on "
+          "every frame, one detector thread")
     print("| detector | detect every | detector threads | faces stage | per frame | predict | "
           "box IoU with reference (mean / 5th pct) | face found by one only | clip labels as "
           "reference | MEAD disgusted / happy |")

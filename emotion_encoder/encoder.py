@@ -96,7 +96,9 @@ class EmotionEncoder:
 
     Args:
         preset: a preset name (``"default"``, ``"fast"``, ``"paper"``) or a ``.keras`` path.
-        detector: ``"blazeface"`` (full range), ``"blazeface-short"`` or ``"mtcnn"``.
+        detector: ``"blazeface"`` (full range), ``"blazeface-short"``, either on
+            mediapipe's runtime (``"blazeface-mediapipe"``, ``"blazeface-short-mediapipe"``)
+            or ``"mtcnn"`` (:func:`~emotion_encoder.faces.make_detector`).
         detector_threads: detector instances that find the faces of the next keyframes
             in threads while the tracker works (None: 2, or 1 on a 1-CPU machine); the
             boxes are the same for any count (:mod:`emotion_encoder.faces.ahead`).

@@ -18,19 +18,22 @@ def face_models():
     return fetch_models()
 
 
-@pytest.fixture(scope="session")
-def blazeface(face_models):
-    from emotion_encoder.faces import BlazeFaceDetector
+def _blazeface(runtime: str, model: str):
+    from emotion_encoder.faces import BlazeFaceDetector, LiteRTBlazeFace
 
-    with BlazeFaceDetector("full") as detector:
+    return (LiteRTBlazeFace if runtime == "litert" else BlazeFaceDetector)(model)
+
+
+@pytest.fixture(scope="session", params=["litert", "mediapipe"])
+def blazeface(face_models, request):
+    """BlazeFace full range on each runtime: LiteRT (the default) and mediapipe Tasks."""
+    with _blazeface(request.param, "full") as detector:
         yield detector
 
 
-@pytest.fixture(scope="session")
-def blazeface_short(face_models):
-    from emotion_encoder.faces import BlazeFaceDetector
-
-    with BlazeFaceDetector("short") as detector:
+@pytest.fixture(scope="session", params=["litert", "mediapipe"])
+def blazeface_short(face_models, request):
+    with _blazeface(request.param, "short") as detector:
         yield detector
 
 

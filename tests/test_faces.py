@@ -12,7 +12,7 @@ import pytest
 
 from emotion_encoder.errors import EmotionEncoderError, ModelFileError
 from emotion_encoder.faces import (BlazeFaceDetector, DominantFaceTracker, FaceDetection,
-                                   MTCNNDetector, box_iou, cache_dir, crop_face, fetch_models,
+                                   LiteRTBlazeFace, MTCNNDetector, box_iou, cache_dir, crop_face, fetch_models,
                                    iter_face_crops, make_detector, model_path, model_status,
                                    square_box)
 from emotion_encoder.faces.model_files import MODELS
@@ -103,15 +103,16 @@ def test_failed_download_says_how_to_fix(monkeypatch, tmp_path):
     assert not (tmp_path / "cache" / "models").exists()
 
 
-def test_bad_model_file_is_a_model_file_error(tmp_path, face_models):
+@pytest.mark.parametrize("runtime", [LiteRTBlazeFace, BlazeFaceDetector])
+def test_bad_model_file_is_a_model_file_error(tmp_path, face_models, runtime):
     junk = tmp_path / "junk.tflite"
     junk.write_bytes(b"not a flatbuffer")
     with pytest.raises(ModelFileError, match="junk.tflite: not a usable BlazeFace model"):
-        BlazeFaceDetector(model_path=junk)
+        runtime(model_path=junk)
     with pytest.raises(ModelFileError, match="face_landmark.tflite: not a usable BlazeFace model"):
-        BlazeFaceDetector(model_path=face_models["face_landmark"])
+        runtime(model_path=face_models["face_landmark"])
     with pytest.raises(ModelFileError, match="model file not found"):
-        BlazeFaceDetector(model_path=tmp_path / "absent.tflite")
+        runtime(model_path=tmp_path / "absent.tflite")
 
 
 # -- detectors ---------------------------------------------------------------------------
@@ -124,13 +125,12 @@ def test_face_detection_geometry():
     assert a.iou(FaceDetection((30, 20, 70, 100), 0.9)) == pytest.approx(1 / 3)
 
 
-@pytest.mark.parametrize("fixture", ["blazeface", "blazeface_short"])
-def test_blazeface_finds_the_astronaut(request, fixture, astronaut_image):
-    faces = request.getfixturevalue(fixture).detect(astronaut_image)
-    assert len(faces) == 1
-    assert faces[0].score > 0.85
-    assert box_iou(faces[0].box, ASTRONAUT_FACE) > 0.6
-    assert inside(faces[0].box, ASTRONAUT_HEAD)
+def test_blazeface_finds_the_astronaut(blazeface, blazeface_short, astronaut_image):
+    for detector in (blazeface, blazeface_short):
+        faces = detector.detect(astronaut_image)
+        assert faces[0].score > 0.85
+        assert box_iou(faces[0].box, ASTRONAUT_FACE) > 0.6
+        assert inside(faces[0].box, ASTRONAUT_HEAD)
 
 
 def test_blazeface_sees_no_face_in_blank_frames(blazeface, blazeface_short):
@@ -169,8 +169,9 @@ def test_blazeface_on_the_drawn_face_video(blazeface, face_video):
     assert ious / len(boxes) > 0.6
 
 
-def test_closed_detector_refuses_to_detect(face_models):
-    det = BlazeFaceDetector("short")
+@pytest.mark.parametrize("runtime", [LiteRTBlazeFace, BlazeFaceDetector])
+def test_closed_detector_refuses_to_detect(face_models, runtime):
+    det = runtime("short")
     det.close()
     det.close()
     with pytest.raises(EmotionEncoderError, match="closed"):
@@ -193,13 +194,19 @@ def test_make_detector(face_models):
     with make_detector() as det:
         assert det.detector.model == "full" and det.pads == (0.5, 1.0)
     with make_detector("blazeface-full", padded_retry=False) as det:
-        assert det.model == "full"
+        assert det.model == "full" and isinstance(det, LiteRTBlazeFace)
+    with make_detector("blazeface-short-mediapipe", padded_retry=False) as det:
+        assert det.model == "short" and isinstance(det, BlazeFaceDetector)
+    with make_detector("blazeface-mediapipe", padded_retry=False) as det:
+        assert det.model == "full" and isinstance(det, BlazeFaceDetector)
     with pytest.raises(EmotionEncoderError) as exc:
         make_detector("haar")
     assert str(exc.value) == ("unknown face detector 'haar'; choose one of blazeface, "
-                              "blazeface-short, blazeface-full, mtcnn")
-    with pytest.raises(EmotionEncoderError, match="choose 'short' or 'full'"):
-        BlazeFaceDetector("medium")
+                              "blazeface-short, blazeface-full, blazeface-mediapipe, "
+                              "blazeface-short-mediapipe, mtcnn")
+    for runtime in (LiteRTBlazeFace, BlazeFaceDetector):
+        with pytest.raises(EmotionEncoderError, match="choose 'short' or 'full'"):
+            runtime("medium")
 
 
 # -- boxes and crops ---------------------------------------------------------------------

@@ -34,9 +34,14 @@ def _weights_stamp() -> str:
     return hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()[:16]
 
 
-@pytest.fixture(scope="module")
-def encoder() -> EmotionEncoder:
-    return EmotionEncoder.from_preset("fast")
+@pytest.fixture(scope="module", params=[("blazeface", "fast"),
+                                        ("blazeface-mediapipe", "fast-mediapipe")],
+                ids=["litert-faces", "mediapipe-faces"])
+def encoder(request) -> tuple[EmotionEncoder, str]:
+    """The ``fast`` preset with each face detector runtime, and its recordings' file stem
+    (the default LiteRT runner moves a few boxes by a pixel: its own recording)."""
+    detector, stem = request.param
+    return EmotionEncoder.from_preset("fast", detector=detector), stem
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +98,7 @@ def _close(got, want, where: str) -> None:
 
 
 def test_outputs_equal_the_recorded_ones(encoder, videos):
+    encoder, stem = encoder
     stamp = _weights_stamp()
     results, arrays = {}, {}
     for name, path in videos.items():
@@ -100,15 +106,15 @@ def test_outputs_equal_the_recorded_ones(encoder, videos):
         arrays.update(more)
     if RECORD:
         GOLDEN.mkdir(exist_ok=True)
-        (GOLDEN / "fast.json").write_text(json.dumps({"weights": stamp, "results": results},
+        (GOLDEN / f"{stem}.json").write_text(json.dumps({"weights": stamp, "results": results},
                                                      indent=1))
-        np.savez_compressed(GOLDEN / "fast.npz", **arrays)
+        np.savez_compressed(GOLDEN / f"{stem}.npz", **arrays)
         pytest.skip("golden outputs recorded")
-    recorded = json.loads((GOLDEN / "fast.json").read_text())
+    recorded = json.loads((GOLDEN / f"{stem}.json").read_text())
     assert recorded["weights"] == stamp, "the fast weights changed: re-record (see docstring)"
     for name in results:  # the shared videos only where ../shared is present
         _close(results[name], recorded["results"][name], name)
-    with np.load(GOLDEN / "fast.npz") as want:
+    with np.load(GOLDEN / f"{stem}.npz") as want:
         names = [k for k in want.files if k.split(".")[0] in results]
         assert sorted(arrays) == sorted(names)
         for key in names:

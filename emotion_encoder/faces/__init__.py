@@ -1,6 +1,7 @@
 """Faces: model files, detectors (BlazeFace, MTCNN), dominant- and multi-face tracking, crops."""
 
 from emotion_encoder.faces.ahead import DetectorPool, keyframe_detections
+from emotion_encoder.faces.blazeface_litert import LiteRTBlazeFace
 from emotion_encoder.faces.detectors import (BlazeFaceDetector, Detector, FaceDetection,
                                              MTCNNDetector, box_iou, make_detector)
 from emotion_encoder.faces.multi_tracking import (FaceFrame, MultiFaceTracker, MultiTrackedFrame,
@@ -10,7 +11,7 @@ from emotion_encoder.faces.tracking import (DominantFaceTracker, FaceCrop, Track
                                             crop_face, iter_face_crops, square_box)
 
 __all__ = ["BlazeFaceDetector", "Detector", "DetectorPool", "DominantFaceTracker", "FaceCrop",
-           "FaceDetection", "FaceFrame", "MTCNNDetector", "MultiFaceTracker",
+           "FaceDetection", "FaceFrame", "LiteRTBlazeFace", "MTCNNDetector", "MultiFaceTracker",
            "MultiTrackedFrame", "TrackedFace", "TrackedFrame", "box_iou", "cache_dir",
            "crop_face", "fetch_models", "iter_face_crops", "iter_multi_face_crops",
            "keyframe_detections", "make_detector", "model_path", "model_status", "square_box"]
