@@ -34,7 +34,7 @@ from emotion_encoder.models.preprocessor import fit_crop
 from emotion_encoder.sampling import fixed_interval_indices
 from emotion_encoder.video import iter_frames, probe_video
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: "blazeface" runs on LiteRT (boxes within a pixel of version 1's)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ and the encoder's result on a real labelled clip."""
 from __future__ import annotations
 
 import glob
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +110,16 @@ def test_encoder_reads_a_real_clip_alike_on_both_runtimes(face_models):
         assert max(abs(a.probs[k] - b.probs[k]) for k in a.probs) < 0.05
         box = lambda c: [getattr(c.face, k) for k in ("x0", "y0", "x1", "y1")]  # noqa: E731
         assert np.abs(np.subtract(box(a), box(b))).max() <= 3
+
+
+def test_the_default_detector_never_loads_mediapipe(face_models):
+    """The start-up it saves: the default path imports neither mediapipe nor TensorFlow."""
+    code = ("import sys\n"
+            "from skimage import data\n"
+            "from emotion_encoder.faces import make_detector\n"
+            "with make_detector() as det:\n"
+            "    faces = det.detect(data.astronaut())\n"
+            "print(len(faces), 'mediapipe' in sys.modules, 'tensorflow' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["1", "False", "False"]

@@ -59,6 +59,12 @@ def test_light_imports_load_no_tensorflow_or_mediapipe(statement):
     assert not HEAVY & _imported_after(statement)
 
 
+def test_the_command_line_help_loads_no_heavy_package():
+    """``--help``, ``info`` and the other commands that read no video start in ~0.4 s:
+    the parser loads neither the network's nor the video's packages (moviepy: 0.3-0.7 s)."""
+    assert not (HEAVY | {"moviepy", "pyarrow"}) & _imported_after("import emotion_encoder.cli")
+
+
 def test_aligning_a_saved_track_loads_no_tensorflow(tmp_path):
     """A dubbing pipeline that only aligns ``embed`` files needs numpy, not the network."""
     statement = f"""

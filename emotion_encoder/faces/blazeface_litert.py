@@ -4,9 +4,9 @@ The same ``.tflite`` files and the same post-processing as the mediapipe Tasks
 ``FaceDetector`` (letterboxed input in [-1, 1], SSD anchors, sigmoid scores, weighted
 non-maximum suppression, integer pixel boxes), without its graph runtime: it starts in
 ~30 ms instead of ~0.9 s (importing mediapipe and building the Tasks graph) and spends
-~0.5 ms less per frame. Its boxes equal the Tasks detector's to a pixel on 97% of faces
-of the shared videos (``tests/test_blazeface_litert.py``; the rest within 3 px, scores
-within 0.01: the two runtimes' float arithmetic differs).
+~0.9 ms less CPU per frame. Its boxes equal the Tasks detector's to a pixel on 98% of the
+faces of the shared videos (``tests/test_blazeface_litert.py``; the rest within 3 px,
+scores within 0.01: the two runtimes' float arithmetic differs).
 
 >>> detector = LiteRTBlazeFace("full")
 >>> detector.detect(np.zeros((360, 640, 3), np.uint8))

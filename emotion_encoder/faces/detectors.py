@@ -4,7 +4,7 @@
   models on the LiteRT interpreter (the default, "blazeface"): about 2 ms (short range)
   or 5 ms (full range) per frame on one CPU core, ready in ~30 ms.
 * :class:`BlazeFaceDetector` - the same models through the mediapipe 1.x Tasks API (the
-  reference, "blazeface-mediapipe"): ~0.5 ms more per frame and ~0.9 s to start.
+  reference, "blazeface-mediapipe"): ~0.9 ms more CPU per frame and ~0.9 s to start.
 * :class:`MTCNNDetector` - MTCNN, the detector of the paper; about 0.2-0.5 s per frame.
 
 >>> with make_detector("blazeface") as detector:                # doctest: +SKIP

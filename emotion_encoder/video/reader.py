@@ -20,8 +20,6 @@ from dataclasses import asdict, dataclass
 from typing import Iterator
 
 import numpy as np
-from moviepy.config import FFMPEG_BINARY
-from moviepy.video.io.ffmpeg_reader import FFmpegInfosParser
 
 from emotion_encoder.errors import EmotionEncoderError, VideoError
 
@@ -56,6 +54,14 @@ def _check_file(path: str) -> None:
         raise VideoError(path, "is a directory, not a video file")
     if os.path.getsize(path) == 0:
         raise VideoError(path, "file is empty")
+
+
+def ffmpeg_binary() -> str:
+    """moviepy's ffmpeg (imported on first use: moviepy loads its whole package, 0.3-0.7 s,
+    which commands that read no video, ``--help`` among them, do not pay)."""
+    from moviepy.config import FFMPEG_BINARY
+
+    return FFMPEG_BINARY
 
 
 def _ffmpeg_input(path: str) -> str:
@@ -104,7 +110,9 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     """
     path = os.fspath(path)
     _check_file(path)
-    cmd = [FFMPEG_BINARY, "-hide_banner", "-nostdin", "-i", _ffmpeg_input(path),
+    from moviepy.video.io.ffmpeg_reader import FFmpegInfosParser
+
+    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-i", _ffmpeg_input(path),
            "-map", "0:v:0", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_S)
@@ -191,7 +199,7 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None,
     filters = [f"fps={fps}:eof_action=pass"] if fps else []  # pass: a 1-frame video keeps it
     if (width, height) != (info.width, info.height):
         filters.append(f"scale={width}:{height}:flags=area")
-    cmd = [FFMPEG_BINARY, "-hide_banner", "-nostdin", "-loglevel", "error"]
+    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error"]
     cmd += ["-ss", f"{start:.6f}"] if start > 0 else []
     cmd += ["-i", _ffmpeg_input(info.path), "-map", "0:v:0", "-an", "-sn"]
     cmd += ["-t", f"{end - start:.6f}"] if end is not None else []
@@ -241,7 +249,7 @@ def frame_times(path: str | os.PathLike, fps: float | None = None,
     info = probe_video(path)
     filters = ([f"fps={fps}"] if fps and by == "filter" else []) + ["scale=16:16"]
     rate = ["-r", f"{fps}"] if fps and by == "rate" else []
-    cmd = [FFMPEG_BINARY, "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
+    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
            _ffmpeg_input(info.path), "-map", "0:v:0", "-an", "-sn", "-vf", ",".join(filters),
            *rate, "-f", "image2pipe", "-c:v", "rawvideo", "-pix_fmt", "gray", "-"]
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
