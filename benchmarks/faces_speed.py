@@ -29,8 +29,9 @@ from emotion_encoder.faces import box_iou
 VIDEOS = sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "videos")
                 .glob("*.mp4"))
 SETTINGS = tuple((detector, every, threads) for detector, every in (
-    ("blazeface-mediapipe", 1), ("blazeface-mediapipe", 2), ("blazeface", 1), ("blazeface", 2), ("blazeface", 3), ("blazeface", 4),
-    ("blazeface", 8), ("blazeface-short", 2), ("blazeface-short", 4)) for threads in (1, 2))
+    ("blazeface-mediapipe", 1), ("blazeface-mediapipe", 2),
+    ("blazeface", 1), ("blazeface", 2), ("blazeface", 3), ("blazeface", 4), ("blazeface", 8),
+    ("blazeface-short", 2), ("blazeface-short", 4)) for threads in (1, 2))
 
 
 def measure(detector: str, every: int, threads: int) -> dict:
