@@ -12,9 +12,9 @@ import pytest
 
 from emotion_encoder.errors import EmotionEncoderError, ModelFileError
 from emotion_encoder.faces import (BlazeFaceDetector, DominantFaceTracker, FaceDetection,
-                                   LiteRTBlazeFace, MTCNNDetector, box_iou, cache_dir, crop_face, fetch_models,
-                                   iter_face_crops, make_detector, model_path, model_status,
-                                   square_box)
+                                   LiteRTBlazeFace, MTCNNDetector, box_iou, cache_dir,
+                                   crop_face, fetch_models, iter_face_crops, make_detector,
+                                   model_path, model_status, square_box)
 from emotion_encoder.faces.model_files import MODELS
 from emotion_encoder.video import iter_frames
 from synthetic import ASTRONAUT_FACE, face_frames, write_face_video

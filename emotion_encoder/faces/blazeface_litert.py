@@ -96,8 +96,10 @@ class LiteRTBlazeFace(_Closing):
         from ai_edge_litert.interpreter import Interpreter
 
         if model not in LAYOUTS:
-            raise EmotionEncoderError(f"unknown BlazeFace model {model!r}; choose 'short' or 'full'")
-        path = os.fspath(model_path) if model_path is not None else str(find_model(MODEL_FILES[model]))
+            raise EmotionEncoderError(
+                f"unknown BlazeFace model {model!r}; choose 'short' or 'full'")
+        path = os.fspath(model_path) if model_path is not None else \
+            str(find_model(MODEL_FILES[model]))
         if not os.path.isfile(path):
             raise ModelFileError(f"{path}: BlazeFace model file not found")
         side, strides, per_cell = LAYOUTS[model]
@@ -116,7 +118,8 @@ class LiteRTBlazeFace(_Closing):
                 f"{path}: not a usable BlazeFace model (input {tuple(inp['shape'])} and "
                 f"boxes {tuple(boxes_out['shape'])}; {model} range needs (1, {side}, {side}, "
                 f"3) and (1, {len(self.anchors)}, 16))")
-        self._input, self._boxes, self._scores = inp["index"], boxes_out["index"], scores_out["index"]
+        self._input = inp["index"]
+        self._boxes, self._scores = boxes_out["index"], scores_out["index"]
         self.side = side
         self.model, self.model_path = model, path
         self.min_score, self.min_suppression = min_score, min_suppression
