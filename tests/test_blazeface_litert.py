@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotion_encoder.faces import (BlazeFaceDetector, LiteRTBlazeFace, make_detector)
+from emotion_encoder.faces import BlazeFaceDetector, LiteRTBlazeFace, box_iou, make_detector
 from emotion_encoder.faces.blazeface_litert import ssd_anchors, weighted_nms
 from emotion_encoder.video.reader import iter_frames
 
@@ -53,26 +53,33 @@ def _frames(face_video, astronaut_image) -> list[np.ndarray]:
     return frames
 
 
+def _matched(faces, others, min_score: float) -> list[tuple]:
+    """Each face of ``faces`` scoring >= ``min_score`` with its best match in ``others``
+    (a face near the 0.5 threshold may be kept by one runtime only: scores differ ~0.01)."""
+    pairs = []
+    for face in faces:
+        if face.score >= min_score:
+            best = max(others, key=lambda o: box_iou(face.box, o.box), default=None)
+            pairs.append((face, best))
+    return pairs
+
+
 @pytest.mark.parametrize("model", ["full", "short"])
 def test_same_faces_as_mediapipe_tasks(face_models, face_video, astronaut_image, model):
     """Frame by frame, the LiteRT runner finds the faces mediapipe's runtime finds, with
     the same integer boxes to a pixel (a few float differences move one box by more)."""
     frames = _frames(face_video, astronaut_image)
-    worst, within_one, faces = [], 0, 0
+    gaps = []
     with LiteRTBlazeFace(model) as ours, BlazeFaceDetector(model) as tasks:
         for frame in frames:
             a, b = tasks.detect(frame), ours.detect(frame)
-            assert len(a) == len(b)
-            for fa, fb in zip(a, b):
-                gap = float(np.abs(np.subtract(fa.box, fb.box)).max())
-                worst.append(gap)
-                within_one += gap <= 1
-                faces += 1
-                assert abs(fa.score - fb.score) < 0.02
-                assert all(v == int(v) for v in fb.box)
-    assert faces >= 20
-    assert within_one / faces >= 0.9, sorted(worst)[-10:]
-    assert max(worst) <= 4
+            assert all(v == int(v) for f in b for v in f.box)
+            for x, y in _matched(a, b, 0.6) + _matched(b, a, 0.6):
+                assert y is not None and abs(x.score - y.score) < 0.02
+                gaps.append(float(np.abs(np.subtract(x.box, y.box)).max()))
+    assert len(gaps) >= 40
+    assert np.mean(np.array(gaps) <= 1) >= 0.9, sorted(gaps)[-10:]
+    assert max(gaps) <= 4
 
 
 def test_finds_tight_crops_through_padded_retry(face_models, astronaut_image):
