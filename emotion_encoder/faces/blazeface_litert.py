@@ -24,8 +24,7 @@ import cv2
 import numpy as np
 
 from emotion_encoder.errors import EmotionEncoderError, ModelFileError
-from emotion_encoder.faces.detectors import FaceDetection, _Closing
-from emotion_encoder.faces.model_files import model_path as find_model
+from emotion_encoder.faces.detectors import FaceDetection, _Closing, blazeface_file
 from emotion_encoder.video.source import as_rgb_uint8
 
 # Anchor layout of each model (mediapipe's face_detection_{short,full}_range graphs):
@@ -34,7 +33,6 @@ LAYOUTS = {
     "short": (128, (8, 16, 16, 16), (2, 6)),
     "full": (192, (4,), (1,)),
 }
-MODEL_FILES = {"short": "blazeface_short", "full": "blazeface_full"}
 
 
 def ssd_anchors(side: int, strides: tuple[int, ...], per_cell: tuple[int, ...]) -> np.ndarray:
@@ -95,13 +93,7 @@ class LiteRTBlazeFace(_Closing):
                  model_path: str | os.PathLike | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
-        if model not in LAYOUTS:
-            raise EmotionEncoderError(
-                f"unknown BlazeFace model {model!r}; choose 'short' or 'full'")
-        path = os.fspath(model_path) if model_path is not None else \
-            str(find_model(MODEL_FILES[model]))
-        if not os.path.isfile(path):
-            raise ModelFileError(f"{path}: BlazeFace model file not found")
+        path = blazeface_file(model, model_path)
         side, strides, per_cell = LAYOUTS[model]
         self.anchors = ssd_anchors(side, strides, per_cell)
         try:

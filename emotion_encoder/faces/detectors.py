@@ -145,6 +145,26 @@ def _last_line(log: IO[bytes]) -> str:
     return next((line for line in reversed(lines) if line), "no details")
 
 
+BLAZEFACE_MODELS = {"short": "blazeface_short", "full": "blazeface_full"}
+
+
+def blazeface_file(model: str, model_path: str | os.PathLike | None = None) -> str:
+    """The ``.tflite`` file of BlazeFace ``model`` ("short" or "full"): ``model_path`` if
+    given, else the cached one (fetched if needed); for both runtimes.
+
+    >>> blazeface_file("medium")
+    Traceback (most recent call last):
+    emotion_encoder.errors.EmotionEncoderError: unknown BlazeFace model 'medium'; choose 'short' or 'full'
+    """
+    if model not in BLAZEFACE_MODELS:
+        raise EmotionEncoderError(f"unknown BlazeFace model {model!r}; choose 'short' or 'full'")
+    path = os.fspath(model_path) if model_path is not None else \
+        str(find_model(BLAZEFACE_MODELS[model]))
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{path}: BlazeFace model file not found")
+    return path
+
+
 @contextlib.contextmanager
 def mediapipe_without_tensorflow() -> Iterator[None]:
     """Import MediaPipe without TensorFlow: its tasks import
@@ -189,15 +209,9 @@ class BlazeFaceDetector(_Closing):
     0.92
     """
 
-    MODELS = {"short": "blazeface_short", "full": "blazeface_full"}
-
     def __init__(self, model: str = "full", min_score: float = 0.5,
                  model_path: str | os.PathLike | None = None):
-        if model not in self.MODELS:
-            raise EmotionEncoderError(f"unknown BlazeFace model {model!r}; choose 'short' or 'full'")
-        path = os.fspath(model_path) if model_path is not None else str(find_model(self.MODELS[model]))
-        if not os.path.isfile(path):
-            raise ModelFileError(f"{path}: BlazeFace model file not found")
+        path = blazeface_file(model, model_path)
         with mediapipe_without_tensorflow():
             import mediapipe as mp
             from mediapipe.tasks.python import vision
