@@ -2,7 +2,8 @@
 
 A BlazeFace instance (on LiteRT or on mediapipe's runtime) runs its native graph on a
 worker thread of its own, with the GIL released, so two instances detect two frames at
-once (1.5-1.7x the frames/s of one on this 2-core CPU, ``benchmarks/faces_speed.py``). :class:`DetectorPool` holds such instances; :func:`keyframe_detections`
+once (1.5-1.7x the frames/s of one on this 2-core CPU, ``benchmarks/faces_speed.py``).
+:class:`DetectorPool` holds such instances; :func:`keyframe_detections`
 submits each keyframe to it as it arrives and hands the frames on in order, each keyframe
 with its faces, keeping at most ``ahead`` keyframes in flight (memory stays bounded). The
 faces are the same as one detector's, frame for frame: only when they are computed moves.
