@@ -14,7 +14,7 @@ from moviepy.config import FFMPEG_BINARY
 
 from emotion_encoder.errors import EmotionEncoderError, VideoError
 from emotion_encoder.video import VideoInfo, iter_frames, open_source, probe_video
-from emotion_encoder.video.reader import ffmpeg_reason, scaled_size
+from emotion_encoder.video.reader import ffmpeg_reason, parse_header, scaled_size
 from emotion_encoder.video.source import as_rgb_uint8, subsample
 from synthetic import face_frames, write_video
 
@@ -83,6 +83,81 @@ def test_probe_reports_rotated_size(tmp_path, face_video):
     assert (info.width, info.height) == (240, 320)
     _, frame = next(iter_frames(rotated))
     assert frame.shape == (320, 240, 3)
+
+
+LAVFI_CLIPS = [  # (file name, ffmpeg output options): containers, codecs, exact and NTSC rates
+    ("ntsc.mp4", ["-r", "30000/1001"]), ("film.webm", ["-r", "24000/1001", "-c:v", "libvpx-vp9"]),
+    ("mjpeg.avi", ["-r", "15", "-c:v", "mjpeg"]), ("anim.gif", ["-r", "12"]),
+    ("mpeg4.mkv", ["-r", "25", "-c:v", "mpeg4"]), ("fast.mp4", ["-r", "60", "-s", "1280x720"]),
+    ("stream.ts", ["-r", "25", "-f", "mpegts"]), ("flash.flv", ["-r", "25", "-c:v", "libx264"]),
+]
+
+
+@pytest.mark.parametrize("name, options", LAVFI_CLIPS, ids=[n for n, _ in LAVFI_CLIPS])
+def test_probe_reads_what_moviepys_parser_reads(tmp_path, name, options):
+    """Our header parser (no moviepy import on the way to a video) and moviepy's
+    FFmpegInfosParser agree on size, frame rate and duration of the same ffmpeg log."""
+    from moviepy.video.io.ffmpeg_reader import FFmpegInfosParser
+
+    path = tmp_path / name
+    subprocess.run([FFMPEG_BINARY, "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=320x240:rate=30", "-t", "1.5", *options, str(path)], check=True)
+    log = subprocess.run([FFMPEG_BINARY, "-hide_banner", "-i", str(path)],
+                         capture_output=True, text=True).stderr
+    theirs = FFmpegInfosParser(log, str(path)).parse()
+    ours = parse_header(log)
+    assert (ours["width"], ours["height"]) == tuple(theirs["video_size"])
+    assert ours["fps"] == theirs["video_fps"] and ours["duration"] == theirs["duration"]
+    info = probe_video(path)
+    assert (info.width, info.height, info.fps, info.duration) == \
+        (*theirs["video_size"], theirs["video_fps"], theirs["duration"])
+
+
+def test_an_image_named_like_a_video_is_not_a_video(tmp_path):
+    path = tmp_path / "still.mp4"
+    subprocess.run([FFMPEG_BINARY, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48",
+                    "-frames:v", "1", "-f", "image2", "-c:v", "png", str(path)], check=True)
+    with pytest.raises(VideoError) as exc:
+        probe_video(path)
+    assert_one_line_video_error(exc, path, "no duration")
+
+
+def test_probing_and_reading_import_no_moviepy(face_video):
+    """moviepy loads its whole package (0.3-0.7 s): reading a video must not pay it."""
+    code = ("import sys; from emotion_encoder.video import probe_video, iter_frames; "
+            f"info = probe_video({str(face_video[0])!r}); "
+            f"n = sum(1 for _ in iter_frames({str(face_video[0])!r}, fps=5)); "
+            "print(info.width, n, 'moviepy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    width, frames, imported = out.stdout.split()
+    assert int(width) > 0 and int(frames) > 0 and imported == "False"
+
+
+HEADER = ("Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'a.mp4':\n  Metadata:\n    encoder : Lavf61\n"
+          "  Duration: 00:00:10.02, start: 0.000000, bitrate: 1019 kb/s\n"
+          "  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, "
+          "bt709, progressive), 640x360 [SAR 1:1 DAR 16:9], 880 kb/s, 29.97 fps, 29.97 tbr, "
+          "30k tbn (default)\n      Side data:\n        displaymatrix: rotation of -90.00 "
+          "degrees\n  Stream #0:1[0x2](und): Audio: aac (LC), 44100 Hz, stereo, fltp\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(cut=st.integers(0, len(HEADER)), insert=st.text(max_size=20),
+       at=st.integers(0, len(HEADER)))
+def test_parse_header_never_raises(cut, insert, at):
+    """Cut and spliced logs give None, {} or finite numbers, never an exception."""
+    text = (HEADER[:cut] + HEADER[cut + 15:])
+    text = text[:at] + insert + text[at:]
+    meta = parse_header(text)
+    assert meta is None or meta == {} or (
+        meta["width"] >= 0 and meta["height"] >= 0 and meta["fps"] >= 0
+        and (meta["duration"] is None or meta["duration"] >= 0))
+
+
+def test_parse_header_of_a_full_log():
+    meta = parse_header(HEADER)
+    assert meta == {"width": 640, "height": 360, "fps": 30000 / 1001, "duration": 10.02,
+                    "rotation": -90.0}
 
 
 # -- streaming ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
@@ -57,11 +58,18 @@ def _check_file(path: str) -> None:
 
 
 def ffmpeg_binary() -> str:
-    """moviepy's ffmpeg (imported on first use: moviepy loads its whole package, 0.3-0.7 s,
-    which commands that read no video, ``--help`` among them, do not pay)."""
-    from moviepy.config import FFMPEG_BINARY
+    """moviepy's ffmpeg, found as moviepy finds it: ``$FFMPEG_BINARY`` if set (a path, or
+    ``auto-detect`` for the one on ``PATH``), else the binary of imageio-ffmpeg (moviepy's
+    dependency). Without importing moviepy, which loads its whole package (0.3-0.7 s) and
+    which a command that reads a video need not pay."""
+    choice = os.environ.get("FFMPEG_BINARY", "ffmpeg-imageio")
+    if choice == "ffmpeg-imageio":
+        import imageio_ffmpeg
 
-    return FFMPEG_BINARY
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    if choice == "auto-detect":
+        return shutil.which("ffmpeg") or "ffmpeg"
+    return choice
 
 
 def _ffmpeg_input(path: str) -> str:
@@ -87,7 +95,7 @@ def ffmpeg_reason(stderr: str) -> str:
 
 
 def _input_header(stderr: str) -> str:
-    """The part of ffmpeg's log that describes the input (FFmpegInfosParser's diet)."""
+    """The part of ffmpeg's log that describes the input (up to its output or mapping)."""
     kept = []
     for line in stderr.splitlines():
         if line.startswith(("Output #", "Stream mapping:")):
@@ -95,6 +103,54 @@ def _input_header(stderr: str) -> str:
         if line.strip():
             kept.append(line)
     return "\n".join(kept)
+
+
+_DURATION = re.compile(r"^\s+Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.M)
+_VIDEO_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: Video: (.*)$", re.M)
+_SIZE = re.compile(r" (\d+)x(\d+)(?:[,\s]|$)")
+_RATE = re.compile(r" (\d+(?:\.\d+)?)(k?) (fps|tbr)\b")
+_ROTATE_TAG = re.compile(r"^\s+rotate\s*:\s*(-?[\d.]+)", re.M)
+
+
+def parse_header(header: str) -> dict[str, float | None] | None:
+    """What ffmpeg's log says of an input's first video stream: ``width``, ``height`` (as
+    stored), ``fps`` (from "fps", else "tbr"; 23.98 and the like made exact, 24000/1001,
+    as moviepy does), ``duration`` (``None`` when the log has none) and ``rotation``
+    (degrees, 0 when none). ``None`` when the log names no input; ``{}`` when the input
+    has no video stream.
+
+    >>> log = ("Input #0, mov,mp4, from 'a.mp4':\\n  Duration: 00:01:02.50, start: 0.0\\n"
+    ...        "  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), "
+    ...        "yuv420p, 640x360 [SAR 1:1 DAR 16:9], 29.97 fps, 29.97 tbr (default)\\n"
+    ...        "      Side data:\\n        displaymatrix: rotation of -90.00 degrees")
+    >>> info = parse_header(log)
+    >>> info["width"], info["height"], round(info["fps"], 5), info["duration"], info["rotation"]
+    (640, 360, 29.97003, 62.5, -90.0)
+    >>> parse_header("Input #0, wav, from 'a.wav':\\n  Stream #0:0: Audio: pcm_s16le")
+    {}
+    >>> parse_header("") is None
+    True
+    """
+    if not re.search(r"^Input #0\b", header, re.M):
+        return None
+    stream = _VIDEO_STREAM.search(header)
+    if stream is None:
+        return {}
+    line = stream.group(1)
+    size = _SIZE.search(" " + line)
+    rates = {kind: float(value) * (1000 if k else 1)
+             for value, k, kind in _RATE.findall(line)}
+    fps = rates.get("fps") or rates.get("tbr") or 0.0
+    for x in (23, 24, 25, 30, 50):
+        if fps != x and abs(fps - x * 1000 / 1001) < 0.01:
+            fps = x * 1000 / 1001
+    duration = _DURATION.search(header)
+    rotation = _ROTATION.search(header) or _ROTATE_TAG.search(header)
+    return {"width": int(size.group(1)) if size else 0,
+            "height": int(size.group(2)) if size else 0, "fps": fps,
+            "duration": (int(duration.group(1)) * 3600 + int(duration.group(2)) * 60
+                         + float(duration.group(3))) if duration else None,
+            "rotation": float(rotation.group(1)) if rotation else 0.0}
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
@@ -110,8 +166,6 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     """
     path = os.fspath(path)
     _check_file(path)
-    from moviepy.video.io.ffmpeg_reader import FFmpegInfosParser
-
     cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-i", _ffmpeg_input(path),
            "-map", "0:v:0", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
     try:
@@ -119,29 +173,23 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     except subprocess.TimeoutExpired:
         raise VideoError(path, f"ffmpeg took over {PROBE_TIMEOUT_S:.0f} s to read the header") from None
     stderr = proc.stderr.decode("utf-8", "replace")
-    try:
-        meta = FFmpegInfosParser(_input_header(stderr), path).parse()
-    except Exception:  # the parser trips over logs of files ffmpeg cannot open
-        meta = {"video_found": False, "inputs": []}
-    if not meta["inputs"]:
+    meta = parse_header(_input_header(stderr))
+    if meta is None:
         raise VideoError(path, f"not a readable video (ffmpeg: {ffmpeg_reason(stderr)})")
-    if not meta["video_found"]:
+    if not meta:
         raise VideoError(path, "no video stream (audio or data only)")
+    if meta["duration"] is None:  # an image, a raw stream: as moviepy, not a video
+        raise VideoError(path, "not a readable video (ffmpeg reports no duration)")
     if not proc.stdout:
         raise VideoError(path, f"no decodable video frames (ffmpeg: {ffmpeg_reason(stderr)})")
-    width, height = meta["video_size"]
-    rotation = meta.get("video_rotation")
-    match = _ROTATION.search(stderr)
-    if rotation is None and match:
-        rotation = float(match.group(1))
-    if rotation is not None and round(abs(float(rotation))) % 180 == 90:
+    width, height = meta["width"], meta["height"]
+    if round(abs(meta["rotation"])) % 180 == 90:
         width, height = height, width
-    fps = float(meta.get("video_fps") or 0.0)
+    fps = meta["fps"]
     if fps <= 0:
         raise VideoError(path, "video stream has no frame rate")
-    duration = float(meta.get("duration") or 0.0)
-    n_frames = max(1, round(duration * fps))
-    duration = duration if duration > 0 else n_frames / fps
+    n_frames = max(1, round(meta["duration"] * fps))
+    duration = meta["duration"] if meta["duration"] > 0 else n_frames / fps
     return VideoInfo(path, fps, duration, n_frames, int(width), int(height))
 
 
