@@ -99,6 +99,22 @@ def test_per_stage_temporal_kernels():
         ResNet3DBackbone(**TINY, temporal_kernel=(1, 3))
 
 
+@pytest.mark.parametrize("layout, stem_frames", [(MIXED, 8), ({}, 16)],
+                         ids=["per-frame-stages-1-2", "temporal-kernels-everywhere"])
+def test_export_twin_computes_no_frame_that_is_dropped(layout, stem_frames):
+    """The LiteRT twin (``frame_convs``) skips the frames the first temporal stride drops
+    unused when every kernel before it is per-frame (default's layout: half the stem and
+    stage 1), and gives the same outputs with the same weights; with temporal kernels in
+    the way it computes every frame."""
+    plain = ResNet3DBackbone(**TINY, **layout)
+    twin = ResNet3DBackbone(**TINY, **layout, frame_convs=True)
+    twin.set_weights(plain.get_weights())
+    assert twin.get_layer("stem_conv").output.shape[1] == stem_frames
+    assert twin.output_shape == plain.output_shape
+    x = np.random.default_rng(1).normal(size=(2, 16, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(twin(x)), np.asarray(plain(x)), atol=1e-5)
+
+
 def test_get_config_round_trip():
     model = EmotionClassifier(ResNet3DBackbone(**TINY), use_convlstm=False, **HEAD)
     clone = EmotionClassifier.from_config(model.get_config())

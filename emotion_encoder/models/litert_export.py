@@ -16,7 +16,7 @@ only here, once per preset and weights.
 
 >>> path = export_litert("default", cache_dir())       # doctest: +SKIP
 >>> path.name                                           # doctest: +SKIP
-'default-3f1c0d2a9b8e7f60-b8-v4.tflite'
+'default-3f1c0d2a9b8e7f60-b8-v5.tflite'
 """
 
 from __future__ import annotations

@@ -148,10 +148,11 @@ def weights_path(preset: str) -> Path | None:
 LITERT_BATCH = 8
 """Clips per LiteRT invocation: the exported graph has a fixed batch (TFLite's builtins
 cannot lower the ConvLSTM's loop with a dynamic one); a shorter batch is zero-padded."""
-LITERT_GRAPH = 4
+LITERT_GRAPH = 5
 """The version of the exported graph's layout (3: every 3D convolution as a 2D one over
-stacked frames; 4: the same without mirror averaging inside, which the classifier does);
-part of its file name, so an older export is not reused."""
+stacked frames; 4: the same without mirror averaging inside, which the classifier does;
+5: no frame computed that a temporal stride drops unused, ``unused_frame_stride``); part
+of its file name, so an older export is not reused."""
 
 
 def litert_path(preset: str, cache: Path, quantized: bool = False) -> Path | None:

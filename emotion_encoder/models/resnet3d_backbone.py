@@ -33,7 +33,8 @@ class FrameConv3D(layers.Conv3D):
     same weights (in the same order) and outputs as Conv3D, and TFLite's fast CONV_2D
     instead of its CONV_3D (3.6x slower than Keras on the ``fast`` preset). Only the graph
     exported for LiteRT is built with it (``frame_convs=True``); the Keras weights files
-    keep plain Conv3D layers.
+    keep plain Conv3D layers. ``keep_every=k`` computes only every k-th output frame
+    (0, k, 2k, ...) of the same convolution: what a later temporal stride keeps.
 
     >>> import numpy as np
     >>> x = np.random.default_rng(0).normal(size=(2, 5, 9, 9, 3)).astype("float32")
@@ -46,10 +47,28 @@ class FrameConv3D(layers.Conv3D):
     True (2, 3, 5, 5, 4)
     True (2, 3, 9, 9, 4)
     True (2, 5, 5, 5, 4)
+    >>> c = FrameConv3D(4, (3, 3, 3), padding="same", use_bias=False, keep_every=2)
+    >>> _ = c(x); b = layers.Conv3D(4, (3, 3, 3), padding="same", use_bias=False)
+    >>> _ = b(x); b.set_weights(c.get_weights())
+    >>> bool(np.allclose(c(x), b(x)[:, ::2], atol=1e-5)), tuple(c(x).shape)
+    (True, (2, 3, 9, 9, 4))
     """
+
+    def __init__(self, *args, keep_every: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.keep_every = int(keep_every)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "keep_every": self.keep_every}
+
+    def compute_output_shape(self, input_shape):
+        batch, frames, *rest = super().compute_output_shape(input_shape)
+        return (batch, frames if frames is None else -(-frames // self.keep_every), *rest)
 
     def call(self, inputs):
         if self.use_bias or self.padding != "same" or any(d != 1 for d in self.dilation_rate):
+            if self.keep_every != 1:
+                raise ValueError("keep_every needs a bias-free, undilated 'same' convolution")
             return super().call(inputs)
         taps = self.kernel_size[0]
         step, *spatial = self.strides
@@ -58,6 +77,7 @@ class FrameConv3D(layers.Conv3D):
         pad = max((steps - 1) * step + taps - frames_in, 0)
         x = ops.pad(inputs, [(0, 0), (pad // 2, pad - pad // 2), (0, 0), (0, 0), (0, 0)]) \
             if pad else inputs
+        step, steps = step * self.keep_every, -(-steps // self.keep_every)
         last = (steps - 1) * step + 1
         x = ops.concatenate([x[:, t:t + last:step] for t in range(taps)], axis=-1) \
             if taps > 1 else x[:, :last:step]
@@ -71,15 +91,45 @@ class FrameConv3D(layers.Conv3D):
 
 
 def _conv(dims: int, filters: int, kernel: Sequence[int], strides: Sequence[int], name: str,
-          frame_convs: bool = False):
+          frame_convs: bool = False, keep_every: int = 1):
     """A bias-free convolution; ``kernel``/``strides`` are (t, h, w) and lose ``t`` in 2D;
-    with ``frame_convs`` a 3D kernel is a :class:`FrameConv3D`."""
+    with ``frame_convs`` a 3D kernel is a :class:`FrameConv3D` (``keep_every``: see it)."""
     if dims == 2:
         return layers.Conv2D(filters, tuple(kernel[1:]), tuple(strides[1:]), padding="same",
                              use_bias=False, kernel_initializer="he_normal", name=name)
-    conv = FrameConv3D if frame_convs else layers.Conv3D
-    return conv(filters, tuple(kernel), tuple(strides), padding="same",
-                use_bias=False, kernel_initializer="he_normal", name=name)
+    if frame_convs:
+        return FrameConv3D(filters, tuple(kernel), tuple(strides), padding="same",
+                           use_bias=False, kernel_initializer="he_normal", name=name,
+                           keep_every=keep_every)
+    return layers.Conv3D(filters, tuple(kernel), tuple(strides), padding="same",
+                         use_bias=False, kernel_initializer="he_normal", name=name)
+
+
+def unused_frame_stride(stem_kernel: Sequence[int], stage_kernels: Sequence[int],
+                        temporal_strides: Sequence[int], spatial_strides: Sequence[int],
+                        filters: Sequence[int], stem_filters: int) -> tuple[int, int]:
+    """``(stage, stride)`` when the first temporal stride of the network (``stride`` at the
+    first block of ``stage``) only drops frames that per-frame layers computed: every
+    convolution from the stem's output to it has a temporal kernel of 1, so the frames it
+    drops fed nothing else. The stem can then compute only the kept frames and the stage
+    run with a temporal stride of 1, with the same weights and outputs. ``(-1, 1)`` when
+    not (a temporal kernel in the way, or a block that would lose its projection).
+
+    >>> unused_frame_stride((3, 7, 7), [1, 1, 3, 1], [1, 2, 2, 1], [1, 2, 2, 2],
+    ...                     [32, 64, 128, 256], 32)                      # default's layout
+    (1, 2)
+    >>> unused_frame_stride((3, 3, 3), [3, 3, 3, 3], [1, 1, 2, 2], [1, 2, 2, 2],
+    ...                     [16, 32, 64, 128], 16)                       # fast's: none
+    (-1, 1)
+    """
+    for stage, (t_kernel, t_stride) in enumerate(zip(stage_kernels, temporal_strides)):
+        if t_kernel != 1:
+            return -1, 1
+        if t_stride != 1:
+            width_in = filters[stage - 1] if stage else stem_filters
+            keeps_projection = spatial_strides[stage] != 1 or width_in != filters[stage]
+            return (stage, t_stride) if keeps_projection else (-1, 1)
+    return -1, 1
 
 
 def basic_block(x, filters: int, strides: Sequence[int], temporal_kernel: int, dims: int,
@@ -118,7 +168,8 @@ class ResNet3DBackbone(keras.Model):
         num_frames, image_size, channels: the clip shape.
         dims: 3 for the video network, 2 for its still-image twin (weights inflate 2D->3D).
         frame_convs: build the 3D convolutions as :class:`FrameConv3D` (the exported
-            LiteRT graph; not saved in the config, weights load by order).
+            LiteRT graph; not saved in the config, weights load by order), computing no
+            frame that is dropped unused (:func:`unused_frame_stride`): the same outputs.
     """
 
     def __init__(
@@ -150,8 +201,12 @@ class ResNet3DBackbone(keras.Model):
             raise ValueError("temporal_kernel needs one entry per stage or a single int")
         shape = (num_frames, image_size, image_size, channels)
         inputs = keras.Input(shape=shape if dims == 3 else shape[1:], name="frames")
+        # the export computes no frame that a later temporal stride would drop unused
+        hoisted, hoisted_stride = unused_frame_stride(
+            stem_kernel, stage_kernels, stackwise_temporal_strides, stackwise_spatial_strides,
+            stackwise_num_filters, stem_filters) if frame_convs and dims == 3 else (-1, 1)
         x = _conv(dims, stem_filters, stem_kernel, (1, stem_spatial_stride, stem_spatial_stride),
-                  "stem_conv", frame_convs)(inputs)
+                  "stem_conv", frame_convs, keep_every=hoisted_stride)(inputs)
         x = layers.BatchNormalization(**_BN, name="stem_bn")(x)
         x = layers.ReLU(name="stem_relu")(x)
         if stem_pool:
@@ -161,6 +216,7 @@ class ResNet3DBackbone(keras.Model):
         for stage, (blocks, filters, s_stride, t_stride, t_kernel) in enumerate(zip(
                 stackwise_num_blocks, stackwise_num_filters,
                 stackwise_spatial_strides, stackwise_temporal_strides, stage_kernels)):
+            t_stride = 1 if stage == hoisted else t_stride
             for block in range(blocks):
                 strides = (t_stride, s_stride, s_stride) if block == 0 else (1, 1, 1)
                 x = basic_block(x, filters, strides, t_kernel, dims,
