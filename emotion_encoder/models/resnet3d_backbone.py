@@ -105,9 +105,9 @@ def _conv(dims: int, filters: int, kernel: Sequence[int], strides: Sequence[int]
                          use_bias=False, kernel_initializer="he_normal", name=name)
 
 
-def unused_frame_stride(stem_kernel: Sequence[int], stage_kernels: Sequence[int],
-                        temporal_strides: Sequence[int], spatial_strides: Sequence[int],
-                        filters: Sequence[int], stem_filters: int) -> tuple[int, int]:
+def unused_frame_stride(stage_kernels: Sequence[int], temporal_strides: Sequence[int],
+                        spatial_strides: Sequence[int], filters: Sequence[int],
+                        stem_filters: int) -> tuple[int, int]:
     """``(stage, stride)`` when the first temporal stride of the network (``stride`` at the
     first block of ``stage``) only drops frames that per-frame layers computed: every
     convolution from the stem's output to it has a temporal kernel of 1, so the frames it
@@ -115,10 +115,10 @@ def unused_frame_stride(stem_kernel: Sequence[int], stage_kernels: Sequence[int]
     run with a temporal stride of 1, with the same weights and outputs. ``(-1, 1)`` when
     not (a temporal kernel in the way, or a block that would lose its projection).
 
-    >>> unused_frame_stride((3, 7, 7), [1, 1, 3, 1], [1, 2, 2, 1], [1, 2, 2, 2],
+    >>> unused_frame_stride([1, 1, 3, 1], [1, 2, 2, 1], [1, 2, 2, 2],
     ...                     [32, 64, 128, 256], 32)                      # default's layout
     (1, 2)
-    >>> unused_frame_stride((3, 3, 3), [3, 3, 3, 3], [1, 1, 2, 2], [1, 2, 2, 2],
+    >>> unused_frame_stride([3, 3, 3, 3], [1, 1, 2, 2], [1, 2, 2, 2],
     ...                     [16, 32, 64, 128], 16)                       # fast's: none
     (-1, 1)
     """
@@ -203,7 +203,7 @@ class ResNet3DBackbone(keras.Model):
         inputs = keras.Input(shape=shape if dims == 3 else shape[1:], name="frames")
         # the export computes no frame that a later temporal stride would drop unused
         hoisted, hoisted_stride = unused_frame_stride(
-            stem_kernel, stage_kernels, stackwise_temporal_strides, stackwise_spatial_strides,
+            stage_kernels, stackwise_temporal_strides, stackwise_spatial_strides,
             stackwise_num_filters, stem_filters) if frame_convs and dims == 3 else (-1, 1)
         x = _conv(dims, stem_filters, stem_kernel, (1, stem_spatial_stride, stem_spatial_stride),
                   "stem_conv", frame_convs, keep_every=hoisted_stride)(inputs)

@@ -183,10 +183,12 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     if not proc.stdout:
         raise VideoError(path, f"no decodable video frames (ffmpeg: {ffmpeg_reason(stderr)})")
     width, height = meta["width"], meta["height"]
+    if not width or not height:
+        raise VideoError(path, "video stream has no frame size")
     if round(abs(meta["rotation"])) % 180 == 90:
         width, height = height, width
     fps = meta["fps"]
-    if fps <= 0:
+    if not 0 < fps < float("inf"):
         raise VideoError(path, "video stream has no frame rate")
     n_frames = max(1, round(meta["duration"] * fps))
     duration = meta["duration"] if meta["duration"] > 0 else n_frames / fps
