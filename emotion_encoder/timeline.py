@@ -504,7 +504,8 @@ class EmotionTrack:
         cover = valid & (s <= tt) & (tt < e)
         mid, half = 0.5 * (s + e), 0.5 * (e - s)
         if mode == "linear":
-            tent = np.clip(1.0 - np.abs(tt - mid) / np.where(half > 0, half, 1.0), 0.0, None)
+            with np.errstate(over="ignore"):  # a clip ~1e-308 s long: the tent is 0 anyway
+                tent = np.clip(1.0 - np.abs(tt - mid) / np.where(half > 0, half, 1.0), 0.0, None)
             w = np.where(cover, tent, 0.0)
             flat = cover.any(axis=1) & (w.sum(axis=1) == 0)  # t exactly on clip starts
             w[flat] = cover[flat]

@@ -144,6 +144,8 @@ def test_init_model_keeps_known_label_rows():
     assert init_model("default", "default", labels, zoom=1.0).preprocessor.zoom == 1.0
 
 
+@pytest.mark.slow
+@pytest.mark.training
 def test_finetune_v2c_labels_end_to_end_then_evaluate(v2c_set, tmp_path):
     run = tmp_path / "run"
     config = tmp_path / "ft.yaml"
@@ -234,6 +236,8 @@ def test_evaluate_errors_are_one_line(v2c_set, tmp_path):
     assert proc.returncode == 2 and "no sample has a label the model knows" in proc.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.training
 @pytest.mark.skipif(not CKPLUS.is_dir(), reason="needs ../shared/data/ckplus")
 def test_evaluate_shipped_model_on_ckplus(tmp_path):
     from emotion_encoder.evaluation import evaluate

@@ -239,6 +239,8 @@ def tiny_stills(sources: dict) -> dict:
     return {"init": None, "epochs": 1, "batch_size": 8, "sources": sources}
 
 
+@pytest.mark.slow
+@pytest.mark.training
 def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
     sources = write_three_sources(tmp_path)
     run_config(tmp_path / "mix.yaml", {"preset": "fast", "out": str(tmp_path / "run"),
@@ -265,6 +267,8 @@ def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
     assert encoder.weights_trained and encoder.labels[0] == "anger"
 
 
+@pytest.mark.slow
+@pytest.mark.training
 def test_ablation_trains_each_variant_and_scores_the_probes(tmp_path, face_models):
     sources = write_three_sources(tmp_path)
     proc = run_config(tmp_path / "ablation.yaml", {

@@ -98,6 +98,8 @@ def test_config_errors_name_the_file(tmp_path):
         read_config(bad)
 
 
+@pytest.mark.slow
+@pytest.mark.training
 def test_train_command_produces_a_loadable_model(tmp_path):
     rng = np.random.default_rng(0)
     for split in ("train", "validation", "test"):
