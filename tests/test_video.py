@@ -133,6 +133,14 @@ def test_probing_and_reading_import_no_moviepy(face_video):
     assert int(width) > 0 and int(frames) > 0 and imported == "False"
 
 
+def test_a_missing_ffmpeg_binary_is_one_clear_error(face_video, monkeypatch):
+    monkeypatch.setenv("FFMPEG_BINARY", "/no/such/ffmpeg")
+    with pytest.raises(EmotionEncoderError, match=r"^FFMPEG_BINARY=/no/such/ffmpeg: no such"):
+        probe_video(face_video[0])
+    monkeypatch.setenv("FFMPEG_BINARY", FFMPEG_BINARY)  # a path that exists is used as is
+    assert probe_video(face_video[0]).width > 0
+
+
 HEADER = ("Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'a.mp4':\n  Metadata:\n    encoder : Lavf61\n"
           "  Duration: 00:00:10.02, start: 0.000000, bitrate: 1019 kb/s\n"
           "  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, "

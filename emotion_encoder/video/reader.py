@@ -67,9 +67,11 @@ def ffmpeg_binary() -> str:
         import imageio_ffmpeg
 
         return imageio_ffmpeg.get_ffmpeg_exe()
-    if choice == "auto-detect":
-        return shutil.which("ffmpeg") or "ffmpeg"
-    return choice
+    found = shutil.which("ffmpeg" if choice == "auto-detect" else choice)
+    if found is None:
+        raise EmotionEncoderError(f"FFMPEG_BINARY={choice}: no such ffmpeg executable (unset "
+                                  "it to use the ffmpeg that comes with imageio-ffmpeg)")
+    return found
 
 
 def _ffmpeg_input(path: str) -> str:
