@@ -32,7 +32,7 @@ from emotion_encoder import __version__, _runtime
 from emotion_encoder.atomic import write_atomic
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.tagging import TagInputError, export_features, tag
-from emotion_encoder.video import probe_video
+from emotion_encoder.video import probe_file
 from v2c_bridge import (align, emotion_runs, read_subtitles, read_textgrid, read_words,
                         write_csv, write_intervals_npz, write_json, write_npz, write_srt,
                         write_textgrid, write_vtt)
@@ -92,7 +92,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
-    probe_video(args.video)  # a bad video fails before the model loads
+    probe_file(args.video)  # a bad video fails before the model loads
     frames = _encoder(args).frames(args.video, frame_fps=args.frame_fps or None, mode=args.mode,
                                    sampling=args.sampling)
     if args.labels == "v2c":
@@ -254,7 +254,7 @@ def _write_intervals(path: Path, fmt: str, intervals, labels, tiers=None) -> Non
 
 
 def _tracks(args: argparse.Namespace, faces: str):
-    probe_video(args.video)  # a bad video fails before the model loads
+    probe_file(args.video)  # a bad video fails before the model loads
     tracks = _encoder(args).track(args.video, faces=faces, smooth=args.smooth)
     _exit_code(args.video, bool(tracks.speaker.has_face.any()))  # says it; callers exit
     return tracks

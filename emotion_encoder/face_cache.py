@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
 
 from emotion_encoder.data.dataset import Dataset, Sample
@@ -32,7 +31,7 @@ from emotion_encoder.faces import DominantFaceTracker, iter_face_crops, make_det
 from emotion_encoder.faces.tracking import fill_gaps
 from emotion_encoder.models.preprocessor import fit_crop
 from emotion_encoder.sampling import fixed_interval_indices
-from emotion_encoder.video import iter_frames, probe_video
+from emotion_encoder.video import iter_frames, probe_video, read_still
 
 CACHE_VERSION = 2  # 2: "blazeface" runs on LiteRT (boxes within a pixel of version 1's)
 
@@ -175,10 +174,10 @@ class _TrackerFactory:
 def _crops(sample: Sample, settings: CropSettings, tracker) -> np.ndarray | None:
     """The sample's crops, or None when too few frames show a face."""
     if tracker is None:
-        frames = [_read_image(path) for path in sample.frames] if sample.video is None else \
+        frames = [read_still(path) for path in sample.frames] if sample.video is None else \
             [frame for _, frame in _video_frames(sample, settings)]
         return _shrink(np.stack([_to_model(f, settings) for f in frames]), settings)
-    frames = ((0.04 * i, _read_image(p)) for i, p in enumerate(sample.frames)) \
+    frames = ((0.04 * i, read_still(p)) for i, p in enumerate(sample.frames)) \
         if sample.video is None else _video_frames(sample, settings)
     found = list(iter_face_crops(frames, tracker, settings.image_size,
                                  settings.face_margin, settings.face_offset))
@@ -198,13 +197,6 @@ def _shrink(crops: np.ndarray, settings: CropSettings) -> np.ndarray:
 def _to_model(rgb: np.ndarray, settings: CropSettings) -> np.ndarray:
     """An RGB image's central ``1 / zoom`` resized to the model's side, grey when the model is."""
     return fit_crop(rgb, settings.image_size, settings.channels, settings.zoom)
-
-
-def _read_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileProblem(path, "not a readable image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def _video_frames(sample: Sample, settings: CropSettings) -> Iterator[tuple[float, np.ndarray]]:

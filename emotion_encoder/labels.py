@@ -19,9 +19,6 @@ CANONICAL_LABELS: tuple[str, ...] = (
 )
 """The seven labels of the shipped model, in output order."""
 
-OULU_LABELS: tuple[str, ...] = CANONICAL_LABELS[:6]
-"""The six basic emotions of Oulu-CASIA (no neutral)."""
-
 EXTRA_LABELS: tuple[str, ...] = ("contempt",)
 """Labels some datasets add (CK+ has contempt)."""
 

@@ -1,7 +1,7 @@
 """The one list of media file suffixes: what a folder scan, a glob or a dataset loader picks
 up as a video or an image (lower case, with the dot).
 
->>> ".mp4" in VIDEO_SUFFIXES, ".tiff" in IMAGE_SUFFIXES, is_video("Clip.MOV")
+>>> ".mp4" in VIDEO_SUFFIXES, is_video("Clip.MOV"), is_image("face.TIFF")
 (True, True, True)
 """
 

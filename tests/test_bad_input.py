@@ -51,6 +51,9 @@ def make_bad(kind: str, folder: Path, face: Path) -> str:
         path.mkdir()
     elif kind == "png-header":
         path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000)
+    elif kind == "broken-png":
+        path = folder / "face.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000)
     elif kind == "audio-only":
         path = folder / "speech.m4a"
         ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(path))
@@ -64,7 +67,8 @@ def make_bad(kind: str, folder: Path, face: Path) -> str:
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "text", "truncated", "folder",
-                                  "png-header", "audio-only", "symlink-loop", "url"])
+                                  "png-header", "broken-png", "audio-only", "symlink-loop",
+                                  "url"])
 def test_bad_input_is_one_line_naming_the_file(kind, face, tmp_path):
     video = make_bad(kind, tmp_path, face)
     out = tmp_path / "result.json"
@@ -122,6 +126,9 @@ ODD = {  # kind: (file name, ffmpeg options before -i, after -i)
     "mjpeg-avi": ("clip.avi", [], ["-c:v", "mjpeg", "-q:v", "4"]),
     "gif": ("clip.gif", [], ["-vf", "fps=10"]),
     "jpeg": ("still.jpg", [], ["-frames:v", "1"]),
+    "png": ("still.png", [], ["-frames:v", "1"]),
+    "tiff": ("still.tiff", [], ["-frames:v", "1"]),
+    "webp": ("still.webp", [], ["-frames:v", "1"]),
 }
 
 
@@ -141,8 +148,8 @@ def make_odd(kind: str, folder: Path, face: Path) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["no-face", "one-frame", "4k", "24px", "grey", "rotated",
-                                  "vfr", "120fps", "mjpeg-avi", "gif", "jpeg",
-                                  "non-ascii name"])
+                                  "vfr", "120fps", "mjpeg-avi", "gif", "jpeg", "png", "tiff",
+                                  "webp", "non-ascii name"])
 def test_odd_videos_are_read(kind, face, tmp_path):
     video = make_odd(kind, tmp_path, face)
     out = tmp_path / "result.json"
@@ -152,7 +159,8 @@ def test_odd_videos_are_read(kind, face, tmp_path):
     assert out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     if kind in ("no-face", "24px"):
         assert proc.returncode == 3  # no face can show: flagged, not an error
-    if kind in ("one-frame", "grey", "mjpeg-avi", "non-ascii name", "jpeg", "4k", "120fps"):
+    if kind in ("one-frame", "grey", "mjpeg-avi", "non-ascii name", "jpeg", "png", "tiff",
+                "webp", "4k", "120fps"):
         assert proc.returncode == 0, f"{kind}: the drawn face was not found"
 
 

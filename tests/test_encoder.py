@@ -10,7 +10,7 @@ import pytest
 from emotion_encoder import CANONICAL_LABELS, EmotionEncoder, EmotionEncoderError, VideoError
 from emotion_encoder.results import UNTRAINED_WARNING
 
-from synthetic import face_frames, write_face_video
+from synthetic import astronaut, face_frames, write_face_video
 
 SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 
@@ -119,6 +119,19 @@ def test_one_frame_video(encoder, tmp_path):
     write_face_video(path, seconds=0.04, fps=25)
     result = encoder.predict(path)
     assert len(result.clips) == 1 and result.clips[0].has_face
+
+
+@pytest.mark.parametrize("name", ["face.png", "face.tiff"])
+def test_a_still_image_reads_as_its_pixels(encoder, name, tmp_path):
+    import cv2
+
+    rgb = astronaut()
+    path = tmp_path / name
+    assert cv2.imwrite(str(path), rgb[:, :, ::-1].copy())
+    from_file, from_pixels = encoder.predict(path), encoder.predict(rgb[None], fps=25)
+    assert len(from_file.clips) == 1 and from_file.clips[0].has_face
+    assert from_file.duration == pytest.approx(0.04) and from_file.video_label == "happiness"
+    np.testing.assert_allclose(from_file.track.probs, from_pixels.track.probs, atol=1e-6)
 
 
 def test_missing_file_is_a_video_error(encoder, tmp_path):

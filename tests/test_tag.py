@@ -204,6 +204,20 @@ def test_expand_inputs_and_missing_input(folder, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_glob_takes_still_images_and_a_folder_scan_does_not(tmp_path):
+    from emotion_encoder.tagging import TagInputError, expand_inputs
+
+    stills = tmp_path / "stills"
+    stills.mkdir()
+    for name in ("b.PNG", "a.jpg", "notes.txt"):
+        (stills / name).write_bytes(b"x")
+    assert [p.name for p in expand_inputs([str(stills / "*")])] == ["a.jpg", "b.PNG"]
+    assert expand_inputs([stills / "b.PNG"]) == [stills / "b.PNG"]
+    with pytest.raises(TagInputError, match="no video file or image matches"):
+        expand_inputs([str(stills / "*.txt")])
+    assert expand_inputs([stills]) == []  # a folder of frames is not tagged frame by frame
+
+
 def test_output_that_is_a_file_is_one_line_and_left_alone(folder, tmp_path):
     """Issue 18's one failure of the bad-input panel: ``tag -o some_existing_file``."""
     existing = tmp_path / "notes.txt"

@@ -13,10 +13,11 @@ from hypothesis import given, settings, strategies as st
 from moviepy.config import FFMPEG_BINARY
 
 from emotion_encoder.errors import EmotionEncoderError, VideoError
-from emotion_encoder.video import VideoInfo, iter_frames, open_source, probe_video
+from emotion_encoder.video import (VideoInfo, iter_frames, open_source, probe_file, probe_video,
+                                   read_still)
 from emotion_encoder.video.reader import ffmpeg_reason, parse_header, scaled_size
 from emotion_encoder.video.source import as_rgb_uint8, subsample
-from synthetic import face_frames, write_video
+from synthetic import astronaut, face_frames, write_video
 
 
 def ffmpeg_children() -> list[int]:
@@ -410,3 +411,64 @@ def test_iter_frames_decodes_only_a_span(face_video):
         next(iter_frames(path, start=2.0, end=1.0))
     with pytest.raises(VideoError, match=r"no decodable video frames in 5-6 s"):
         list(iter_frames(path, start=5.0, end=6.0))
+
+
+def _still_cases() -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
+    """kind: (file name, what OpenCV writes (BGR, grey, 16-bit or BGRA), the RGB uint8
+    frame a reader must return), from a real photograph."""
+    rgb = astronaut()
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    grey = rgb[:, :, 1].copy()
+    deep = grey.astype(np.uint16) * 256 + 100  # 16 bits; OpenCV keeps the high byte
+    alpha = np.dstack([bgr, np.full(grey.shape, 90, np.uint8)])
+    return {"png": ("face.png", bgr, rgb), "tiff": ("face.tiff", bgr, rgb),
+            "bmp": ("face.BMP", bgr, rgb), "webp": ("face.webp", bgr, rgb),
+            "grey tiff": ("grey.tif", grey, np.dstack([grey] * 3)),
+            "16-bit png": ("deep.png", deep, np.dstack([grey] * 3)),
+            "rgba png": ("alpha.png", alpha, rgb)}
+
+
+@pytest.mark.parametrize("kind", list(_still_cases()))
+def test_a_still_image_is_a_one_frame_video_of_its_exact_pixels(kind, tmp_path):
+    import cv2
+
+    name, written, expected = _still_cases()[kind]
+    path = tmp_path / name
+    params = [cv2.IMWRITE_WEBP_QUALITY, 101] if kind == "webp" else []  # 101: lossless
+    assert cv2.imwrite(str(path), written, params)
+    info = probe_file(path)
+    h, w = expected.shape[:2]
+    assert (info.fps, info.duration, info.n_frames, info.width, info.height) == \
+        (25.0, 0.04, 1, w, h)
+    source = open_source(path, max_side=64)  # a still is kept whole
+    assert source.info == info
+    frames = list(source.frames(target_fps=10))
+    assert [t for t, _ in frames] == [0.0]
+    assert frames[0][1].dtype == np.uint8 and np.array_equal(frames[0][1], expected)
+
+
+def test_a_still_is_turned_by_its_exif_orientation(tmp_path):
+    from PIL import Image
+
+    rgb = astronaut()[:, 64:]  # 512 x 448: portrait and landscape differ
+    path = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    Image.fromarray(rgb).save(path, quality=95, exif=exif)
+    info = probe_file(path)
+    assert (info.width, info.height) == (512, 448)
+    frame = read_still(path)
+    upright = np.rot90(rgb, k=-1)
+    assert frame.shape == upright.shape
+    assert np.abs(frame.astype(int) - upright).mean() < 4  # JPEG loss only
+
+
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000,
+                                     b"not an image\n", b""])
+def test_a_broken_still_is_one_line_naming_it(content, tmp_path):
+    path = tmp_path / "face.png"
+    path.write_bytes(content)
+    with pytest.raises(VideoError) as exc:
+        open_source(path)
+    assert_one_line_video_error(exc, path, "file is empty" if not content else
+                                "not a readable image")

@@ -1,5 +1,5 @@
-"""What ``tag`` reads: files, folders (recursive) and globs expanded to video files, and
-the stable result file name of each video.
+"""What ``tag`` reads: files, folders (recursive) and globs expanded to video files (a glob
+also to still images, which are one-frame videos), and the stable result file name of each.
 
 >>> result_name("/data/clip one.mp4")
 'clip one.0743959c.json'
@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from emotion_encoder.media import is_video
+from emotion_encoder.media import is_image, is_video
 
 
 class TagInputError(Exception):
@@ -21,7 +21,8 @@ class TagInputError(Exception):
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given; folders searched recursively and globs expanded, for video files.
+    """Files as given; folders searched recursively for video files (not the images of a
+    folder of frames); globs expanded to video files and still images.
 
     Order is kept, duplicates dropped. An input that matches nothing raises
     :class:`TagInputError`.
@@ -37,9 +38,9 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
             matches = [path]
         elif glob.has_magic(text):
             matches = sorted(Path(p) for p in glob.glob(text, recursive=True)
-                             if Path(p).is_file() and is_video(p))
+                             if Path(p).is_file() and (is_video(p) or is_image(p)))
             if not matches:
-                raise TagInputError(f"{text}: no video file matches")
+                raise TagInputError(f"{text}: no video file or image matches")
         else:
             raise TagInputError(f"{text}: no such file or folder")
         found.extend(matches)

@@ -30,14 +30,14 @@ from emotion_encoder.errors import one_line
 from emotion_encoder.results import Analysis
 from emotion_encoder.tagging.index import RESULT_FORMAT
 from emotion_encoder.tagging.progress import Progress
-from emotion_encoder.video import probe_video
+from emotion_encoder.video import probe_file
 
 
 def analyze(encoder, video, sampling: str = "sliding",
             progress: Progress | None = None, **options: Any) -> Analysis:
     """:meth:`EmotionEncoder.analyze` with ``progress(fraction, message)`` reported as the
     fraction of the video's duration read; ``options`` as for ``predict``."""
-    duration = probe_video(video).duration if isinstance(video, (str, os.PathLike)) else 0.0
+    duration = probe_file(video).duration if isinstance(video, (str, os.PathLike)) else 0.0
 
     def report(frame) -> None:
         if progress is not None and duration > 0:

@@ -48,7 +48,8 @@ class VideoInfo:
         return asdict(self)
 
 
-def _check_file(path: str) -> None:
+def check_file(path: str) -> None:
+    """A one-line :class:`VideoError` if ``path`` is missing, a folder or empty."""
     if not os.path.exists(path):
         raise VideoError(path, "file not found")
     if os.path.isdir(path):
@@ -167,7 +168,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     emotion_encoder.errors.VideoError: missing.mp4: file not found
     """
     path = os.fspath(path)
-    _check_file(path)
+    check_file(path)
     cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-i", _ffmpeg_input(path),
            "-map", "0:v:0", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
     try:

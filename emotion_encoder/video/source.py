@@ -1,6 +1,7 @@
 """One interface over the three kinds of video the public API accepts.
 
-* a path to a video file (str or PathLike): frames are streamed by ffmpeg;
+* a path to a video file (str or PathLike): frames are streamed by ffmpeg; a still image
+  (JPEG, PNG, BMP, TIFF, WebP: :mod:`emotion_encoder.video.still`) is a one-frame video;
 * a numpy array of frames, ``(N, H, W, 3)`` uint8 RGB, float RGB in [0, 1], or grey
   ``(N, H, W)``, with its ``fps``;
 * any iterable of such frames (``(H, W, 3)`` or ``(H, W)``), with its ``fps``.
@@ -24,7 +25,9 @@ from dataclasses import replace
 import numpy as np
 
 from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.media import is_image
 from emotion_encoder.video.reader import VideoInfo, iter_frames, probe_video
+from emotion_encoder.video.still import STILL_FPS, probe_still, read_still
 
 Frames = Iterator[tuple[float, np.ndarray]]
 
@@ -114,6 +117,29 @@ class FileSource(FrameSource):
         return iter_frames(self._info.path, fps=fps, max_side=self.max_side)
 
 
+class StillSource(FrameSource):
+    """A still image file: one frame at time 0, read once (:func:`read_still`) and kept
+    whole (``max_side`` is for a video's stream of frames; a still is read as the dataset
+    loaders read it)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self._frame = read_still(path)
+        height, width = self._frame.shape[:2]
+        self._info = VideoInfo(os.fspath(path), STILL_FPS, 1 / STILL_FPS, 1, width, height)
+
+    @property
+    def info(self) -> VideoInfo:
+        return self._info
+
+    def frames(self, target_fps: float | None = None) -> Frames:
+        yield 0.0, self._frame
+
+
+def probe_file(path: str | os.PathLike) -> VideoInfo:
+    """:func:`probe_video` of a video file, :func:`probe_still` of an image (by suffix)."""
+    return probe_still(path) if is_image(path) else probe_video(path)
+
+
 class ArraySource(FrameSource):
     """Frames held in one numpy array; everything about them is known up front."""
 
@@ -197,7 +223,7 @@ def open_source(video: str | os.PathLike | np.ndarray | Iterable[np.ndarray] | F
     """Wrap a path, a frame array or a frame iterable as a :class:`FrameSource`.
 
     ``fps`` is required for arrays and iterables and ignored for files (their own rate
-    counts). ``max_side`` shrinks the frames of files only.
+    counts). ``max_side`` shrinks the frames of video files only.
 
     >>> open_source(np.zeros((3, 8, 8)))
     Traceback (most recent call last):
@@ -206,7 +232,7 @@ def open_source(video: str | os.PathLike | np.ndarray | Iterable[np.ndarray] | F
     if isinstance(video, FrameSource):
         return video
     if isinstance(video, (str, os.PathLike)):
-        return FileSource(video, max_side)
+        return StillSource(video) if is_image(video) else FileSource(video, max_side)
     if isinstance(video, np.ndarray):
         return ArraySource(video, fps)
     if isinstance(video, Iterable):
