@@ -128,7 +128,7 @@ def test_a_still_image_reads_as_its_pixels(encoder, name, tmp_path):
     rgb = astronaut()
     path = tmp_path / name
     assert cv2.imwrite(str(path), rgb[:, :, ::-1].copy())
-    from_file, from_pixels = encoder.predict(path), encoder.predict(rgb[None], fps=25)
+    from_file, from_pixels = encoder.predict(path), encoder.predict(rgb)  # one RGB image
     assert len(from_file.clips) == 1 and from_file.clips[0].has_face
     assert from_file.duration == pytest.approx(0.04) and from_file.video_label == "happiness"
     np.testing.assert_allclose(from_file.track.probs, from_pixels.track.probs, atol=1e-6)

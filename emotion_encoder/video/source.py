@@ -145,10 +145,6 @@ class ArraySource(FrameSource):
 
     def __init__(self, frames: np.ndarray, fps: float | None):
         self.fps = _check_fps(fps, "a frame array")
-        if frames.ndim == 3 and frames.shape[-1] == 3:
-            raise EmotionEncoderError(
-                f"a 3-D frame array is read as grey frames (N, H, W), but shape {frames.shape} "
-                "looks like one RGB image: pass frames[None] for a 1-frame video")
         if frames.ndim not in (3, 4) or (frames.ndim == 4 and frames.shape[-1] != 3):
             raise EmotionEncoderError(
                 f"a frame array must be (N, H, W, 3) RGB or (N, H, W) grey, got shape {frames.shape}")
@@ -223,8 +219,11 @@ def open_source(video: str | os.PathLike | np.ndarray | Iterable[np.ndarray] | F
     """Wrap a path, a frame array or a frame iterable as a :class:`FrameSource`.
 
     ``fps`` is required for arrays and iterables and ignored for files (their own rate
-    counts). ``max_side`` shrinks the frames of video files only.
+    counts); one RGB image ``(H, W, 3)`` is a one-frame video (``fps`` optional, as a
+    still file). ``max_side`` shrinks the frames of video files only.
 
+    >>> open_source(np.zeros((32, 24, 3), np.uint8)).info.n_frames
+    1
     >>> open_source(np.zeros((3, 8, 8)))
     Traceback (most recent call last):
     emotion_encoder.errors.EmotionEncoderError: fps is required for a frame array: pass fps=<frames per second>
@@ -233,6 +232,8 @@ def open_source(video: str | os.PathLike | np.ndarray | Iterable[np.ndarray] | F
         return video
     if isinstance(video, (str, os.PathLike)):
         return StillSource(video) if is_image(video) else FileSource(video, max_side)
+    if isinstance(video, np.ndarray) and video.ndim == 3 and video.shape[-1] == 3:
+        return ArraySource(video[None], STILL_FPS if fps is None else fps)  # one RGB image
     if isinstance(video, np.ndarray):
         return ArraySource(video, fps)
     if isinstance(video, Iterable):
