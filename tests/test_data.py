@@ -14,6 +14,7 @@ from emotion_encoder.data import (Dataset, Sample, fer2013_splits, load_ckplus,
                                   load_ckplus_cutdown, load_fer2013, load_image_folder,
                                   load_manifest, load_oulu_casia, load_video_folder,
                                   oulu_casia_folds, subject_kfold, summarize_folds)
+from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.errors import DatasetError, EmotionEncoderError
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -313,9 +314,28 @@ def test_video_folder_labels_and_subjects(clip_tree):
         load_video_folder(clip_tree, subject_from=r"^P\d+")
 
 
+def test_class_folders_of_stills_and_frame_folders(tmp_path):
+    write_image(tmp_path / "happy" / "S01_a.png")
+    write_image(tmp_path / "happy" / "S02_b.JPG")
+    write_image(tmp_path / "Surprised" / "S03_c.tiff")
+    for i in (10, 9):  # natural order: 9 before 10
+        write_image(tmp_path / "sad" / "S04_seq" / f"f{i}.png", value=i)
+    (tmp_path / "sad" / "notes.txt").write_text("not a sample")
+    (tmp_path / "sad" / "empty").mkdir()
+    ds = load_video_folder(tmp_path, subject_from=r"^(S\d+)_")
+    assert [(s.label, s.sequence, s.subject, [p.name for p in s.frames], s.video)
+            for s in ds] == [
+        ("surprise", "S03_c", "S03", ["S03_c.tiff"], None),  # class folders sort by name
+        ("happiness", "S01_a", "S01", ["S01_a.png"], None),
+        ("happiness", "S02_b", "S02", ["S02_b.JPG"], None),
+        ("sadness", "S04_seq", "S04", ["f9.png", "f10.png"], None)]
+    assert open_dataset(tmp_path)[0].labels == ds.labels  # the layout is recognised
+
+
 def test_video_folder_without_clips(tmp_path):
-    write_image(tmp_path / "happy" / "a.png")
-    with pytest.raises(DatasetError, match="no video clips"):
+    (tmp_path / "happy").mkdir()
+    (tmp_path / "happy" / "notes.txt").write_text("not a sample")
+    with pytest.raises(DatasetError, match="no video clips, images or folders of frames"):
         load_video_folder(tmp_path)
 
 

@@ -134,6 +134,25 @@ def test_a_still_image_reads_as_its_pixels(encoder, name, tmp_path):
     np.testing.assert_allclose(from_file.track.probs, from_pixels.track.probs, atol=1e-6)
 
 
+def test_evaluate_on_a_class_folder_of_stills_reads_them_as_predict_does(encoder, tmp_path):
+    import cv2
+
+    from emotion_encoder.evaluation import evaluate
+
+    rgb = astronaut()
+    (tmp_path / "data" / "happy").mkdir(parents=True)
+    (tmp_path / "data" / "Surprised").mkdir()
+    stills = [tmp_path / "data" / "Surprised" / "mirrored.png",
+              tmp_path / "data" / "happy" / "a.jpg", tmp_path / "data" / "happy" / "b.webp"]
+    for path, image in zip(stills, (rgb[:, ::-1], rgb, rgb[64:, 32:])):
+        assert cv2.imwrite(str(path), image[:, :, ::-1].copy())
+    report = evaluate("default", tmp_path / "data", tmp_path / "report")
+    assert report.n == 3 and not report.skipped
+    predicted = np.stack([encoder.predict(path).track.probs[0] for path in stills])
+    np.testing.assert_allclose(report.probs, predicted, atol=1e-5)
+    assert report.accuracy == pytest.approx(2 / 3)  # the smiling face is no surprise
+
+
 def test_missing_file_is_a_video_error(encoder, tmp_path):
     with pytest.raises(VideoError, match="nope.mp4: file not found"):
         encoder.predict(tmp_path / "nope.mp4")

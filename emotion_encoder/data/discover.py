@@ -9,7 +9,7 @@ FER+ ``votes.csv`` (beside ``fer2013/``)            :func:`load_ferplus`        
 folder with ``cohn-kanade-images/``                :func:`load_ckplus`         no
 folder with ``OriginalImg/``                       :func:`load_oulu_casia`     no
 folder with ``train/ validation/ test/``           :func:`load_fer2013`        yes
-folder of ``<class>/`` video clips                 :func:`load_video_folder`   no
+folder of ``<class>/`` clips, stills, frames       :func:`load_video_folder`   no
 =================================================  ==========================  =========
 
 "cropped" says the images are face crops already (faces are not detected again).
