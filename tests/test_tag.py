@@ -204,7 +204,7 @@ def test_expand_inputs_and_missing_input(folder, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_a_glob_takes_still_images_and_a_folder_scan_does_not(tmp_path):
+def test_folders_and_globs_take_still_images(tmp_path):
     from emotion_encoder.tagging import TagInputError, expand_inputs
 
     stills = tmp_path / "stills"
@@ -215,7 +215,10 @@ def test_a_glob_takes_still_images_and_a_folder_scan_does_not(tmp_path):
     assert expand_inputs([stills / "b.PNG"]) == [stills / "b.PNG"]
     with pytest.raises(TagInputError, match="no video file or image matches"):
         expand_inputs([str(stills / "*.txt")])
-    assert expand_inputs([stills]) == []  # a folder of frames is not tagged frame by frame
+    assert [p.name for p in expand_inputs([tmp_path])] == ["a.jpg", "b.PNG"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TagInputError, match="empty: no video file or image in this folder"):
+        expand_inputs([tmp_path / "empty"])
 
 
 def test_output_that_is_a_file_is_one_line_and_left_alone(folder, tmp_path):

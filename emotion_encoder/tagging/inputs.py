@@ -1,5 +1,5 @@
-"""What ``tag`` reads: files, folders (recursive) and globs expanded to video files (a glob
-also to still images, which are one-frame videos), and the stable result file name of each.
+"""What ``tag`` reads: files, folders (recursive) and globs expanded to video files and
+still images (one-frame videos), and the stable result file name of each.
 
 >>> result_name("/data/clip one.mp4")
 'clip one.0743959c.json'
@@ -21,8 +21,8 @@ class TagInputError(Exception):
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given; folders searched recursively for video files (not the images of a
-    folder of frames); globs expanded to video files and still images.
+    """Files as given; folders searched recursively and globs expanded, for video files and
+    still images.
 
     Order is kept, duplicates dropped. An input that matches nothing raises
     :class:`TagInputError`.
@@ -33,7 +33,9 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
         path = Path(text)
         if path.is_dir():
             matches = sorted(p for p in path.rglob("*")
-                             if p.is_file() and is_video(p))
+                             if p.is_file() and (is_video(p) or is_image(p)))
+            if not matches:
+                raise TagInputError(f"{text}: no video file or image in this folder")
         elif path.exists():
             matches = [path]
         elif glob.has_magic(text):
