@@ -4,6 +4,8 @@
 'happiness'
 >>> normalize_label("surprised")
 'surprise'
+>>> normalize_label("DIS"), normalize_label("AF")
+('disgust', 'fear')
 """
 
 from __future__ import annotations
@@ -42,6 +44,15 @@ ALIASES: dict[str, str] = {
     "neutral": "neutral",
     "calm": "neutral",
     "contempt": "contempt",
+    "contemptuous": "contempt",
+    # the codes of CREMA-D (ANG, DIS, ...), KDEF (AF, AN, ...) and JAFFE (FE, HA, ...)
+    "ang": "anger", "an": "anger",
+    "dis": "disgust", "di": "disgust",
+    "fea": "fear", "fe": "fear", "af": "fear",
+    "hap": "happiness", "ha": "happiness",
+    "sa": "sadness",
+    "sur": "surprise", "su": "surprise",
+    "neu": "neutral", "ne": "neutral",
 }
 
 

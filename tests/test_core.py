@@ -18,7 +18,9 @@ from emotion_encoder.timing import Segment
 @pytest.mark.parametrize("alias,label", [
     ("angry", "anger"), ("Happy", "happiness"), ("sad", "sadness"), ("surprised", "surprise"),
     ("disgusted", "disgust"), ("fearful", "fear"), ("neutral", "neutral"),
-    ("contempt", "contempt"), ("others", "others")])
+    ("contempt", "contempt"), ("others", "others"), ("ANG", "anger"), ("DIS", "disgust"),
+    ("fea", "fear"), ("AF", "fear"), ("HA", "happiness"), ("SU", "surprise"),
+    ("NEU", "neutral"), ("sa", "sadness")])
 def test_aliases_map_onto_canonical_labels(alias, label):
     assert normalize_label(alias) == label
 
