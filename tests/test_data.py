@@ -493,3 +493,67 @@ def test_real_fer2013_test_split():
     assert len(test) == 3589
     assert test.counts() == {"anger": 491, "disgust": 55, "fear": 528, "happiness": 879,
                              "sadness": 594, "surprise": 416, "neutral": 626}
+
+
+def _touch(root: Path, *names: str) -> None:
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"clip")
+
+
+def test_ravdess_native_layout(tmp_path):
+    from emotion_encoder.data import load_ravdess
+
+    _touch(tmp_path, "Video_Speech_Actor_01/Actor_01/01-01-05-02-01-01-01.mp4",  # angry
+           "Video_Speech_Actor_01/Actor_01/02-01-05-02-01-01-01.mp4",  # its video-only twin
+           "Video_Speech_Actor_01/Actor_01/02-01-07-01-02-02-01.mp4",  # disgust, video only
+           "Actor_02/01-01-02-01-01-01-02.mp4",                        # calm
+           "Actor_02/01-02-03-02-01-01-02.mp4",                        # song, happy
+           "Audio_Speech_Actors_01-24/Actor_02/03-01-04-01-01-01-02.wav",
+           "Actor_02/notes.txt")
+    ds = load_ravdess(tmp_path)
+    assert [(s.label, s.subject, s.video.name) for s in ds] == [
+        ("anger", "actor01", "01-01-05-02-01-01-01.mp4"),
+        ("disgust", "actor01", "02-01-07-01-02-02-01.mp4"),
+        ("neutral", "actor02", "01-01-02-01-01-01-02.mp4")]
+    assert [s.label for s in load_ravdess(tmp_path, channel="all", calm="drop")] == [
+        "anger", "disgust", "happiness"]
+    assert [s.label for s in load_ravdess(tmp_path, intensity="strong")] == ["anger"]
+    assert open_dataset(tmp_path)[0].labels == ds.labels
+    with pytest.raises(DatasetError, match="'loud': expected one of normal, strong, all"):
+        load_ravdess(tmp_path, intensity="loud")
+
+
+def test_crema_d_native_layout(tmp_path):
+    from emotion_encoder.data import load_crema_d
+
+    _touch(tmp_path, "VideoFlash/1001_DFA_ANG_XX.flv", "VideoFlash/1001_IEO_DIS_HI.flv",
+           "VideoFlash/1002_ITS_FEA_LO.mp4", "AudioWAV/1001_DFA_ANG_XX.wav",
+           "VideoFlash/readme.flv")
+    ds = load_crema_d(tmp_path)
+    assert [(s.label, s.subject) for s in ds] == [("anger", "1001"), ("disgust", "1001"),
+                                                  ("fear", "1002")]
+    assert [s.label for s in load_crema_d(tmp_path, level="HI")] == ["disgust"]
+    assert open_dataset(tmp_path)[0].name == "crema_d"
+
+
+def test_mead_native_layout(tmp_path):
+    from emotion_encoder.data import load_mead
+
+    _touch(tmp_path, "M003/video/front/angry/level_1/001.mp4",
+           "M003/video/front/disgusted/level_3/002.mp4",
+           "M003/video/left_30/angry/level_1/001.mp4",
+           "W011/video/front/neutral/level_1/001.mp4",
+           "W011/video/front/contempt/level_2/003.mp4",
+           "W011/audio/angry/level_1/001.m4a")
+    ds = load_mead(tmp_path, contempt="drop")
+    assert [(s.label, s.subject, s.sequence) for s in ds] == [
+        ("anger", "M003", "M003_angry_level_1_001"),
+        ("disgust", "M003", "M003_disgusted_level_3_002"),
+        ("neutral", "W011", "W011_neutral_level_1_001")]
+    assert [s.label for s in load_mead(tmp_path / "M003", view="left_30")] == ["anger"]
+    assert [s.subject for s in load_mead(tmp_path / "M003", level="3")] == ["M003"]
+    assert "contempt" in open_dataset(tmp_path)[0].labels
+    with pytest.raises(DatasetError, match="no MEAD .* clips here"):
+        load_mead(tmp_path, view="top")

@@ -153,6 +153,18 @@ def test_evaluate_on_a_class_folder_of_stills_reads_them_as_predict_does(encoder
     assert report.accuracy == pytest.approx(2 / 3)  # the smiling face is no surprise
 
 
+def test_evaluate_reads_a_talking_face_corpus_in_its_native_layout(tmp_path):
+    from emotion_encoder.evaluation import evaluate
+
+    for name in ("Actor_01/01-01-05-02-01-01-01.mp4", "Actor_02/01-01-03-01-02-01-02.mp4"):
+        (tmp_path / "ravdess" / name).parent.mkdir(parents=True, exist_ok=True)
+        write_face_video(tmp_path / "ravdess" / name, seconds=1.0, fps=25)
+    report = evaluate("default", tmp_path / "ravdess", tmp_path / "report")
+    assert report.n == 2 and not report.skipped
+    assert list(report.true_labels) == ["anger", "happiness"]
+    assert report.probs.shape == (2, 7)
+
+
 def test_missing_file_is_a_video_error(encoder, tmp_path):
     with pytest.raises(VideoError, match="nope.mp4: file not found"):
         encoder.predict(tmp_path / "nope.mp4")

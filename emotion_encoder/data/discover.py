@@ -9,6 +9,9 @@ FER+ ``votes.csv`` (beside ``fer2013/``)            :func:`load_ferplus`        
 folder with ``cohn-kanade-images/``                :func:`load_ckplus`         no
 folder with ``OriginalImg/``                       :func:`load_oulu_casia`     no
 folder with ``train/ validation/ test/``           :func:`load_fer2013`        yes
+RAVDESS (``Actor_XX/01-01-EE-..-AA.mp4``)          :func:`load_ravdess`        no
+CREMA-D (``VideoFlash/1001_DFA_ANG_XX.flv``)       :func:`load_crema_d`        no
+MEAD (``<actor>/video/front/<emotion>/level_1/``)  :func:`load_mead`           no
 folder of ``<class>/`` clips, stills, frames       :func:`load_video_folder`   no
 =================================================  ==========================  =========
 
@@ -32,6 +35,8 @@ from emotion_encoder.data.ferplus import is_votes_csv, load_ferplus
 from emotion_encoder.data.manifest import load_manifest
 from emotion_encoder.data.oulu import load_oulu_casia
 from emotion_encoder.data.protocols import SUBJECT_PARTS, subject_split
+from emotion_encoder.data.talking_faces import (load_crema_d, load_mead, load_ravdess,
+                                                talking_face_layout)
 from emotion_encoder.data.videos import load_video_folder
 from emotion_encoder.errors import DatasetError
 
@@ -62,6 +67,10 @@ def open_dataset(path: str | os.PathLike, split: str | None = None,
         return _part(load_ckplus(path, **options), split), False
     if (path / "OriginalImg").is_dir():
         return _part(load_oulu_casia(path, **options), split), False
+    corpus = talking_face_layout(path)
+    if corpus is not None:
+        loader = {"ravdess": load_ravdess, "crema_d": load_crema_d, "mead": load_mead}[corpus]
+        return _part(loader(path, **options), split), False
     return _part(load_video_folder(path, **options), split), False
 
 
