@@ -337,6 +337,10 @@ def test_one_rgb_image_array_is_a_one_frame_video():
         [(t, frame)] = list(src.frames(target_fps=5))
         assert t == 0.0 and np.array_equal(frame, image)
     assert open_source(image).info.duration == 0.04  # a still file's rate
+    from PIL import Image
+
+    [(_, frame)] = list(open_source(Image.fromarray(image).convert("RGBA")).frames())
+    assert np.array_equal(frame, image)
 
 
 def test_fps_is_required_for_arrays_and_iterables():

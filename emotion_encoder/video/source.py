@@ -219,8 +219,8 @@ def open_source(video: str | os.PathLike | np.ndarray | Iterable[np.ndarray] | F
     """Wrap a path, a frame array or a frame iterable as a :class:`FrameSource`.
 
     ``fps`` is required for arrays and iterables and ignored for files (their own rate
-    counts); one RGB image ``(H, W, 3)`` is a one-frame video (``fps`` optional, as a
-    still file). ``max_side`` shrinks the frames of video files only.
+    counts); one RGB image ``(H, W, 3)`` (or a PIL image) is a one-frame video (``fps``
+    optional, as a still file). ``max_side`` shrinks the frames of video files only.
 
     >>> open_source(np.zeros((32, 24, 3), np.uint8)).info.n_frames
     1
@@ -232,6 +232,8 @@ def open_source(video: str | os.PathLike | np.ndarray | Iterable[np.ndarray] | F
         return video
     if isinstance(video, (str, os.PathLike)):
         return StillSource(video) if is_image(video) else FileSource(video, max_side)
+    if type(video).__module__.startswith("PIL.") and hasattr(video, "convert"):
+        video = np.asarray(video.convert("RGB"))  # a PIL image: one RGB image
     if isinstance(video, np.ndarray) and video.ndim == 3 and video.shape[-1] == 3:
         return ArraySource(video[None], STILL_FPS if fps is None else fps)  # one RGB image
     if isinstance(video, np.ndarray):
