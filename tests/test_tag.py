@@ -219,6 +219,8 @@ def test_folders_and_globs_take_still_images(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(TagInputError, match="empty: no video file or image in this folder"):
         expand_inputs([tmp_path / "empty"])
+    with pytest.raises(TagInputError, match="stills: no video file in this folder"):
+        expand_inputs([stills], stills=False)  # export-features: clips only
 
 
 def test_output_that_is_a_file_is_one_line_and_left_alone(folder, tmp_path):

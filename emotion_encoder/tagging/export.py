@@ -129,7 +129,7 @@ def export_features(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLi
                                   "the clips' lip feature files")
     outdir = prepare_outdir(outdir, engine)
     records = outdir / RECORDS
-    videos = expand_inputs(inputs)
+    videos = expand_inputs(inputs, stills=False)  # dubbing clips: a frame is no clip
     names = {str(video): clip_names(video, speaker) for video in videos}
     repeated = [f"{s}-{b}" for (s, b), n in Counter(names.values()).items() if n > 1]
     if repeated:

@@ -20,29 +20,31 @@ class TagInputError(Exception):
     """An input that names nothing (missing file, empty glob)."""
 
 
-def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+def expand_inputs(inputs: Iterable[str | os.PathLike], stills: bool = True) -> list[Path]:
     """Files as given; folders searched recursively and globs expanded, for video files and
-    still images.
+    (``stills``) still images.
 
     Order is kept, duplicates dropped. An input that matches nothing raises
     :class:`TagInputError`.
     """
+    def wanted(p: Path) -> bool:
+        return p.is_file() and (is_video(p) or (stills and is_image(p)))
+
+    kinds = "video file or image" if stills else "video file"
     found: list[Path] = []
     for item in inputs:
         text = os.fspath(item)
         path = Path(text)
         if path.is_dir():
-            matches = sorted(p for p in path.rglob("*")
-                             if p.is_file() and (is_video(p) or is_image(p)))
+            matches = sorted(p for p in path.rglob("*") if wanted(p))
             if not matches:
-                raise TagInputError(f"{text}: no video file or image in this folder")
+                raise TagInputError(f"{text}: no {kinds} in this folder")
         elif path.exists():
             matches = [path]
         elif glob.has_magic(text):
-            matches = sorted(Path(p) for p in glob.glob(text, recursive=True)
-                             if Path(p).is_file() and (is_video(p) or is_image(p)))
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if wanted(Path(p)))
             if not matches:
-                raise TagInputError(f"{text}: no video file or image matches")
+                raise TagInputError(f"{text}: no {kinds} matches")
         else:
             raise TagInputError(f"{text}: no such file or folder")
         found.extend(matches)
