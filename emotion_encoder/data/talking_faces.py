@@ -151,7 +151,7 @@ def load_mead(root: str | os.PathLike, view: str = "front", level: str = "all",
 def talking_face_layout(root: Path) -> str | None:
     """``"ravdess"``, ``"crema_d"`` or ``"mead"`` when ``root``'s first levels look like
     that corpus (a few directory listings, no deep scan), else None."""
-    near = [p for p in root.iterdir()]
+    near = list(root.iterdir())
     near += [q for p in near if p.is_dir() for q in p.iterdir()]
     if any(p.name == "video" and p.is_dir() for p in near):
         return "mead"

@@ -27,7 +27,7 @@ import numpy as np
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.media import is_image
 from emotion_encoder.video.reader import VideoInfo, iter_frames, probe_video
-from emotion_encoder.video.still import STILL_FPS, probe_still, read_still
+from emotion_encoder.video.still import STILL_FPS, probe_still, read_still, still_info
 
 Frames = Iterator[tuple[float, np.ndarray]]
 
@@ -124,8 +124,7 @@ class StillSource(FrameSource):
 
     def __init__(self, path: str | os.PathLike):
         self._frame = read_still(path)
-        height, width = self._frame.shape[:2]
-        self._info = VideoInfo(os.fspath(path), STILL_FPS, 1 / STILL_FPS, 1, width, height)
+        self._info = still_info(path, self._frame)
 
     @property
     def info(self) -> VideoInfo:

@@ -40,7 +40,12 @@ def read_still(path: str | os.PathLike) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def still_info(path: str | os.PathLike, frame: np.ndarray) -> VideoInfo:
+    """The facts of the still at ``path`` whose pixels are ``frame``: a one-frame video."""
+    height, width = frame.shape[:2]
+    return VideoInfo(os.fspath(path), STILL_FPS, 1 / STILL_FPS, 1, width, height)
+
+
 def probe_still(path: str | os.PathLike) -> VideoInfo:
     """A still's facts as a one-frame video (reading it once: images are small)."""
-    height, width = read_still(path).shape[:2]
-    return VideoInfo(os.fspath(path), STILL_FPS, 1 / STILL_FPS, 1, width, height)
+    return still_info(path, read_still(path))
