@@ -1,18 +1,23 @@
-"""The Gradio app: upload a video (or take the bundled example), get its emotion timeline.
+"""The Gradio app: upload a video (or take the bundled example), get its emotion timeline;
+or a photo, get its faces' emotions.
 
     emotion-encoder demo --port 7860
     python -m demo --port 7860
 
-Outputs: a timeline plot (probability per emotion over time, the chosen label as a band,
+Video tab: a timeline plot (probability per emotion over time, the chosen label as a band,
 no-face stretches shaded), a table of clips, the video with face boxes and labels drawn
-in (H.264 mp4, at most 640 px), and downloads (JSON, CSV, SRT, embeddings npz). Every error
+in (H.264 mp4, at most 640 px), and downloads (JSON, CSV, SRT, embeddings npz). Photo tab:
+the main face or every face with its label and probability bars, a table of faces, the
+photo with the boxes drawn in (PNG, at most 800 px), downloads (JSON, CSV). Every error
 reaches the page as one line (``gr.Error``), never as a stack trace.
 
-The main event is exposed to the API as ``/analyze``:
+The events are exposed to the API as ``/analyze`` and ``/analyze_photo``:
 
 >>> from gradio_client import Client, handle_file                    # doctest: +SKIP
 >>> Client("http://127.0.0.1:7860/").predict(                        # doctest: +SKIP
 ...     {"video": handle_file("clip.mp4")}, "default", 8, 10.0, api_name="/analyze")
+>>> Client("http://127.0.0.1:7860/").predict(                        # doctest: +SKIP
+...     handle_file("face.png"), "default", "main face", api_name="/analyze_photo")
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import json
 import os
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -37,28 +41,24 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from moviepy.config import FFMPEG_BINARY
 
+from demo.common import (ENCODERS, MAX_UPLOAD_MB, check_preset, check_upload,
+                         draw_face, friendly_error, label_color, presets, upload_path)
+from demo.photo import analyze_photo, ensure_example_photo, photo_tab
 from emotion_encoder.atomic import atomic_path, write_atomic
 from emotion_encoder.examples import write_example_video
-from emotion_encoder.models.presets import PRESETS
+from emotion_encoder.media import is_image
 from emotion_encoder.results import VideoPrediction, clip_predictions
-from emotion_encoder.errors import one_line
-from emotion_encoder.tagging import analyze, load_encoder
+from emotion_encoder.tagging import analyze
 from emotion_encoder.timeline import EmotionTrack
 from emotion_encoder.video import iter_frames, probe_video, scaled_size
 from v2c_bridge import write_srt
 
 matplotlib.use("Agg")
 
-MAX_UPLOAD_MB = 200
 MAX_DURATION_S = 600
 RENDER_MAX_SIDE = 640
 RENDER_MAX_FPS = 25.0
 DETECTION_MAX_SIDE = 1280  # FileSource's default: face boxes are in this frame size
-
-LABEL_COLORS = {
-    "anger": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happiness": "#f2b701",
-    "sadness": "#1f77b4", "surprise": "#17becf", "neutral": "#7f7f7f", "contempt": "#e377c2",
-}
 TABLE_HEADERS = ["#", "start (s)", "end (s)", "label", "confidence", "face seen", "face box",
                  "face"]
 FACE_MODES = {"main face": None, "speaker": "speaker", "all faces": "all"}
@@ -79,36 +79,6 @@ def ensure_example(cache_dir: str | os.PathLike) -> Path:
     if not path.exists():
         write_example_video(path)
     return path
-
-
-def label_color(label: str | None, labels: tuple[str, ...] = ()) -> str:
-    if label in LABEL_COLORS:
-        return LABEL_COLORS[label]
-    palette = matplotlib.colormaps["tab10"].colors
-    index = labels.index(label) if label in labels else abs(hash(label)) % len(palette)
-    return matplotlib.colors.to_hex(palette[index % len(palette)])
-
-
-# ------------------------------------------------------------------ the model, once per preset
-
-class EncoderCache:
-    """One loaded :class:`EmotionEncoder` per preset; one analysis at a time."""
-
-    def __init__(self):
-        self._encoders: dict[str, Any] = {}
-        self.lock = threading.Lock()
-
-    def get(self, preset: str):
-        if preset not in self._encoders:
-            self._encoders[preset] = load_encoder(preset)
-        return self._encoders[preset]
-
-
-ENCODERS = EncoderCache()
-
-
-def presets() -> list[str]:
-    return list(PRESETS)
 
 
 # ------------------------------------------------------------------ outputs
@@ -272,21 +242,7 @@ def render_annotated(src: str | os.PathLike, track: EmotionTrack, out: Path, pro
                 if run is not None and (overlays or faces):
                     text = f"{run[1]} {run[2]:.2f}"
                 for box, label, confidence, name in overlays:
-                    color = label_color(label, labels) if label else "#bbbbbb"
-                    rgb = tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
-                    x0, y0, x1, y1 = (int(round(v * scale)) for v in box)
-                    thick = max(2, out_w // 320)
-                    cv2.rectangle(img, (x0, y0), (x1, y1), rgb, thick)
-                    tag = " ".join(x for x in (name, label, None if confidence is None else
-                                               f"{confidence:.2f}") if x)
-                    if tag:
-                        font = max(0.45, out_w / 1100)
-                        (tw, th), _ = cv2.getTextSize(tag, cv2.FONT_HERSHEY_SIMPLEX, font, 1)
-                        ty = max(th + 6, y0)
-                        cv2.rectangle(img, (x0, ty - th - 6), (x0 + tw + 6, ty), rgb, -1)
-                        cv2.putText(img, tag, (x0 + 3, ty - 4), cv2.FONT_HERSHEY_SIMPLEX, font,
-                                    (0, 0, 0) if label in ("happiness", "surprise")
-                                    else (255, 255, 255), 1, cv2.LINE_AA)
+                    draw_face(img, [v * scale for v in box], label, confidence, name, labels)
                 cv2.putText(img, f"{t:6.2f} s  {text}", (8, out_h - 10),
                             cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
                 proc.stdin.write(img.tobytes())
@@ -307,23 +263,6 @@ def render_annotated(src: str | os.PathLike, track: EmotionTrack, out: Path, pro
 
 # ------------------------------------------------------------------ the event
 
-def _friendly(exc: BaseException, upload: str | None) -> str:
-    text = one_line(exc)
-    if upload:
-        text = text.replace(os.fspath(upload), Path(upload).name)
-    return text
-
-
-def _upload_path(video: Any) -> str | None:
-    if video is None:
-        return None
-    if isinstance(video, dict):  # {"video": ..., "subtitles": ...} or a FileData dict
-        video = video.get("video", video.get("path"))
-        if isinstance(video, dict):
-            video = video.get("path")
-    return None if video is None else os.fspath(video)
-
-
 def _span(seconds: float) -> str:
     """``"4.5 s"`` below a minute, else ``"10.0 min"``."""
     return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
@@ -334,17 +273,14 @@ def analyze_video(video, preset: str = "default", stride: float = 8, fps: float 
                   max_mb: float = MAX_UPLOAD_MB, max_seconds: float = MAX_DURATION_S,
                   progress=None):
     """The whole pipeline behind the page: checks, analysis, outputs (raises ``gr.Error``)."""
-    path = _upload_path(video)
+    path = upload_path(video)
     try:
         if not path:
             raise gr.Error("Upload a video first (or pick the example below).")
-        if not os.path.isfile(path):
-            raise gr.Error(f"{Path(path).name}: the uploaded file is missing.")
-        size_mb = os.path.getsize(path) / 1e6
-        if size_mb > max_mb:
-            raise gr.Error(f"{Path(path).name} is {size_mb:.3g} MB; the limit is {max_mb:g} MB.")
-        if preset not in presets():
-            raise gr.Error(f"Unknown preset {preset!r}; pick one of {', '.join(presets())}.")
+        check_upload(path, max_mb)
+        if is_image(path):
+            raise gr.Error(f"{Path(path).name} is a photo: analyze it in the Photo tab.")
+        check_preset(preset)
         stride, fps = int(stride), float(fps)
         if not 1 <= stride <= 64:
             raise gr.Error(f"Window stride must be 1 to 64 frames, got {stride}.")
@@ -393,7 +329,7 @@ def analyze_video(video, preset: str = "default", stride: float = 8, fps: float 
     except gr.Error:
         raise
     except Exception as exc:  # noqa: BLE001  (one line in the page, never a stack trace)
-        raise gr.Error(_friendly(exc, path)) from None
+        raise gr.Error(friendly_error(exc, path)) from None
     summary = summary_markdown(pred, Path(path).name)
     if tracking:
         summary += (f"\n\nFaces: **{faces_mode}**, smoothing **{'on' if smooth else 'off'}**"
@@ -425,50 +361,62 @@ def build_app(cache_dir: str | os.PathLike | None = None, *, example: bool = Tru
     """The Gradio Blocks app (not launched). Writes the example video into ``cache_dir``."""
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     example_path = ensure_example(cache) if example else None
+    example_photo = ensure_example_photo(cache) if example else None
 
     def run(video, preset, stride, fps, *extra, progress=gr.Progress()):
         return analyze_video(video, preset, stride, fps, *extra, max_mb=max_mb,
                              max_seconds=max_seconds, progress=progress)
 
+    def run_photo(photo, preset, faces_mode, progress=gr.Progress()):
+        return analyze_photo(photo, preset, faces_mode, max_mb=max_mb, progress=progress)
+
     with gr.Blocks(title="Emotion encoder") as app:
         gr.Markdown(
             "# Emotion encoder\nFaces in a video → emotions per clip, with timestamps and "
             "embeddings for dubbing. Upload a video (at most "
-            f"{max_mb:g} MB and {_span(max_seconds)}) or pick the example.")
-        with gr.Row():
-            with gr.Column(scale=1):
-                video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
-                with gr.Accordion("Options", open=False):
-                    preset = gr.Dropdown(presets(), value="default", label="Preset")
-                    stride = gr.Slider(1, 32, value=8, step=1,
-                                       label="Window stride (sampled frames)")
-                    fps = gr.Slider(2, 25, value=10, step=1, label="Sampled fps")
-                    extra = [gr.Radio(list(FACE_MODES), value="main face", label="Faces",
-                                      elem_id="faces-mode"),
-                             gr.Checkbox(False, label="Smooth over time (per shot)",
-                                         elem_id="smooth")]
-                button = gr.Button("Analyze", variant="primary", elem_id="analyze")
-                if example_path is not None:
-                    gr.Examples([[str(example_path)]], inputs=[video_in],
-                                label="Example (astronaut photo, public domain)")
-            with gr.Column(scale=2):
-                summary = gr.Markdown(elem_id="summary")
-                plot = gr.Plot(label="Timeline", show_label=False, elem_id="timeline")
-        table = gr.Dataframe(headers=TABLE_HEADERS, label="Clips", elem_id="clips",
-                             interactive=False, wrap=True)
-        with gr.Row():
-            annotated = gr.Video(label="Faces and labels", elem_id="annotated",
-                                 interactive=False)
-            with gr.Column():
-                downloads = gr.File(label="Downloads (JSON, CSV, SRT, embeddings npz)",
-                                    file_count="multiple", elem_id="downloads",
-                                    interactive=False)
-                result_json = gr.JSON(label="Result JSON", open=False, elem_id="result-json")
-        button.click(run, inputs=[video_in, preset, stride, fps, *extra],
-                     outputs=[summary, plot, table, annotated, downloads, result_json],
-                     api_name="analyze", concurrency_limit=1)
+            f"{max_mb:g} MB and {_span(max_seconds)}) or a photo, or pick an example.")
+        with gr.Tab("Video", elem_id="video-tab"):
+            _video_tab(run, example_path)
+        with gr.Tab("Photo", elem_id="photo-tab"):
+            photo_tab(run_photo, example_photo)
     app.emotion_cache_dir = cache  # for launch(): allowed_paths
     return app
+
+
+def _video_tab(run, example_path: Path | None) -> None:
+    """The video tab's inputs, outputs and its ``/analyze`` event."""
+    with gr.Row():
+        with gr.Column(scale=1):
+            video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
+            with gr.Accordion("Options", open=False):
+                preset = gr.Dropdown(presets(), value="default", label="Preset")
+                stride = gr.Slider(1, 32, value=8, step=1,
+                                   label="Window stride (sampled frames)")
+                fps = gr.Slider(2, 25, value=10, step=1, label="Sampled fps")
+                extra = [gr.Radio(list(FACE_MODES), value="main face", label="Faces",
+                                  elem_id="faces-mode"),
+                         gr.Checkbox(False, label="Smooth over time (per shot)",
+                                     elem_id="smooth")]
+            button = gr.Button("Analyze", variant="primary", elem_id="analyze")
+            if example_path is not None:
+                gr.Examples([[str(example_path)]], inputs=[video_in],
+                            label="Example (astronaut photo, public domain)")
+        with gr.Column(scale=2):
+            summary = gr.Markdown(elem_id="summary")
+            plot = gr.Plot(label="Timeline", show_label=False, elem_id="timeline")
+    table = gr.Dataframe(headers=TABLE_HEADERS, label="Clips", elem_id="clips",
+                         interactive=False, wrap=True)
+    with gr.Row():
+        annotated = gr.Video(label="Faces and labels", elem_id="annotated",
+                             interactive=False)
+        with gr.Column():
+            downloads = gr.File(label="Downloads (JSON, CSV, SRT, embeddings npz)",
+                                file_count="multiple", elem_id="downloads",
+                                interactive=False)
+            result_json = gr.JSON(label="Result JSON", open=False, elem_id="result-json")
+    button.click(run, inputs=[video_in, preset, stride, fps, *extra],
+                 outputs=[summary, plot, table, annotated, downloads, result_json],
+                 api_name="analyze", concurrency_limit=1)
 
 
 def launch_options(app, *, max_mb: float = MAX_UPLOAD_MB) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""A short example video made from a real photo, for a first run and for the demo.
+"""A short example video made from a real photo (and the photo itself), for a first run and
+for the demo.
 
 The photo is scikit-image's ``astronaut`` (Eileen Collins, NASA, public domain), which
 ships inside scikit-image, so the example needs no download.
 
 >>> write_example_video("example.mp4")  # doctest: +SKIP
 PosixPath('example.mp4')
+>>> write_example_photo("example.png")  # doctest: +SKIP
+PosixPath('example.png')
 """
 
 from __future__ import annotations
@@ -42,6 +45,15 @@ def example_frames(seconds: float = 4.0, fps: float = 25.0,
         frames[i] = cv2.warpAffine(photo, matrix, (width, height), flags=cv2.WARP_INVERSE_MAP
                                    | cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     return frames
+
+
+def write_example_photo(path: str | os.PathLike) -> Path:
+    """Write the astronaut photo as a PNG (atomically), the example of a still."""
+    path = Path(path)
+    with atomic_path(path, path.suffix or ".png") as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR)):
+            raise OSError(f"{path}: could not write the example photo")
+    return path
 
 
 def write_example_video(path: str | os.PathLike, seconds: float = 4.0, fps: float = 25.0,

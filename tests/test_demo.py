@@ -149,3 +149,108 @@ def test_concurrent_uploads_each_get_their_own_answer(demo_url, tmp_path):
         assert result["video"] == path.name
         assert result["duration"] == pytest.approx(seconds, abs=0.1)
         assert result["faces_found"]
+
+
+# ------------------------------------------------------------------ the photo tab
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """The astronaut photo as a PNG, the same photo beside its mirror image (two faces),
+    and a grey PNG with no face."""
+    import cv2
+    import numpy as np
+
+    from emotion_encoder.examples import astronaut, write_example_photo
+
+    folder = tmp_path_factory.mktemp("demo_photos")
+    photo = astronaut()
+    cv2.imwrite(str(folder / "two faces.png"),
+                cv2.cvtColor(np.concatenate([photo, photo[:, ::-1]], axis=1), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(folder / "grey.png"), np.full((200, 300, 3), 128, np.uint8))
+    return {"one": write_example_photo(folder / "astronaut.png"),
+            "two": folder / "two faces.png", "none": folder / "grey.png"}
+
+
+def test_photo_round_trip_reads_the_face_and_draws_it(demo_url, photos):
+    import cv2
+
+    from gradio_client import Client, handle_file
+
+    from demo.common import LABEL_COLORS
+
+    summary, plot, table, annotated, files, result = Client(demo_url, verbose=False).predict(
+        handle_file(str(photos["one"])), "default", "main face", api_name="/analyze_photo")
+    assert result["image"] == "astronaut.png" and (result["width"], result["height"]) == (512, 512)
+    (face,) = result["faces"]
+    assert face["label"] == "happiness" and face["confidence"] > 0.8  # she smiles broadly
+    assert sum(face["probs"].values()) == pytest.approx(1.0, abs=1e-3)
+    box = face["face"]
+    assert 150 < box["x0"] < box["x1"] < 320 and 20 < box["y0"] < box["y1"] < 220
+    assert table["headers"][:4] == ["face", "label", "confidence", "face box"]
+    assert table["headers"][4:] == result["labels"]
+    assert [row[:2] for row in table["data"]] == [["main face", "happiness"]]
+    assert "**happiness**" in summary and "1 face" in summary
+    assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image")
+    # the annotated photo: the box drawn in happiness's colour on the face's left edge
+    drawn = cv2.cvtColor(cv2.imread(annotated), cv2.COLOR_BGR2RGB)
+    assert drawn.shape == (512, 512, 3)
+    colour = tuple(int(LABEL_COLORS["happiness"][i:i + 2], 16) for i in (1, 3, 5))
+    edge = drawn[int((box["y0"] + box["y1"]) / 2), int(round(box["x0"]))]
+    assert tuple(int(v) for v in edge) == colour
+    names = sorted(f.rsplit("/", 1)[-1] for f in files)
+    assert names == ["astronaut.emotions.json", "astronaut.faces.csv"]
+    by_name = {f.rsplit("/", 1)[-1]: f for f in files}
+    with open(by_name["astronaut.emotions.json"]) as handle:
+        assert json.load(handle)["faces"][0]["label"] == "happiness"
+    with open(by_name["astronaut.faces.csv"]) as handle:
+        lines = handle.read().strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("main face,happiness,")
+
+
+def test_photo_all_faces_left_to_right_and_no_face(demo_url, photos):
+    from gradio_client import Client, handle_file
+
+    client = Client(demo_url, verbose=False)
+    summary, _, table, _, _, result = client.predict(
+        handle_file(str(photos["two"])), "default", "all faces", api_name="/analyze_photo")
+    left, right = result["faces"]
+    assert [left["name"], right["name"]] == ["face 1", "face 2"]
+    assert left["label"] == right["label"] == "happiness"
+    # the right face is the left one mirrored about the middle of the 1024 px photo
+    assert right["face"]["x0"] == pytest.approx(1024 - left["face"]["x1"], abs=8)
+    assert right["face"]["y0"] == pytest.approx(left["face"]["y0"], abs=8)
+    assert len(table["data"]) == 2 and "2 faces" in summary
+    # "main face" keeps one of them
+    _, _, table1, _, _, result1 = client.predict(
+        handle_file(str(photos["two"])), "default", "main face", api_name="/analyze_photo")
+    assert len(result1["faces"]) == 1 and len(table1["data"]) == 1
+    summary, _, table, annotated, _, result = client.predict(
+        handle_file(str(photos["none"])), "default", "main face", api_name="/analyze_photo")
+    assert result["faces"] == [] and table["data"] == []
+    assert "No face found in the photo." in summary and "clip" not in summary
+    assert annotated.endswith(".png")
+
+
+def test_photo_bad_inputs_are_one_line_errors(demo_url, photos, clip_video, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    from demo.photo import analyze_photo
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"junk" * 100)
+    client = Client(demo_url, verbose=False)
+    cases = [(broken, "/analyze_photo", "broken.png: not a readable image"),
+             (clip_video, "/analyze_photo", "face clip.mp4 is not a photo"),
+             (photos["one"], "/analyze", "astronaut.png is a photo: analyze it in the Photo tab")]
+    for path, api, expected in cases:
+        args = ("default", "main face") if api == "/analyze_photo" else ("default", 8, 10)
+        with pytest.raises(AppError) as info:
+            client.predict(handle_file(str(path)), *args, api_name=api)
+        message = str(info.value)
+        assert expected in message, message
+        assert "Traceback" not in message and "\n" not in message.strip()
+    with pytest.raises(gr.Error, match="Upload a photo first"):
+        analyze_photo(None)
+    with pytest.raises(gr.Error, match=r"is 0\.\d+ MB; the limit is 1e-05 MB\."):
+        analyze_photo(str(photos["one"]), max_mb=0.00001)

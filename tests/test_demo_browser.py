@@ -181,3 +181,37 @@ def test_uploads_over_the_limits_are_refused_in_the_page(small_limits_url, brows
     browser.find_element(By.CSS_SELECTOR, "#analyze").click()  # nothing reached the server
     wait_for(lambda: "Upload a video first" in browser.find_element(By.TAG_NAME, "body").text,
              30, "the request for a video")
+
+
+def test_photo_tab_upload_analyze_and_see_the_face(demo_url, browser, tmp_path):
+    """The Photo tab: upload a PNG, analyze it, see the label, the bars, the faces table and
+    the photo with its face box."""
+    from selenium.webdriver.common.by import By
+
+    from emotion_encoder.examples import write_example_photo
+
+    photo = write_example_photo(tmp_path / "my photo.png")
+    browser.get(demo_url)
+    tab = wait_for(lambda: [e for e in browser.find_elements(By.CSS_SELECTOR, "[role=tab]")
+                            if e.text.strip() == "Photo"], 60, "the Photo tab")[0]
+    tab.click()
+    field = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#photo-in input[type=file]"),
+                     30, "the photo upload field")[0]
+    field.send_keys(str(photo))
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#photo-in img"), 30,
+             "the uploaded photo preview")
+    browser.find_element(By.CSS_SELECTOR, "#analyze-photo").click()
+    summary = wait_for(lambda: "happiness" in browser.find_element(
+        By.CSS_SELECTOR, "#photo-summary").text and browser.find_element(
+        By.CSS_SELECTOR, "#photo-summary").text, 120, "the photo's summary")
+    assert "my photo.png" in summary and "1 face" in summary
+    assert wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#photo-probs img"), 30,
+                    "the probability bars")
+    assert wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#photo-annotated img"), 30,
+                    "the annotated photo")
+    table_text = browser.find_element(By.CSS_SELECTOR, "#photo-table").text
+    for cell in ("face box", "main face", "happiness", "neutral"):
+        assert cell in table_text
+    downloads = browser.find_element(By.CSS_SELECTOR, "#photo-downloads").text.replace("\n", "")
+    assert ".emotions.json" in downloads and ".faces.csv" in downloads
+    assert "Traceback" not in browser.page_source
