@@ -214,4 +214,14 @@ def test_photo_tab_upload_analyze_and_see_the_face(demo_url, browser, tmp_path):
         assert cell in table_text
     downloads = browser.find_element(By.CSS_SELECTOR, "#photo-downloads").text.replace("\n", "")
     assert ".emotions.json" in downloads and ".faces.csv" in downloads
+    # the tab's example (the only example shown while the Photo tab is open)
+    (example,) = [e for e in browser.find_elements(By.CSS_SELECTOR, "button.gallery-item")
+                  if e.is_displayed()]
+    example.click()
+    time.sleep(1.0)
+    browser.find_element(By.CSS_SELECTOR, "#analyze-photo").click()
+    summary = wait_for(lambda: "astronaut.png" in browser.find_element(
+        By.CSS_SELECTOR, "#photo-summary").text and browser.find_element(
+        By.CSS_SELECTOR, "#photo-summary").text, 60, "the example's summary")
+    assert "happiness" in summary
     assert "Traceback" not in browser.page_source
