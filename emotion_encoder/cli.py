@@ -5,7 +5,7 @@
     emotion-encoder timeline scene.mp4 --faces all -f textgrid -o scene.TextGrid
     emotion-encoder align scene.mp4 --sr 22050 --hop 256 -o cond.npz
     emotion-encoder info
-    emotion-encoder example example.mp4
+    emotion-encoder example example.mp4     (or example.png: the photo itself)
     emotion-encoder fetch-models
 
 Bad input ends with a one-line ``error:`` message and exit code 2; a video in which no
@@ -174,9 +174,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_example(args: argparse.Namespace) -> int:
-    from emotion_encoder.examples import write_example_video
+    from emotion_encoder.examples import write_example_photo, write_example_video
+    from emotion_encoder.media import is_image
 
-    print(write_example_video(args.output))
+    write = write_example_photo if is_image(args.output) else write_example_video
+    print(write(args.output))
     return 0
 
 
@@ -493,7 +495,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_demo_arguments(_command(sub, "demo", cmd_demo, "start the Gradio demo app on localhost"))
     _command(sub, "info", cmd_info, "versions, presets, backend, oneDNN state, model cache")
-    example = _command(sub, "example", cmd_example, "write a short example video (a real face)")
+    example = _command(sub, "example", cmd_example, "write a short example video (a real face); "
+                       "a .png/.jpg name writes the photo itself")
     example.add_argument("output", type=Path, nargs="?", default=Path("example.mp4"))
     fetch = _command(sub, "fetch-models", cmd_fetch_models,
                      "download and verify the face detector models")

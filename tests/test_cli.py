@@ -66,6 +66,21 @@ def test_embed_writes_npz(video, tmp_path):
         assert data["has_face"].all()
 
 
+def test_example_writes_the_video_or_the_photo_and_both_read_happiness(tmp_path):
+    """The README's first command: ``example`` writes the clip (``.mp4``) or the photo
+    itself (``.png``); ``predict`` reads the astronaut's smile on both."""
+    for name, frames in (("example.mp4", 100), ("example.png", 1)):
+        path = tmp_path / name
+        proc = run_cli("example", path)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == str(path) and path.stat().st_size > 10_000
+        proc = run_cli("predict", path, "--json")
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(proc.stdout)
+        assert data["video_label"] == "happiness", data["video_probs"]
+        assert data["n_frames"] == frames
+
+
 def test_info_reports_versions_backend_and_onednn():
     from importlib import metadata
 
