@@ -31,6 +31,7 @@ from demo.options import add_demo_arguments
 from emotion_encoder import __version__, _runtime
 from emotion_encoder.atomic import write_atomic
 from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.media import is_image
 from emotion_encoder.tagging import TagInputError, export_features, tag
 from emotion_encoder.video import probe_file
 from v2c_bridge import (align, emotion_runs, read_subtitles, read_textgrid, read_words,
@@ -58,7 +59,24 @@ def _exit_code(video: str, faces_found: bool) -> int:
     return EXIT_NO_FACE
 
 
+def _print_still(result) -> None:
+    """A still's result: its size, the face's label, box and every probability."""
+    print(f"image: {result.video}  ({result.width}x{result.height}, preset {result.preset})")
+    clip = result.clips[0] if result.clips else None
+    if clip is None or clip.label is None:
+        print("label: none (no face found)")
+        return
+    face = clip.face
+    crop = ", a tight face crop (found once padded)" if face.padded else ""
+    print(f"label: {clip.label} ({clip.confidence:.2f})  face {face.x0:.0f},{face.y0:.0f}-"
+          f"{face.x1:.0f},{face.y1:.0f}{crop}")
+    print("  ".join(f"{label} {p:.2f}" for label, p in clip.probs.items()))
+
+
 def _print_table(result) -> None:
+    if is_image(result.video or ""):
+        _print_still(result)
+        return
     print(f"video: {result.video}  ({result.duration:.2f} s, {result.fps:.2f} fps, "
           f"{result.n_frames} frames, {result.width}x{result.height}, preset {result.preset})")
     if result.video_label:

@@ -79,6 +79,13 @@ def test_example_writes_the_video_or_the_photo_and_both_read_happiness(tmp_path)
         data = json.loads(proc.stdout)
         assert data["video_label"] == "happiness", data["video_probs"]
         assert data["n_frames"] == frames
+    # a still's table speaks of the image and its face, not of clips and frames
+    lines = run_cli("predict", path).stdout.strip().splitlines()
+    assert lines[0] == f"image: {path}  (512x512, preset default)"
+    assert lines[1].startswith("label: happiness (0.9") and " face " in lines[1]
+    probs = dict(item.split() for item in lines[2].split("  "))
+    assert list(probs) == data["labels"]
+    assert float(probs["happiness"]) == pytest.approx(data["video_probs"]["happiness"], abs=0.006)
 
 
 def test_info_reports_versions_backend_and_onednn():
