@@ -106,8 +106,7 @@ def photo_rows(named: Named, labels: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PHOTO_HEADERS + list(labels))
 
 
-def render_photo(path: str, named: Named, labels: Sequence[str],
-                 out: Path) -> Path:
+def render_photo(path: str, named: Named, labels: Sequence[str], out: Path) -> Path:
     """The photo at <= 800 px with every face's box, name, label and confidence, as PNG."""
     rgb = read_still(path)
     height, width = rgb.shape[:2]
@@ -177,7 +176,7 @@ def analyze_photo(photo, preset: str = "default", faces_mode: str = "main face",
             + (" — a tight face crop, found once the photo was padded" if clip.face.padded
                else "") for face, clip in named))
     else:
-        summary += "\n\nNo face found in the photo."
+        summary += "**no face**\n\nNo face found in the photo."
     for warning in warnings:
         summary += f"\n\n⚠️ {warning}"
     return summary, figure, table, str(annotated), [str(f) for f in files], doc
