@@ -193,7 +193,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_example(args: argparse.Namespace) -> int:
     from emotion_encoder.examples import write_example_photo, write_example_video
-    from emotion_encoder.media import is_image
 
     write = write_example_photo if is_image(args.output) else write_example_video
     print(write(args.output))
