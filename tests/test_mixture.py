@@ -381,3 +381,68 @@ def test_a_recipe_refuses_stills_at_another_size_than_its_preset(tmp_path):
                                                   "preset's 48"):
         run_recipe(config)
     assert not (tmp_path / "run" / "stills").exists()
+
+
+def test_distillation_targets_are_the_teachers_mirror_averaged_geometric_mean(tmp_path):
+    from emotion_encoder.errors import EmotionEncoderError
+    from emotion_encoder.training.distill import adjusted, teacher_probabilities
+    from emotion_encoder.models.preprocessor import standardize
+    from emotion_encoder.training.stills import build_still_classifier
+
+    faces = np.random.default_rng(1).integers(0, 256, (5, 48, 48, 1), dtype=np.uint8)
+    faces[:, :, :24] //= 3  # a dark left half: the mirror image differs
+    targets = np.eye(7, dtype=np.float32)[[0, 3, 3, 6, 4]]
+    prior = np.full(7, 1 / 7)
+    import keras
+
+    paths = []
+    for seed in (0, 1):
+        keras.utils.set_random_seed(seed)
+        model = build_still_classifier("fast", 7)
+        paths.append(tmp_path / f"t{seed}.weights.h5")
+        model.save_weights(paths[-1])
+    teachers = [{"preset": "fast", "weights": str(p)} for p in paths]
+    got = teacher_probabilities(teachers, faces, targets, prior, 1.0)
+    logs = []
+    for path in paths:
+        model = build_still_classifier("fast", 7)
+        model.load_weights(path)
+        for view in (faces, faces[:, :, ::-1]):
+            logs.append(np.log(model.predict(standardize(view), verbose=0)))
+    expected = np.exp(np.mean(logs, axis=0))
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(got, np.exp(logs[0]))  # the mirror and the second teacher count
+    # a uniform prior shifts nothing; a skewed one moves the targets toward frequent classes
+    np.testing.assert_allclose(adjusted(got, prior, 1.0), got, atol=1e-6)
+    skewed = adjusted(got, np.array([0.1, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1]), 1.0)
+    assert np.all(skewed[:, 3] > got[:, 3])
+    with pytest.raises(EmotionEncoderError, match="nope.weights.h5: teacher weights not found"):
+        teacher_probabilities([{"preset": "fast", "weights": str(tmp_path / "nope.weights.h5")}],
+                              faces, targets, prior, 1.0)
+    with pytest.raises(EmotionEncoderError, match="'preset' must be one of"):
+        teacher_probabilities([{"preset": "huge", "init": "default"}], faces, targets, prior,
+                              1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.training
+def test_the_mixture_trains_on_distillation_targets(tmp_path, face_models):
+    sources = write_three_sources(tmp_path)
+    stills = dict(tiny_stills(sources), distill={"weight": 0.5, "teachers": [
+        {"preset": "fast", "init": "fast"}]})
+    run_config(tmp_path / "mix.yaml", {"preset": "fast", "out": str(tmp_path / "run"),
+                                       "stills": stills, "heads": {"epochs": 1, "variants": 1}},
+               "emotion_encoder", "train")
+    stage = tmp_path / "run" / "stills"
+    faces, teacher = np.load(stage / "faces.npz"), np.load(stage / "teacher.npz")["probs"]
+    assert teacher.shape == faces["p_train"].shape
+    np.testing.assert_allclose(teacher.sum(1), 1.0, atol=1e-5)
+    from emotion_encoder.errors import EmotionEncoderError
+    from emotion_encoder.training.mixture import distilled_targets
+
+    with pytest.raises(EmotionEncoderError, match="weight 0.0: must be in"):
+        distilled_targets({"weight": 0.0}, faces, np.full(7, 1 / 7), 1.0, stage)
+    short = {"p_train": faces["p_train"][:3], "x_train": faces["x_train"][:3]}
+    with pytest.raises(EmotionEncoderError, match="teacher.npz: .* faces, the mixture has 3"):
+        distilled_targets({"weight": 0.5}, short, np.full(7, 1 / 7), 1.0, stage)

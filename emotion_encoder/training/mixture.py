@@ -19,9 +19,11 @@ source can be repeated (``repeat``) to weigh it up. Class imbalance is met by lo
 adjustment (Menon et al. 2021): the loss sees ``log p + tau * log prior``, so the network
 itself learns balanced scores. The epoch kept is the one with the best mean, over the
 sources, of the validation part's balanced accuracy (mean per-class recall), never
-FER2013 validation alone. ``init: default`` starts from a shipped preset's backbone;
-``image_size`` trains the (fully convolutional) twin at another input side than the
-preset's (FER2013's and CK+'s 48 px faces are enlarged, the other sets cut at that side).
+FER2013 validation alone. ``distill`` blends the targets with what trained still
+networks read (:mod:`emotion_encoder.training.distill`). ``init: default`` starts from a
+shipped preset's backbone; ``image_size`` trains the (fully convolutional) twin at
+another input side than the preset's (FER2013's and CK+'s 48 px faces are enlarged, the
+other sets cut at that side).
 
 >>> balanced_accuracy(np.array([0, 0, 0, 1]), np.array([0, 0, 0, 0]))
 0.5
@@ -49,6 +51,7 @@ from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.loading import build_model, load_encoder_model
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.face_cache import CropSettings, cache_faces
+from emotion_encoder.training.distill import adjusted, teacher_probabilities
 from emotion_encoder.training.inflate import deflate_into
 from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
 from emotion_encoder.training.stills import build_still_classifier, still_batches
@@ -195,6 +198,27 @@ def initial_model(preset: str, init: str | None, image_size: int | None = None
     return model
 
 
+def distilled_targets(distill: dict, arrays, prior: np.ndarray, tau: float, out: Path
+                      ) -> np.ndarray:
+    """``(1 - weight) * p_train + weight * teachers`` (see the ``distill`` module); the
+    teachers' probabilities are cached in ``out/teacher.npz``."""
+    weight = float(distill.get("weight", 0.5))
+    if not 0.0 < weight <= 1.0:
+        raise EmotionEncoderError(f"distill weight {weight}: must be in (0, 1]")
+    cache = out / "teacher.npz"
+    if not cache.exists():
+        probs = teacher_probabilities(distill.get("teachers", []), arrays["x_train"],
+                                      arrays["p_train"], prior, tau)
+        with atomic_path(cache, ".npz") as tmp:
+            np.savez(tmp, probs=probs)
+    teacher = np.load(cache)["probs"]
+    if len(teacher) != len(arrays["p_train"]):
+        raise EmotionEncoderError(f"{cache}: {len(teacher)} faces, the mixture has "
+                                  f"{len(arrays['p_train'])}; delete it to recompute")
+    return ((1.0 - weight) * arrays["p_train"] + weight * adjusted(teacher, prior, tau)
+            ).astype(np.float32)
+
+
 def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     """Train (or resume) stage 1 on the mixture; keep the best epoch by the mean of the
     sources' balanced validation accuracy; return the state (also ``state.json``)."""
@@ -212,6 +236,10 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
                                   "and its learning-rate schedule is fixed to them")
     prior = mixture_prior(arrays["p_train"])
     state["prior"] = dict(zip(LABELS, prior.round(4).tolist()))
+    tau = float(stills.get("logit_adjust", 1.0))
+    targets = arrays["p_train"]
+    if stills.get("distill"):
+        targets = distilled_targets(stills["distill"], arrays, prior, tau, out)
     if last.exists():
         model = keras.saving.load_model(last)
     else:
@@ -221,9 +249,9 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, max(1, steps * (epochs - 1)), warmup_target=rate, warmup_steps=steps)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
-                      loss=LogitAdjustedLoss(prior, float(stills.get("logit_adjust", 1.0))),
+                      loss=LogitAdjustedLoss(prior, tau),
                       metrics=["accuracy"])
-    train_ds = still_batches(arrays["x_train"], arrays["p_train"], size, channels, batch_size,
+    train_ds = still_batches(arrays["x_train"], targets, size, channels, batch_size,
                              training=True, mixup_alpha=float(stills.get("mixup", 0.0)),
                              erasing=float(stills.get("erasing", 0.0)),
                              rotation=float(stills.get("rotation", 0.0)))
