@@ -33,13 +33,15 @@ from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.training.losses import LogitAdjustedLoss
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    out = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (out / out.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def adjusted(probs: np.ndarray, prior: np.ndarray, tau: float) -> np.ndarray:
     """``softmax(log probs + tau * log prior)``: balanced scores as the logit-adjusted loss
     sees them."""
-    logits = np.log(np.clip(probs, 1e-7, 1.0)) + tau * np.log(prior)
-    logits -= logits.max(axis=1, keepdims=True)
-    out = np.exp(logits)
-    return (out / out.sum(axis=1, keepdims=True)).astype(np.float32)
+    return _softmax(np.log(np.clip(probs, 1e-7, 1.0)) + tau * np.log(prior))
 
 
 def _inputs(faces: np.ndarray, channels: int, mirror: bool) -> np.ndarray:
@@ -103,7 +105,4 @@ def teacher_probabilities(teachers: list[dict], faces: np.ndarray, targets: np.n
                                       "best.weights.h5) or 'init' (a preset or .keras model)")
         total += _log_probs(model, faces, PRESETS[preset]["backbone"]["channels"])
         print(f"distill: teacher {teacher} done", flush=True)
-    mean = total / len(teachers)
-    mean -= mean.max(axis=1, keepdims=True)
-    probs = np.exp(mean)
-    return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    return _softmax(total / len(teachers))
