@@ -17,14 +17,16 @@ videos it loops the bundled astronaut example. Stages, each timed on its own:
   once serial (``overlap=False``) and once with decoding and faces in a background thread
   beside the network (the default), with CPU use and whether both results are equal;
 * render: the demo's annotated H.264 video (output frames/s);
-* whole commands, process start to exit: ``tag`` of the video, ``predict`` of its first
-  4 s, on the Keras and (when exported) the LiteRT backends, float and int8 weights
+* whole commands, process start to exit (wall time and the command's peak RSS): ``tag``
+  of the video, ``predict`` of its first 4 s, with the defaults as a user runs them
+  (``--backend auto``), on the Keras and (when exported) the LiteRT backends, float and int8 weights
   (``--backend litert-int8``), each also with ``--no-mirror`` (each clip through the
   network once), with int8 weights also with the faces on mediapipe's runtime (the
   reference detector) and with the detector on every 4th sampled frame, and ``--help``;
 * the peer: the ``fer`` package's pipeline on every second frame (when installed).
 
-Peak RSS is ``resource.getrusage`` of this process (ffmpeg children not included).
+The inner loop's peak RSS is ``resource.getrusage`` of this process (the Keras model;
+ffmpeg children not included); a whole command's is its own, from ``os.wait4``.
 Weights do not change speed, so untrained presets measure the same.
 """
 
@@ -192,25 +194,39 @@ def run(video: str, preset: str, sample_fps: float, stride: int, render: bool,
     return result
 
 
-def _timed(cmd: list[str]) -> float:
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode not in (0, 3):
-        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}")
-    return time.perf_counter() - t
+# Runs a command and writes its wall seconds and peak RSS (kB): the command is forked from
+# this small process, not from the benchmark's (whose Keras model a child's peak would
+# otherwise include: Linux keeps a forked process's high-water mark across exec).
+_MEASURE = ("import os, subprocess, sys, time; t = time.perf_counter(); "
+            "p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL); "
+            "_, status, usage = os.wait4(p.pid, 0); s = time.perf_counter() - t; "
+            "open(sys.argv[1], 'w').write(f'{s} {usage.ru_maxrss}'); "
+            "sys.exit(os.waitstatus_to_exitcode(status))")
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of ``cmd``, process start to exit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "measured"
+        proc = subprocess.run([sys.executable, "-c", _MEASURE, str(report), *cmd],
+                              capture_output=True, text=True)
+        if proc.returncode not in (0, 3):
+            raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}")
+        seconds, rss_kb = report.read_text().split()
+    return float(seconds), round(int(rss_kb) / 1024, 1)
 
 
 def whole_commands(video: str, preset: str, sample_fps: float, stride: int,
                    detect_every: int = 2) -> dict:
     """What a user waits for, shell prompt to prompt: ``tag`` of the whole video and
-    ``predict`` of its first 4 s (a fresh process each: imports, model, detector, work), on
-    each network backend (LiteRT when its graphs are exported: ``fetch-models --litert``;
-    there also without mirror averaging)."""
+    ``predict`` of its first 4 s (a fresh process each: imports, model, detector, work),
+    with the defaults and on each network backend (LiteRT when its graphs are exported:
+    ``fetch-models --litert``; there also without mirror averaging)."""
     from emotion_encoder.faces.model_files import cache_dir
     from emotion_encoder.litert_classifier import cached_graph, litert_installed
     from emotion_encoder.video import probe_video
 
-    runs = {"keras": ["--backend", "keras"]}
+    runs = {"defaults": [], "keras": ["--backend", "keras"]}
     for backend in ("litert", "litert-int8"):
         if litert_installed() and cached_graph(preset, cache_dir(), backend == "litert-int8"):
             runs.update({backend: ["--backend", backend],
@@ -235,13 +251,14 @@ def whole_commands(video: str, preset: str, sample_fps: float, stride: int,
         for backend, options in runs.items():
             more = opts + options
             out = str(Path(tmp) / f"tags-{len(result)}")
-            tag_s = _timed(cli + ["tag", video, "-o", out] + more)
-            predict_s = _timed(cli + ["predict", short, "--json"] + more)
+            tag_s, tag_rss = _timed(cli + ["tag", video, "-o", out] + more)
+            predict_s, _ = _timed(cli + ["predict", short, "--json"] + more)
             result[backend] = {
-                "tag": {"seconds": round(tag_s, 2), "x_real_time": round(duration / tag_s, 2)},
+                "tag": {"seconds": round(tag_s, 2), "x_real_time": round(duration / tag_s, 2),
+                        "peak_rss_mb": tag_rss},
                 "predict_4s": {"seconds": round(predict_s, 2),
                                "video_s": round(short_duration, 2)}}
-        result["help"] = {"seconds": round(_timed(cli + ["--help"]), 2)}
+        result["help"] = {"seconds": round(_timed(cli + ["--help"])[0], 2)}
     return result
 
 
@@ -293,9 +310,9 @@ def print_report(r: dict) -> None:
     for backend, b in c.items():
         if backend != "help":
             print(f"whole command on {backend} (process start to exit): tag "
-                  f"{b['tag']['seconds']:.1f} s = {b['tag']['x_real_time']:.1f}x real time; "
-                  f"predict of a {b['predict_4s']['video_s']:.0f} s clip "
-                  f"{b['predict_4s']['seconds']:.1f} s")
+                  f"{b['tag']['seconds']:.1f} s = {b['tag']['x_real_time']:.1f}x real time, "
+                  f"peak RSS {b['tag']['peak_rss_mb']:.0f} MB; predict of a "
+                  f"{b['predict_4s']['video_s']:.0f} s clip {b['predict_4s']['seconds']:.1f} s")
     if "litert" in c:
         print(f"litert vs keras, same run: tag {c['keras']['tag']['seconds'] / c['litert']['tag']['seconds']:.2f}x, "
               f"predict {c['keras']['predict_4s']['seconds'] / c['litert']['predict_4s']['seconds']:.2f}x faster")

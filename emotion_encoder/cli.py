@@ -334,8 +334,9 @@ DETECTORS = ["blazeface", "blazeface-full", "blazeface-short", "blazeface-mediap
 
 def _encoder_options(parser: argparse.ArgumentParser) -> None:
     """The encoder's options, shared by every command that runs it on videos. The network
-    backend defaults to ``auto`` (LiteRT when exported): its start wins on short videos,
-    and on long ones the two backends run level (README, Speed)."""
+    backend defaults to ``auto``: LiteRT's int8 graph when exported (no TensorFlow to
+    start, ~2.4x the float graph's clips/s, every probe within 0.2 points; README, Speed),
+    else its float graph, else Keras."""
     parser.add_argument("--preset", default="default",
                         help="preset name or path to a .keras model (default: default)")
     parser.add_argument("--detector", default="blazeface", choices=DETECTORS,
@@ -348,11 +349,12 @@ def _encoder_options(parser: argparse.ArgumentParser) -> None:
                         help="run the face detector on every k-th sampled frame")
     parser.add_argument("--backend", default="auto",
                         choices=["auto", "keras", "litert", "litert-int8"],
-                        help="where the network runs: LiteRT (no TensorFlow, fast start; "
-                             "fetch-models --litert exports it), Keras (more clips/s), "
-                             "auto (LiteRT when exported, the default), or litert-int8 "
-                             "(int8 weights: ~2.4x the network's speed, probabilities "
-                             "within ~0.01; README, Speed)")
+                        help="where the network runs: auto (the default: litert-int8 "
+                             "when exported, else litert, else keras), litert-int8 (int8 "
+                             "weights: ~2.4x the float graph's speed, probabilities within "
+                             "~0.01, every probe within 0.2 points; README, Speed), litert "
+                             "(float, equal to Keras within 1e-4; no TensorFlow, fast "
+                             "start; fetch-models --litert exports both) or keras")
     parser.add_argument("--no-mirror", dest="mirror", action="store_false",
                         help="do not average each clip with its mirror image: ~1.9x the "
                              "network's speed, slightly less accurate (README, Speed)")

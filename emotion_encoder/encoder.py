@@ -114,12 +114,12 @@ class EmotionEncoder:
             network: ~1.25x LiteRT's clips/s here), ``"litert"`` (the graph exported from it,
             :mod:`emotion_encoder.litert_classifier`: no TensorFlow, so a process starts
             ~5 s sooner; ``emotion-encoder fetch-models --litert`` exports it once), or
-            ``"auto"``: LiteRT when the preset's graph is exported and the interpreter
-            installed, else Keras (every CLI command uses it: LiteRT's start wins on
-            short videos, and on long ones the two run level). ``.keras`` files run on
-            Keras. ``"litert-int8"``: the exported graph with int8 weights (~2.4x the
-            float graph's clips/s; probabilities within ~0.01 of Keras, not 1e-4;
-            accuracy in README, Speed); never chosen by ``"auto"``.
+            ``"litert-int8"``: the exported graph with int8 weights (~2.4x the float
+            graph's clips/s; probabilities within ~0.01 of Keras, not 1e-4; every probe
+            of the panel within 0.2 points: MODEL_CARD), or ``"auto"``: the int8 graph
+            when exported and the interpreter installed, else the float one, else Keras
+            (every CLI command uses it: no TensorFlow to start, and the network is most
+            of a command's time: README, Speed). ``.keras`` files run on Keras.
     """
 
     def __init__(
@@ -141,7 +141,10 @@ class EmotionEncoder:
             raise OptionError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         graph = None
         quantized = backend == "litert-int8"
-        if backend != "keras" and litert_installed():
+        if backend == "auto" and litert_installed():
+            graph = cached_graph(str(preset), cache_dir(), quantized=True)
+            quantized = graph is not None
+        if graph is None and backend != "keras" and litert_installed():
             graph = cached_graph(str(preset), cache_dir(), quantized)
         if backend.startswith("litert") and graph is None:
             why = ("pip install ai-edge-litert" if not litert_installed() else

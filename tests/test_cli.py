@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emotion_encoder.faces.model_files import cache_dir
+from emotion_encoder.litert_classifier import cached_graph
 from synthetic import write_face_video
 
 
@@ -50,10 +52,15 @@ def test_no_mirror_runs_each_clip_once_on_either_backend(video, tmp_path):
         with np.load(tmp_path / "e.npz") as data:
             return data["probs"]
 
-    mirrored, lite, keras_side = (probs(), probs("--no-mirror"),
+    mirrored, lite, keras_side = (probs("--backend", "litert"),
+                                  probs("--no-mirror", "--backend", "litert"),
                                   probs("--no-mirror", "--backend", "keras"))
     np.testing.assert_allclose(lite, keras_side, atol=1e-4)  # the same network, once a clip
     assert np.abs(lite - mirrored).max() > 1e-3  # and not the mirror-averaged outputs
+    if cached_graph("fast", cache_dir(), quantized=True) is not None:  # fetch-models --litert
+        int8, int8_once = probs(), probs("--no-mirror")  # the default: the int8 graph
+        assert 1e-4 < np.abs(int8 - mirrored).max() < 0.05  # close to float, not equal
+        assert np.abs(int8_once - int8).max() > 1e-3
 
 
 def test_embed_writes_npz(video, tmp_path):

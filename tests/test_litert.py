@@ -94,7 +94,9 @@ def test_predict_on_litert_loads_no_tensorflow(graphs, tmp_path):
     assert doc["video_label"] is not None and len(doc["clips"]) >= 1
 
 
-def test_backend_choices_are_checked(graphs, tmp_path, monkeypatch):
+def test_backend_choices_are_checked(graphs, int8_graphs, tmp_path, monkeypatch):
+    import shutil
+
     from emotion_encoder import EmotionEncoder
     from emotion_encoder.errors import ModelFileError, OptionError
 
@@ -102,9 +104,17 @@ def test_backend_choices_are_checked(graphs, tmp_path, monkeypatch):
                        match="backend must be one of auto, keras, litert, litert-int8"):
         EmotionEncoder("fast", backend="onnx")
     assert EmotionEncoder("fast").backend == "keras"  # the API's default
-    assert EmotionEncoder("fast", backend="auto").backend == "litert"
+    auto = EmotionEncoder("fast", backend="auto")  # the commands' default: int8 first
+    assert auto.backend == "litert-int8" and auto.classifier.path == int8_graphs["fast"]
     plain = EmotionEncoder("fast", mirror=False, backend="auto")
-    assert plain.backend == "litert" and not plain.classifier.mirror
+    assert plain.backend == "litert-int8" and not plain.classifier.mirror
+    float_only = tmp_path / "float-only-cache" / "litert"  # an older cache: float graph only
+    float_only.mkdir(parents=True)
+    for path in (graphs["fast"], graphs["fast"].with_suffix(".json")):
+        shutil.copy(path, float_only / path.name)
+    monkeypatch.setenv("EMOTION_ENCODER_CACHE", str(float_only.parent))
+    auto = EmotionEncoder("fast", backend="auto")
+    assert auto.backend == "litert" and auto.classifier.path.name == graphs["fast"].name
     monkeypatch.setenv("EMOTION_ENCODER_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(ModelFileError, match="fetch-models --litert"):
         EmotionEncoder("fast", backend="litert")

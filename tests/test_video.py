@@ -186,6 +186,23 @@ def test_iter_frames_target_fps(face_video, fps, expected):
     assert all(b > a for a, b in zip(times, times[1:]))
 
 
+def test_one_decoder_thread_gives_ffmpegs_own_frames(face_video):
+    """Small frames decode on one thread (less CPU); the pixels are those that ffmpeg's
+    own (frame-threaded) decoding gives."""
+    from emotion_encoder.video.reader import ONE_DECODER_THREAD_PIXELS
+
+    info = probe_video(face_video[0])
+    assert info.width * info.height <= ONE_DECODER_THREAD_PIXELS
+    ours = np.stack([f for _, f in iter_frames(face_video[0], fps=10)])
+    raw = subprocess.run([FFMPEG_BINARY, "-v", "error", "-threads", "0", "-i",
+                          str(face_video[0]), "-vf", "fps=10:eof_action=pass", "-f",
+                          "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True,
+                         check=True).stdout
+    theirs = np.frombuffer(raw, np.uint8).reshape(-1, info.height, info.width, 3)
+    assert ours.shape == theirs.shape and len(ours) >= 25
+    assert np.array_equal(ours, theirs)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_closing_the_stream_early_kills_ffmpeg(face_video):
     before = set(ffmpeg_children())

@@ -25,6 +25,12 @@ import numpy as np
 from emotion_encoder.errors import EmotionEncoderError, VideoError
 
 PROBE_TIMEOUT_S = 120.0
+ONE_DECODER_THREAD_PIXELS = 500_000
+"""Frames up to this many pixels (854 x 480 and smaller) are decoded on one thread: one
+H.264 thread decodes them at 40-120x real time here, far ahead of the pipeline, and
+ffmpeg's frame threading costs 10-17% more CPU time, which the network and the face
+detector (both cores busy) would otherwise get (``docs/speed-log.md``, 2026-12-04).
+Larger frames keep ffmpeg's own thread count (720p on one thread: ~25x real time)."""
 _ROTATION = re.compile(r"(?:displaymatrix|Display Matrix): rotation of (-?[\d.]+) degrees", re.I)
 _LOG_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
 
@@ -254,6 +260,7 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None,
         filters.append(f"scale={width}:{height}:flags=area")
     cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error"]
     cmd += ["-ss", f"{start:.6f}"] if start > 0 else []
+    cmd += ["-threads", "1"] if info.width * info.height <= ONE_DECODER_THREAD_PIXELS else []
     cmd += ["-i", _ffmpeg_input(info.path), "-map", "0:v:0", "-an", "-sn"]
     cmd += ["-t", f"{end - start:.6f}"] if end is not None else []
     cmd += ["-vf", ",".join(filters)] if filters else []
