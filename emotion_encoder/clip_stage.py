@@ -12,7 +12,10 @@ import numpy as np
 
 class ClipStage:
     """``__call__`` on clips of RGB crops; a subclass sets ``preprocessor``, ``labels``,
-    ``embedding_dim``, ``attention_steps`` and defines ``forward(batch)``."""
+    ``embedding_dim``, ``attention_steps`` and defines ``forward(batch)``.
+    ``clips_per_call``: the fewest clips per call that keep the backend busy."""
+
+    clips_per_call = 1
 
     def __call__(self, clips: Sequence[Sequence[np.ndarray]]) -> dict[str, np.ndarray]:
         """``probs (n, labels)``, ``embedding (n, d)``, ``attention (n, steps)`` of ``n``

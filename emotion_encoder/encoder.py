@@ -104,7 +104,8 @@ class EmotionEncoder:
             boxes are the same for any count (:mod:`emotion_encoder.faces.ahead`).
         sample_fps, stride, detect_every, min_face_ratio: the defaults of
             :class:`ClipOptions` (each call may override them).
-        batch_size: clips per forward pass.
+        batch_size: clips per forward pass (at least the backend's ``clips_per_call``:
+            on LiteRT the clips that give both of its interpreters a batch).
         mirror: also run each clip mirrored left-right and average the two outputs
             (both backends; off: ~1.9x the network's clips/s, outputs a little less
             accurate: README, Speed).
@@ -174,7 +175,7 @@ class EmotionEncoder:
             else detector_threads
         if self.detector_threads < 1:
             raise OptionError(f"detector_threads must be >= 1, got {detector_threads}")
-        self.batch_size = batch_size
+        self.batch_size = max(batch_size, self.classifier.clips_per_call)
         self.overlap = overlap
         self._detector = None
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -50,18 +51,25 @@ class LiteRTClassifier(ClipStage):
     needs no new export; new weights do, and get a new file name). ``mirror``: average
     each clip with its left-right mirror image, as the Keras backend does (twice the
     network time). ``quantized`` says whether the graph has int8 weights (its sidecar's
-    word)."""
+    word). ``threads`` (default: the CPUs, at most 4) are split over two interpreters
+    that run a call's fixed-size chunks side by side (on 2 CPUs one thread each: 1.15x the
+    clips/s of one interpreter on two threads, whose threads wait for each other at every
+    layer); :attr:`clips_per_call` is what keeps both busy."""
 
     def __init__(self, path: str | os.PathLike, preset: str, threads: int | None = None,
                  mirror: bool = True):
         from ai_edge_litert.interpreter import Interpreter
 
         path = Path(path)
+        threads = threads or min(4, os.cpu_count() or 1)
+        count = min(2, threads)
         try:
             meta = json.loads(path.with_suffix(".json").read_text())
-            self.interpreter = Interpreter(model_path=str(path),
-                                           num_threads=threads or min(4, os.cpu_count() or 1))
-            self.interpreter.allocate_tensors()
+            self.interpreters = [Interpreter(model_path=str(path),
+                                             num_threads=threads // count)
+                                 for _ in range(count)]
+            for interpreter in self.interpreters:
+                interpreter.allocate_tensors()
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{path}: not a readable LiteRT graph ({exc}); delete it "
                                  "and run `emotion-encoder fetch-models --litert`") from None
@@ -75,7 +83,7 @@ class LiteRTClassifier(ClipStage):
         self.window = int(self.input_shape[0])
         self.temperature = float(config["classifier"].get("temperature", 1.0))
         self.preprocessor = FacePreprocessor.from_config(config["preprocessor"])
-        shapes = {d["index"]: d["shape"] for d in self.interpreter.get_output_details()}
+        shapes = {d["index"]: d["shape"] for d in self.interpreters[0].get_output_details()}
         self.embedding_dim = int(shapes[self.output_index["embedding"]][-1])
         self.attention_steps = int(shapes[self.output_index["attention"]][-1])
         self.mirror = mirror
@@ -107,19 +115,45 @@ class LiteRTClassifier(ClipStage):
         out["probs"] = apply_temperature(out["probs"], self.temperature)
         return out
 
+    @property
+    def clips_per_call(self) -> int:
+        """Clips per call that give every interpreter a chunk (mirror images count)."""
+        return self.batch * len(self.interpreters) // (2 if self.mirror else 1)
+
     def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """The graph's raw outputs (probabilities at temperature 1) on preprocessed clips,
-        in fixed batches (the last zero-padded)."""
+        in fixed batches (the last zero-padded), the batches shared out over the
+        interpreters (each runs its own, in order; the same outputs as one interpreter)."""
         batch = np.asarray(batch, np.float32)
-        parts: dict[str, list[np.ndarray]] = {k: [] for k in self.output_index}
-        for start in range(0, len(batch), self.batch):
-            chunk = batch[start:start + self.batch]
-            m = len(chunk)
-            if m < self.batch:
-                chunk = np.concatenate([chunk, np.zeros((self.batch - m,) + chunk.shape[1:],
-                                                        np.float32)])
-            self.interpreter.set_tensor(self.input_index, chunk)
-            self.interpreter.invoke()
-            for name, index in self.output_index.items():
-                parts[name].append(self.interpreter.get_tensor(index)[:m].copy())
-        return {k: np.concatenate(v) for k, v in parts.items()}
+        chunks = [batch[start:start + self.batch] for start in range(0, len(batch), self.batch)]
+        done: list[dict[str, np.ndarray] | None] = [None] * len(chunks)
+        errors: list[BaseException] = []
+        count = min(len(self.interpreters), len(chunks))
+
+        def work(k: int) -> None:
+            try:
+                for j in range(k, len(chunks), count):
+                    done[j] = self._invoke(self.interpreters[k], chunks[j])
+            except BaseException as exc:  # re-raised in the calling thread
+                errors.append(exc)
+
+        helpers = [threading.Thread(target=work, args=(k,)) for k in range(1, count)]
+        for helper in helpers:
+            helper.start()
+        work(0)
+        for helper in helpers:
+            helper.join()
+        if errors:
+            raise errors[0]
+        return {k: np.concatenate([d[k] for d in done]) for k in self.output_index}
+
+    def _invoke(self, interpreter, chunk: np.ndarray) -> dict[str, np.ndarray]:
+        """One fixed-size batch through ``interpreter`` (zero-padded when short)."""
+        m = len(chunk)
+        if m < self.batch:
+            chunk = np.concatenate([chunk, np.zeros((self.batch - m,) + chunk.shape[1:],
+                                                    np.float32)])
+        interpreter.set_tensor(self.input_index, chunk)
+        interpreter.invoke()
+        return {name: interpreter.get_tensor(index)[:m].copy()
+                for name, index in self.output_index.items()}

@@ -6,6 +6,7 @@ as Keras does."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,27 @@ def test_evaluate_scores_the_exported_graphs_on_the_same_crops(graphs, int8_grap
     assert options["backend"] == "litert-int8"
     with pytest.raises(ValueError, match="backend must be"):
         evaluate("fast", CKPLUS, tmp_path / "x", split="test", backend="onnx")
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_two_interpreters_give_one_interpreters_outputs(graphs, int8_graphs, quantized):
+    """On two threads the graph runs on two interpreters side by side, a batch each; the
+    outputs are those of one interpreter, and the encoder hands it enough clips."""
+    from emotion_encoder import EmotionEncoder
+    from emotion_encoder.litert_classifier import LiteRTClassifier
+
+    path = (int8_graphs if quantized else graphs)["default"]
+    two = LiteRTClassifier(path, "default", threads=2)
+    one = LiteRTClassifier(path, "default", threads=1)
+    assert (len(two.interpreters), len(one.interpreters)) == (2, 1)
+    x = np.random.default_rng(3).normal(size=(21, 16, 48, 48, 1)).astype(np.float32)
+    a, b = two.forward(x), one.forward(x)
+    for name in ("probs", "embedding", "attention"):
+        assert a[name].shape == b[name].shape and len(a[name]) == 21
+        np.testing.assert_array_equal(a[name], b[name])
+    assert two.clips_per_call == 8 and LiteRTClassifier(path, "default", threads=2,
+                                                        mirror=False).clips_per_call == 16
+    backend = "litert-int8" if quantized else "litert"
+    if (os.cpu_count() or 1) >= 2:  # the encoder's classifier: two interpreters
+        assert EmotionEncoder(backend=backend, mirror=False).batch_size == 16
+    assert EmotionEncoder(backend=backend, batch_size=32).batch_size == 32
