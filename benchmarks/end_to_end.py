@@ -19,14 +19,16 @@ videos it loops the bundled astronaut example. Stages, each timed on its own:
 * render: the demo's annotated H.264 video (output frames/s);
 * whole commands, process start to exit (wall time and the command's peak RSS): ``tag``
   of the video, ``predict`` of its first 4 s, with the defaults as a user runs them
-  (``--backend auto``), on the Keras and (when exported) the LiteRT backends, float and int8 weights
-  (``--backend litert-int8``), each also with ``--no-mirror`` (each clip through the
-  network once), with int8 weights also with the faces on mediapipe's runtime (the
-  reference detector) and with the detector on every 4th sampled frame, and ``--help``;
+  (``--backend auto``), on the Keras and (when exported) the LiteRT backends, float and
+  int8 weights (``--backend litert-int8``), each also with ``--no-mirror`` (each clip
+  through the network once), with int8 weights also with the faces on mediapipe's runtime
+  (the reference detector) and with the detector on every 4th sampled frame, and
+  ``--help``;
 * the peer: the ``fer`` package's pipeline on every second frame (when installed).
 
 The inner loop's peak RSS is ``resource.getrusage`` of this process (the Keras model;
-ffmpeg children not included); a whole command's is its own, from ``os.wait4``.
+ffmpeg children not included); a whole command's is its own, from ``os.wait4`` in a
+small parent process.
 Weights do not change speed, so untrained presets measure the same.
 """
 

@@ -111,8 +111,8 @@ class EmotionEncoder:
             accurate: README, Speed).
         overlap: decode and find faces in a background thread while the network runs
             (:mod:`emotion_encoder.prefetch`; same results, in the same order).
-        backend: ``"keras"`` (TensorFlow, the model's source of truth and the fastest
-            network: ~1.25x LiteRT's clips/s here), ``"litert"`` (the graph exported from it,
+        backend: ``"keras"`` (TensorFlow, the model's source of truth; ~5 s to start,
+            then about as fast as the float graph), ``"litert"`` (the graph exported from it,
             :mod:`emotion_encoder.litert_classifier`: no TensorFlow, so a process starts
             ~5 s sooner; ``emotion-encoder fetch-models --litert`` exports it once), or
             ``"litert-int8"``: the exported graph with int8 weights (~2.4x the float
