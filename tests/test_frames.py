@@ -104,7 +104,7 @@ def test_v2c_label_space_columns(gap_video, tmp_path):
     proc = run_frames(gap_video, out, "--labels", "v2c")
     assert proc.returncode == 0, proc.stderr[-2000:]
     v2c = FrameFeatures.load(out)
-    plain = EmotionEncoder("fast").frames(gap_video)
+    plain = EmotionEncoder("fast", backend="auto").frames(gap_video)  # the command's network
     assert v2c.labels == ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise",
                           "others")
     for name, canonical in (("angry", "anger"), ("happy", "happiness"), ("sad", "sadness"),
