@@ -124,7 +124,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from emotion_encoder.faces.model_files import cache_dir, model_status
-    from emotion_encoder.litert_classifier import cached_graph, litert_installed
+    from emotion_encoder.litert_classifier import auto_backend, cached_graph, litert_installed
     from emotion_encoder.models.presets import PRESETS, weights_path
 
     info = {"emotion_encoder": __version__, "python": sys.version.split()[0]}
@@ -144,6 +144,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                           else "not exported")
         for name in PRESETS if weights_path(name) for kind in ("", " int8")
     } if litert_installed() else "not installed"
+    info["commands_run_on"] = f"{auto_backend('default', cache_dir())} (--backend auto)"
     info["model_cache"] = str(cache_dir())
     info["face_models"] = model_status()
     width = max(len(k) for k in info)

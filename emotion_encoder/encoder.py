@@ -36,7 +36,8 @@ from emotion_encoder.faces import (DetectorPool, DominantFaceTracker, FaceCrop, 
 from emotion_encoder.faces.multi_tracking import MultiFaceTracker, iter_multi_face_crops
 from emotion_encoder.faces.model_files import cache_dir
 from emotion_encoder.faces.tracking import fill_gaps
-from emotion_encoder.litert_classifier import LiteRTClassifier, cached_graph, litert_installed
+from emotion_encoder.litert_classifier import (LiteRTClassifier, auto_backend, cached_graph,
+                                               litert_installed)
 from emotion_encoder.prefetch import prefetched
 from emotion_encoder.results import Analysis, VideoPrediction
 from emotion_encoder.sampling import pick, sliding_windows
@@ -141,11 +142,9 @@ class EmotionEncoder:
         if backend not in BACKENDS:
             raise OptionError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         graph = None
-        quantized = backend == "litert-int8"
-        if backend == "auto" and litert_installed():
-            graph = cached_graph(str(preset), cache_dir(), quantized=True)
-            quantized = graph is not None
-        if graph is None and backend != "keras" and litert_installed():
+        chosen = auto_backend(str(preset), cache_dir()) if backend == "auto" else backend
+        quantized = chosen == "litert-int8"
+        if chosen != "keras" and litert_installed():
             graph = cached_graph(str(preset), cache_dir(), quantized)
         if backend.startswith("litert") and graph is None:
             why = ("pip install ai-edge-litert" if not litert_installed() else

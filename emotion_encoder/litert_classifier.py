@@ -45,6 +45,18 @@ def cached_graph(preset: str, cache: Path, quantized: bool = False) -> Path | No
         path.with_suffix(".json").is_file() else None
 
 
+def auto_backend(preset: str, cache: Path) -> str:
+    """What ``backend="auto"`` runs ``preset`` on: ``"litert-int8"`` when its int8 graph
+    is exported under ``cache`` (and the interpreter installed), else ``"litert"`` when
+    its float graph is, else ``"keras"``."""
+    if not litert_installed():
+        return "keras"
+    for backend in ("litert-int8", "litert"):
+        if cached_graph(preset, cache, quantized=backend == "litert-int8") is not None:
+            return backend
+    return "keras"
+
+
 class LiteRTClassifier(ClipStage):
     """A preset's LiteRT graph: its sidecar says the batch and which output is which; the
     labels, temperature and preprocessor are the preset's (so a new calibration or zoom

@@ -107,6 +107,8 @@ def test_info_reports_versions_backend_and_onednn():
     for package in ("tensorflow", "keras", "numpy", "gradio"):
         assert info[package] == metadata.version(package), package
     assert info["keras_backend"] == "tensorflow"
+    int8 = cached_graph("default", cache_dir(), quantized=True) is not None
+    assert info["commands_run_on"].startswith("litert-int8 " if int8 else ("litert ", "keras "))
     assert info["onednn"] in ("on (set by emotion_encoder)", "on (set by user)",
                               "off (set by user)")
     assert info["default_preset"] == "default"
