@@ -19,7 +19,8 @@ videos it loops the bundled astronaut example. Stages, each timed on its own:
 * render: the demo's annotated H.264 video (output frames/s);
 * whole commands, process start to exit (wall time and the command's peak RSS): ``tag``
   of the video, ``predict`` of its first 4 s, with the defaults as a user runs them
-  (``--backend auto``), on the Keras and (when exported) the LiteRT backends, float and
+  (``--backend auto``, adaptive keyframes), the defaults with ``--keyframes fixed``, on
+  the Keras and (when exported) the LiteRT backends, float and
   int8 weights (``--backend litert-int8``), each also with ``--no-mirror`` (each clip
   through the network once), with int8 weights also with the faces on mediapipe's runtime
   (the reference detector) and with the detector on every 4th sampled frame, and
@@ -222,13 +223,16 @@ def whole_commands(video: str, preset: str, sample_fps: float, stride: int,
                    detect_every: int = 2) -> dict:
     """What a user waits for, shell prompt to prompt: ``tag`` of the whole video and
     ``predict`` of its first 4 s (a fresh process each: imports, model, detector, work),
-    with the defaults and on each network backend (LiteRT when its graphs are exported:
-    ``fetch-models --litert``; there also without mirror averaging)."""
+    with the defaults (adaptive keyframes), the defaults with the detector on every
+    ``detect_every``-th frame (``--keyframes fixed``) and on each network backend (LiteRT
+    when its graphs are exported: ``fetch-models --litert``; there also without mirror
+    averaging)."""
     from emotion_encoder.faces.model_files import cache_dir
     from emotion_encoder.litert_classifier import cached_graph, litert_installed
     from emotion_encoder.video import probe_video
 
-    runs = {"defaults": [], "keras": ["--backend", "keras"]}
+    runs = {"defaults": [], "defaults, fixed keyframes": ["--keyframes", "fixed"],
+            "keras": ["--backend", "keras"]}
     for backend in ("litert", "litert-int8"):
         if litert_installed() and cached_graph(preset, cache_dir(), backend == "litert-int8"):
             runs.update({backend: ["--backend", backend],
@@ -331,6 +335,10 @@ def print_report(r: dict) -> None:
         print(f"faces on LiteRT vs mediapipe's runtime (int8 network), same run: tag "
               f"{c['litert-int8, faces on mediapipe']['tag']['seconds'] / c['litert-int8']['tag']['seconds']:.2f}x, "
               f"predict {c['litert-int8, faces on mediapipe']['predict_4s']['seconds'] / c['litert-int8']['predict_4s']['seconds']:.2f}x "
+              "faster")
+    if "defaults, fixed keyframes" in c:
+        print(f"adaptive vs fixed keyframes (defaults), same run: tag "
+              f"{c['defaults, fixed keyframes']['tag']['seconds'] / c['defaults']['tag']['seconds']:.2f}x "
               "faster")
     print(f"--help {c['help']['seconds']:.2f} s")
     peer = r["fer_peer"]

@@ -1,7 +1,7 @@
 """Cheaper faces: what detecting less often, or with the short-range model, costs in time
 and changes in the results, on the real clips of ``../shared/data/videos``.
 
-    python benchmarks/faces_speed.py
+    python benchmarks/faces_speed.py [--only blazeface/2/fixed blazeface/2/adaptive ...]
 
 The reference is the most careful setting: BlazeFace full range on every sampled frame,
 on mediapipe's Tasks runtime (``blazeface-mediapipe``); ``blazeface`` (the default) runs
@@ -11,13 +11,17 @@ cropping of all clips; seconds, and milliseconds per sampled frame), ``predict``
 end, how far its face boxes are from the reference's (mean IoU over the frames both have
 a face, and the 5th percentile), the share of clips whose label equals the reference's,
 and the video labels of the two labelled MEAD clips. Boxes between two detections are
-interpolated (:class:`emotion_encoder.faces.DominantFaceTracker`). Each setting runs with
-one detector and with two detecting the next keyframes in threads (``detector_threads``,
-the default 2: the same boxes, so only the time may differ).
+interpolated (:class:`emotion_encoder.faces.DominantFaceTracker`); with adaptive
+keyframes (``keyframes="adaptive"``) the detector runs on every 2k-th sampled frame and on
+the k-th between only where the faces moved. Each setting runs with one detector and with
+two detecting the next keyframes in threads (``detector_threads``, the default 2: the same
+boxes, so only the time may differ). ``--only`` runs the reference and the settings named
+``DETECTOR/EVERY/KEYFRAMES`` (both thread counts).
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -28,15 +32,18 @@ from emotion_encoder.faces import box_iou
 
 VIDEOS = sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "videos")
                 .glob("*.mp4"))
-SETTINGS = tuple((detector, every, threads) for detector, every in (
-    ("blazeface-mediapipe", 1), ("blazeface-mediapipe", 2),
-    ("blazeface", 1), ("blazeface", 2), ("blazeface", 3), ("blazeface", 4), ("blazeface", 8),
-    ("blazeface-short", 2), ("blazeface-short", 4)) for threads in (1, 2))
+SETTINGS = tuple((detector, every, keyframes, threads) for detector, every, keyframes in (
+    ("blazeface-mediapipe", 1, "fixed"), ("blazeface-mediapipe", 2, "fixed"),
+    ("blazeface", 1, "fixed"), ("blazeface", 2, "fixed"), ("blazeface", 3, "fixed"),
+    ("blazeface", 4, "fixed"), ("blazeface", 8, "fixed"), ("blazeface", 1, "adaptive"),
+    ("blazeface", 2, "adaptive"), ("blazeface-short", 2, "fixed"),
+    ("blazeface-short", 4, "fixed")) for threads in (1, 2))
 
 
-def measure(detector: str, every: int, threads: int) -> dict:
+def measure(detector: str, every: int, keyframes: str, threads: int) -> dict:
     """Time the faces stage and ``predict`` of every clip under one setting."""
-    encoder = EmotionEncoder(detector=detector, detect_every=every, detector_threads=threads)
+    encoder = EmotionEncoder(detector=detector, detect_every=every, keyframes=keyframes,
+                             detector_threads=threads)
     encoder.predict(VIDEOS[0])  # warm-up: model traced, detector loaded
     faces_s = predict_s = 0.0
     labels, boxes, mead = [], [], {}
@@ -72,23 +79,29 @@ def box_agreement(boxes: list[list], reference: list[list]) -> tuple[float, floa
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", metavar="DETECTOR/EVERY/KEYFRAMES",
+                        help="run the reference and these settings only")
+    args = parser.parse_args()
     if not VIDEOS:
         raise SystemExit("../shared/data/videos has no clips")
-    results = {setting: measure(*setting) for setting in SETTINGS}
+    chosen = [s for s in SETTINGS if s == SETTINGS[0] or args.only is None
+              or "/".join(map(str, s[:3])) in args.only]
+    results = {setting: measure(*setting) for setting in chosen}
     reference = results[SETTINGS[0]]
     frames = sum(len(b) for b in reference["boxes"])
     print(f"{len(VIDEOS)} clips, {frames} sampled frames; reference = {SETTINGS[0][0]} on "
           "every frame, one detector thread")
-    print("| detector | detect every | detector threads | faces stage | per frame | predict | "
-          "box IoU with reference (mean / 5th pct) | face found by one only | clip labels as "
-          "reference | MEAD disgusted / happy |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for (detector, every, threads), r in results.items():
+    print("| detector | detect every | keyframes | detector threads | faces stage | per frame | "
+          "predict | box IoU with reference (mean / 5th pct) | face found by one only | clip "
+          "labels as reference | MEAD disgusted / happy |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for (detector, every, keyframes, threads), r in results.items():
         pairs = [(a, b) for got, ref in zip(r["labels"], reference["labels"])
                  for a, b in zip(got, ref)]
         same = sum(a == b for a, b in pairs) / max(1, len(pairs))
         mean_iou, low_iou, missed = box_agreement(r["boxes"], reference["boxes"])
-        print(f"| {detector} | {every} | {threads} | {r['faces_s']:.2f} s "
+        print(f"| {detector} | {every} | {keyframes} | {threads} | {r['faces_s']:.2f} s "
               f"({r['faces_s'] / reference['faces_s']:.2f}x) | "
               f"{1000 * r['faces_s'] / frames:.1f} ms | {r['predict_s']:.2f} s "
               f"({r['predict_s'] / reference['predict_s']:.2f}x) | {mean_iou:.3f} / "

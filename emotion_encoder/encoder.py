@@ -51,6 +51,8 @@ VideoInput = "str | os.PathLike | np.ndarray | Iterable[np.ndarray]"
 
 BACKENDS = ("auto", "keras", "litert", "litert-int8")
 """Where the network runs (:class:`EmotionEncoder`'s ``backend``)."""
+KEYFRAMES = ("fixed", "adaptive")
+"""Which sampled frames the face detector runs on (:class:`ClipOptions`' ``keyframes``)."""
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,16 @@ class ClipOptions:
         stride: sampled frames between the starts of consecutive sliding windows.
         detect_every: run the face detector on every k-th sampled frame and interpolate.
         min_face_ratio: share of a clip's frames that must show the face for a label.
+        keyframes: ``"fixed"`` (every ``detect_every``-th frame) or ``"adaptive"``: every
+            ``2 * detect_every``-th, and the one halfway between two of them only where
+            the faces moved (:func:`~emotion_encoder.faces.ahead.keyframe_detections`).
     """
 
     sample_fps: float = 10.0
     stride: int = 8
     detect_every: int = 2
     min_face_ratio: float = 0.25
+    keyframes: str = "fixed"
 
     def __post_init__(self) -> None:
         if not self.sample_fps > 0:
@@ -77,6 +83,9 @@ class ClipOptions:
                               f"{self.stride}, detect-every {self.detect_every}")
         if not 0.0 <= self.min_face_ratio <= 1.0:
             raise OptionError(f"min_face_ratio must be in [0, 1], got {self.min_face_ratio}")
+        if self.keyframes not in KEYFRAMES:
+            raise OptionError(f"keyframes must be one of {', '.join(KEYFRAMES)}, got "
+                              f"{self.keyframes!r}")
 
 
 @dataclass
@@ -103,7 +112,7 @@ class EmotionEncoder:
         detector_threads: detector instances that find the faces of the next keyframes
             in threads while the tracker works (None: 2, or 1 on a 1-CPU machine); the
             boxes are the same for any count (:mod:`emotion_encoder.faces.ahead`).
-        sample_fps, stride, detect_every, min_face_ratio: the defaults of
+        sample_fps, stride, detect_every, min_face_ratio, keyframes: the defaults of
             :class:`ClipOptions` (each call may override them).
         batch_size: clips per forward pass (at least the backend's ``clips_per_call``:
             on LiteRT the clips that give both of its interpreters a batch).
@@ -134,6 +143,7 @@ class EmotionEncoder:
         sample_fps: float = 10.0,
         stride: int = 8,
         min_face_ratio: float = 0.25,
+        keyframes: str = "fixed",
         batch_size: int = 8,
         mirror: bool = True,
         overlap: bool = True,
@@ -168,7 +178,8 @@ class EmotionEncoder:
             else "keras"
         self.labels = self.classifier.labels
         self.window = self.classifier.window
-        self.defaults = ClipOptions(sample_fps, stride, detect_every, min_face_ratio)
+        self.defaults = ClipOptions(sample_fps, stride, detect_every, min_face_ratio,
+                                    keyframes)
         self.detector_name = detector
         self.detector_threads = min(2, os.cpu_count() or 1) if detector_threads is None \
             else detector_threads
@@ -207,7 +218,7 @@ class EmotionEncoder:
             return {"mode": "fixed", "window": self.window}
         return {"mode": "sliding", "window": self.window, "stride": options.stride,
                 "fps": options.sample_fps, "detector": self.detector_name,
-                "detect_every": options.detect_every}
+                "detect_every": options.detect_every, "keyframes": options.keyframes}
 
     # ---------------------------------------------------------------- the calls
 
@@ -344,7 +355,8 @@ class EmotionEncoder:
         if sampling == "fixed":  # 4 candidates per picked frame bound the memory
             target_fps = 4 * self.window / info.duration if info.duration > 0 else None
         pre = self.preprocessor
-        tracker = DominantFaceTracker(self.detector, detect_every=opts.detect_every)
+        tracker = DominantFaceTracker(self.detector, detect_every=opts.detect_every,
+                                      adaptive=opts.keyframes == "adaptive")
         frames = iter_face_crops(source.frames(target_fps), tracker, pre.image_size,
                                  pre.face_margin, pre.face_offset)
         if on_frame is not None:

@@ -16,6 +16,7 @@ faces are the same as one detector's, frame for frame: only when they are comput
 from __future__ import annotations
 
 import queue
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator
@@ -23,7 +24,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from emotion_encoder.errors import EmotionEncoderError
-from emotion_encoder.faces.detectors import Detector, FaceDetection, _Closing
+from emotion_encoder.faces.detectors import Detector, FaceDetection, _Closing, box_iou
 
 
 class DetectorPool(_Closing):
@@ -74,15 +75,81 @@ class DetectorPool(_Closing):
         self._all = []
 
 
+MOVED_IOU = 0.85
+"""With adaptive keyframes, two detected keyframes whose faces all overlap by at least
+this IoU (and are as many) count as still: the keyframe between them is not detected."""
+
+
+def faces_moved(a: list[FaceDetection], b: list[FaceDetection],
+                min_iou: float = MOVED_IOU) -> bool:
+    """Whether the faces of two frames differ: not as many, or one of ``a`` overlaps no
+    face of ``b`` by ``min_iou``.
+
+    >>> f = lambda x: FaceDetection((x, 0, x + 10, 10), 0.9)
+    >>> faces_moved([f(0)], [f(0.5)]), faces_moved([f(0)], [f(3)]), faces_moved([], [f(0)])
+    (False, True, True)
+    """
+    if len(a) != len(b):
+        return True
+    return any(max(box_iou(x.box, y.box) for y in b) < min_iou for x in a)
+
+
+class _Between:
+    """The future of a keyframe halfway between two others (:attr:`out`): once both are
+    detected, ``start(frame)``'s detection if their faces moved, else :data:`SKIPPED`.
+    It lets go of the frame and the neighbours once decided (a future keeps its
+    callbacks, so a closure would chain every frame of the video together)."""
+
+    def __init__(self, left: Future, right: Future, frame: np.ndarray,
+                 start: Callable[[np.ndarray], Future]):
+        self.out: Future = Future()
+        self._sides: list[Future] | None = [left, right]
+        self._frame, self._start = frame, start
+        self._lock = threading.Lock()
+        self._waiting = 2
+        left.add_done_callback(self._one_done)
+        right.add_done_callback(self._one_done)
+
+    def _one_done(self, _: Future) -> None:
+        with self._lock:
+            self._waiting -= 1
+            if self._waiting:
+                return
+        (left, right), frame, start = self._sides, self._frame, self._start
+        self._sides = self._frame = self._start = None
+        failed = left.exception() or right.exception()
+        if failed is not None:
+            self.out.set_exception(failed)
+        elif faces_moved(left.result(), right.result()):
+            start(frame).add_done_callback(self._chain)
+        else:
+            self.out.set_result(SKIPPED)
+
+    def _chain(self, done: Future) -> None:
+        if done.exception() is not None:
+            self.out.set_exception(done.exception())
+        else:
+            self.out.set_result(done.result())
+
+
+SKIPPED = None
+"""What an adaptive keyframe that was not detected yields for its faces (as a frame
+between keyframes does)."""
+
+
 def keyframe_detections(frames: Iterable[tuple[float, np.ndarray]], detector: Detector,
-                        every: int, ahead: int | None = None
+                        every: int, ahead: int | None = None, adaptive: bool = False
                         ) -> Iterator[tuple[int, float, np.ndarray, list[FaceDetection] | None]]:
     """``(i, t, frame, faces)`` for every frame, in order: ``faces`` is the detector's
     result on the keyframes (every ``every``-th frame from the first, and the last frame),
-    None on the others. A :class:`DetectorPool` detects up to ``ahead`` keyframes (default:
-    twice its workers) before they are handed on; any other detector runs as each keyframe
-    arrives. The last frame is known only when the next one does not come, so frames are
-    handed on one frame late.
+    None on the others. ``adaptive``: detect every ``2 * every``-th frame, and the keyframe
+    halfway between two of them only where their faces moved (:func:`faces_moved`; None
+    where they did not). A :class:`DetectorPool` detects up to ``ahead`` keyframes
+    (default: twice its workers, four times with ``adaptive``) before they are handed on,
+    and decides each halfway keyframe as soon as its neighbours are detected, so the
+    pool never waits for the consumer; any other detector runs as each keyframe arrives.
+    The last frame is known only when the next one does not come, so frames are handed
+    on one frame late.
 
     >>> class Count:
     ...     def detect(self, frame): return [frame]
@@ -91,7 +158,10 @@ def keyframe_detections(frames: Iterable[tuple[float, np.ndarray]], detector: De
     [(0, [0]), (1, None), (2, None), (3, [3]), (4, [4])]
     """
     pool = detector if isinstance(detector, DetectorPool) else None
-    ahead = (2 * pool.workers if ahead is None else max(1, ahead)) if pool else 0
+    workers = pool.workers if pool else 0
+    ahead = ((4 if adaptive else 2) * workers if ahead is None else max(1, ahead)) \
+        if pool else 0
+    step = 2 * every if adaptive else every
 
     def start(frame: np.ndarray) -> Future:
         if pool is not None:
@@ -101,17 +171,37 @@ def keyframe_detections(frames: Iterable[tuple[float, np.ndarray]], detector: De
         return done
 
     held: deque = deque()  # [i, t, frame, future or None], oldest first
+    waiting: list = []     # adaptive: halfway keyframes whose right neighbour is to come
+    last_key: Future | None = None
     in_flight = 0          # keyframes in ``held``
     for i, (t, frame) in enumerate(frames):
-        key = i % every == 0
-        held.append([i, t, frame, start(frame) if key else None])
-        in_flight += key
+        entry = [i, t, frame, None]
+        if i % step == 0:
+            entry[3] = start(frame)
+            for middle in waiting:
+                middle[3] = _Between(middle.pop(), entry[3], middle[2], start).out
+            waiting.clear()
+            last_key = entry[3]
+        elif adaptive and i % step == every:
+            entry += [last_key]
+            waiting.append(entry)
+            entry[3] = Future()  # a placeholder until the right neighbour arrives
+        held.append(entry)
+        in_flight += entry[3] is not None
         while len(held) > 1 and (held[0][3] is None or in_flight > ahead
-                                 or held[0][3].done()):
-            j, tj, fj, future = held.popleft()
+                                 or held[0][3].done()) and not _undecided(held[0], waiting):
+            j, tj, fj, future = held.popleft()[:4]
             in_flight -= future is not None
             yield j, tj, fj, None if future is None else future.result()
-    if held and held[-1][3] is None:  # the last frame is always a keyframe
-        held[-1][3] = start(held[-1][2])
-    for j, tj, fj, future in held:
+    if held and held[-1][3] is None or (held and _undecided(held[-1], waiting)):
+        held[-1][3] = start(held[-1][2])  # the last frame is always a keyframe
+        waiting = [w for w in waiting if w is not held[-1]]
+    for middle in waiting:  # the last frame is their right neighbour
+        middle[3] = _Between(middle.pop(), held[-1][3], middle[2], start).out
+    for j, tj, fj, future in (entry[:4] for entry in held):
         yield j, tj, fj, None if future is None else future.result()
+
+
+def _undecided(entry: list, waiting: list) -> bool:
+    """Whether ``entry`` is a halfway keyframe still waiting for its right neighbour."""
+    return any(entry is w for w in waiting)

@@ -137,6 +137,8 @@ class DominantFaceTracker:
             a :class:`~emotion_encoder.faces.ahead.DetectorPool` detects the next keyframes
             in threads while the tracker works (the same boxes).
         detect_every: run the detector on every k-th frame (and on the last one).
+        adaptive: run it on every 2k-th frame, and on the k-th between two only where
+            their faces moved (:func:`~emotion_encoder.faces.ahead.keyframe_detections`).
         smoothing: EMA weight of the past for keyframe boxes (0 = raw detections).
         max_gap: frames without a detection after which the followed face is forgotten:
             the next face found starts a new track, unsmoothed and with no continuity bonus.
@@ -148,10 +150,11 @@ class DominantFaceTracker:
     """
 
     def __init__(self, detector: Detector, detect_every: int = 2, smoothing: float = 0.5,
-                 max_gap: int = 10, continuity: float = 2.0):
+                 max_gap: int = 10, continuity: float = 2.0, adaptive: bool = False):
         check_tracker_settings(detect_every, max_gap, smoothing)
         self.detector = detector
         self.detect_every = detect_every
+        self.adaptive = adaptive
         self.smoothing = smoothing
         self.max_gap = max_gap
         self.continuity = continuity
@@ -167,8 +170,8 @@ class DominantFaceTracker:
     def track(self, frames: Iterable[tuple[float, np.ndarray]]) -> Iterator[TrackedFrame]:
         """Yield a :class:`TrackedFrame` per input frame, in order (``detect_every`` behind)."""
         state = _Track()
-        for i, t, frame, faces in keyframe_detections(frames, self.detector,
-                                                      self.detect_every):
+        for i, t, frame, faces in keyframe_detections(frames, self.detector, self.detect_every,
+                                                      adaptive=self.adaptive):
             if faces is None:
                 state.pending.append((i, t, frame))
             else:
