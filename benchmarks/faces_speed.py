@@ -36,7 +36,7 @@ SETTINGS = tuple((detector, every, keyframes, threads) for detector, every, keyf
     ("blazeface-mediapipe", 1, "fixed"), ("blazeface-mediapipe", 2, "fixed"),
     ("blazeface", 1, "fixed"), ("blazeface", 2, "fixed"), ("blazeface", 3, "fixed"),
     ("blazeface", 4, "fixed"), ("blazeface", 8, "fixed"), ("blazeface", 1, "adaptive"),
-    ("blazeface", 2, "adaptive"), ("blazeface-short", 2, "fixed"),
+    ("blazeface", 2, "adaptive"), ("blazeface", 4, "adaptive"), ("blazeface-short", 2, "fixed"),
     ("blazeface-short", 4, "fixed")) for threads in (1, 2))
 
 
