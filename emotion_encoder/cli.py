@@ -48,7 +48,8 @@ def _encoder(args: argparse.Namespace):
 
     return EmotionEncoder(args.preset, detector=args.detector, sample_fps=args.fps,
                           stride=args.stride, detect_every=args.detect_every,
-                          keyframes=args.keyframes, backend=args.backend, mirror=args.mirror)
+                          keyframes=getattr(args, "keyframes", "fixed"), backend=args.backend,
+                          mirror=args.mirror)
 
 
 def _exit_code(video: str, faces_found: bool) -> int:
@@ -334,7 +335,7 @@ DETECTORS = ["blazeface", "blazeface-full", "blazeface-short", "blazeface-mediap
              "blazeface-short-mediapipe", "mtcnn"]
 
 
-def _encoder_options(parser: argparse.ArgumentParser) -> None:
+def _encoder_options(parser: argparse.ArgumentParser, keyframes: bool = True) -> None:
     """The encoder's options, shared by every command that runs it on videos. The network
     backend defaults to ``auto``: LiteRT's int8 graph when exported (no TensorFlow to
     start, ~2.4x the float graph's clips/s, every probe within 0.2 points; README, Speed),
@@ -349,11 +350,12 @@ def _encoder_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, default=8, help="frames between window starts")
     parser.add_argument("--detect-every", type=int, default=2,
                         help="run the face detector on every k-th sampled frame")
-    parser.add_argument("--keyframes", default="adaptive", choices=["adaptive", "fixed"],
-                        help="adaptive (the default): run the detector on every 2k-th sampled "
-                             "frame, and on the k-th between two only where the faces moved "
-                             "(~7%% faster, the same clip labels; README, Speed); fixed: on "
-                             "every k-th")
+    if keyframes:  # not for every face's tracks (timeline, align): every k-th frame
+        parser.add_argument("--keyframes", default="adaptive", choices=["adaptive", "fixed"],
+                            help="adaptive (the default): run the detector on every 2k-th "
+                                 "sampled frame, and on the k-th between two only where the "
+                                 "faces moved (~7%% faster, the same clip labels; README, "
+                                 "Speed); fixed: on every k-th")
     parser.add_argument("--backend", default="auto",
                         choices=["auto", "keras", "litert", "litert-int8"],
                         help="where the network runs: auto (the default: litert-int8 "
@@ -384,7 +386,7 @@ def _video_command(sub, name: str, run, help: str, sampling: bool = True,
     parser = sub.add_parser(name, help=help)
     parser.set_defaults(run=run)
     parser.add_argument("video", help="video file (any container ffmpeg reads)")
-    _encoder_options(parser)
+    _encoder_options(parser, keyframes=not tracking)
     if sampling:
         parser.add_argument("--sampling", default="sliding", choices=["sliding", "fixed"],
                             help="sliding windows (timeline) or one fixed-interval clip (paper)")

@@ -300,7 +300,8 @@ class EmotionEncoder:
         Every face is tracked (one id per person and shot, see
         :mod:`emotion_encoder.faces.multi_tracking`); each sliding window's speaker is the
         face with visible mouth motion, else the largest (see :mod:`emotion_encoder.tracks`).
-        ``faces="speaker"`` runs the network on the speaker's clips only; ``"all"`` on every
+        The detector runs on every ``detect_every``-th frame and on every cut (``keyframes``
+        does not apply: the result's ``sampling`` says ``"fixed"``). ``faces="speaker"`` runs the network on the speaker's clips only; ``"all"`` on every
         face's and fills :attr:`FaceTracks.faces`. ``smooth``: HMM posteriors per shot
         (:mod:`emotion_encoder.smoothing`). No-face windows stay gaps. Frames are streamed.
         ``options``: as for :meth:`predict`.
@@ -318,7 +319,8 @@ class EmotionEncoder:
         step = 1.0 / min(opts.sample_fps, source.info.fps)
         windows = (window_faces(w, step, opts.min_face_ratio)
                    for w in sliding_windows(frames, self.window, opts.stride))
-        sampling = dict(self.sampling_info("sliding", opts), faces=faces, smoothed=smooth)
+        sampling = dict(self.sampling_info("sliding", opts), faces=faces, smoothed=smooth,
+                        keyframes="fixed")  # every face: every k-th frame and every cut
         assembler = TrackAssembler(self.labels, self.classifier.embedding_dim,
                                    self.classifier.attention_steps, self.preset,
                                    self.weights_trained, keep_faces=faces == "all",

@@ -43,6 +43,10 @@ def test_predict_json(video, tmp_path):
         assert {"start", "end", "label", "confidence", "probs", "face"} <= set(clip)
         assert clip["face"]["x1"] > clip["face"]["x0"]
     assert "Traceback" not in proc.stderr
+    assert data["sampling"]["keyframes"] == "adaptive"  # the commands' default
+    fixed = run_cli("predict", video, "--json", "--keyframes", "fixed")
+    assert json.loads(fixed.stdout)["sampling"]["keyframes"] == "fixed"
+    assert "--keyframes" not in run_cli("timeline", "--help").stdout  # every k-th frame there
 
 
 def test_no_mirror_runs_each_clip_once_on_either_backend(video, tmp_path):

@@ -124,6 +124,9 @@ def test_two_faces_give_two_tracks_that_follow_them(encoder, two_faces):
     np.testing.assert_allclose(tracks.speaker_boxes, tracks.faces[0].boxes)
     np.testing.assert_allclose(tracks.speaker.embeddings, tracks.faces[0].track.embeddings)
     assert tracks.speaker.labels == encoder.labels and tracks.smoothed
+    # every face's tracks detect on every k-th frame and every cut, whatever `keyframes` says
+    assert tracks.speaker.sampling["keyframes"] == "fixed"
+    assert encoder.track(path, keyframes="adaptive").speaker.sampling["keyframes"] == "fixed"
     cond = align(tracks, n_mel_frames=100)
     assert cond.values.shape == (100, encoder.classifier.embedding_dim) and cond.mask.all()
 
