@@ -22,9 +22,12 @@ detector finds no face counts as a miss (the "no face" column). The model runs t
 wheel) runs as the package does, ``FER().detect_emotions(image)``, the largest face; on
 sets that are face crops already (FER2013, FER+, CK+) both take the whole image as the
 face. Balanced accuracy is the mean per-class recall; the 95% interval is the accuracy's
-Wilson score interval (a probe of 12 or 43 faces cannot tell 53% from 65%). Reports go to
+Wilson score interval (a probe of 12 or 43 faces cannot tell 53% from 65%), and the last
+column compares the two models sample by sample: the faces only one of them reads right,
+and the exact McNemar test's p (is the lead more than chance?). Reports go to
 ``runs/probes/<model>/``: per probe the model's ``metrics.json``, ``confusion.png`` and
-``predictions.csv``, ``panel.md`` / ``panel.json``; `fer`'s ``fer-confusion.png`` under
+``predictions.csv``, ``panel.md`` / ``panel.json``; `fer`'s ``fer-confusion.png`` and
+``fer-predictions.csv`` under
 ``runs/probes/fer-package/<probe>/``.
 A probe's score is stored (``score.json``) and reused while the model's weights file is
 the same; ``--fresh`` measures everything again.
@@ -33,7 +36,9 @@ the same; ``--fresh`` measures everything again.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +47,7 @@ import numpy as np
 
 from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.evaluation import EvaluationReport, confusion_png, evaluate
+from emotion_encoder.face_cache import sample_name
 from emotion_encoder.labels import CANONICAL_LABELS, normalize_label
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -192,6 +198,7 @@ def fer_score(fer: FerPackage, probe: Probe, out: Path) -> Score:
     labels = tuple(label for label in CANONICAL_LABELS if label in dataset.labels)
     matrix = np.zeros((len(labels), len(CANONICAL_LABELS)), np.int64)
     no_face = 0
+    rows = []
     for sample in dataset:
         frame = sample.frames[len(sample.frames) // 2]
         image = cv2.imread(str(frame), cv2.IMREAD_COLOR)
@@ -201,6 +208,7 @@ def fer_score(fer: FerPackage, probe: Probe, out: Path) -> Score:
             continue
         predicted = max(probs, key=probs.get)
         matrix[labels.index(sample.label), CANONICAL_LABELS.index(predicted)] += 1
+        rows.append((sample_name(sample), predicted, sample.label))
     counts = dataset.counts()
     totals = np.array([counts[label] for label in labels])
     hits = np.array([matrix[i, CANONICAL_LABELS.index(label)] for i, label in enumerate(labels)])
@@ -211,7 +219,43 @@ def fer_score(fer: FerPackage, probe: Probe, out: Path) -> Score:
                               int(seen.sum()))
     out.mkdir(parents=True, exist_ok=True)
     (out / "fer-confusion.png").write_bytes(confusion_png(report))
+    with (out / "fer-predictions.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([("sample", "predicted", "true"), *rows])
     return Score(labels, hits, totals, no_face)
+
+
+def right_samples(predictions: Path) -> set[str] | None:
+    """The samples a ``predictions.csv`` has right (None when there is no such file);
+    a sample it lacks (no face found) is a miss."""
+    if not predictions.exists():
+        return None
+    with predictions.open(newline="") as f:
+        return {row["sample"] for row in csv.DictReader(f) if row["predicted"] == row["true"]}
+
+
+def mcnemar(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant pairs (samples only ``a`` has
+    right, samples only ``b`` has right).
+
+    >>> round(mcnemar(9, 2), 3), mcnemar(3, 3)
+    (0.065, 1.0)
+    """
+    n, k = only_a + only_b, min(only_a, only_b)
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
+
+
+def paired(model_dir: Path, fer_dir: Path) -> dict | None:
+    """The model against `fer` sample by sample on one probe: the faces only one of them
+    reads right and McNemar's p; None when either's predictions are missing."""
+    model, fer = right_samples(model_dir / "predictions.csv"), \
+        right_samples(fer_dir / "fer-predictions.csv")
+    if model is None or fer is None:
+        return None
+    only_model, only_fer = len(model - fer), len(fer - model)
+    return {"only_model": only_model, "only_fer": only_fer,
+            "p": mcnemar(only_model, only_fer)}
 
 
 def video_rows(model: str, fer: FerPackage | None, mirror: bool = True,
@@ -252,17 +296,25 @@ def span(score: Score) -> str:
     return f"{100 * lo:.1f}-{100 * hi:.1f}%"
 
 
-def panel_markdown(model: str, scores: dict, videos: list[dict]) -> str:
+def panel_markdown(model: str, scores: dict, videos: list[dict],
+                   pairs: dict | None = None) -> str:
+    """The panel as a markdown table; ``pairs``: :func:`paired` per probe key."""
+    pairs = pairs or {}
     lines = [f"| probe | n | `{model}` accuracy | 95% interval | balanced | worst class | "
-             "no face | `fer` accuracy | 95% interval | balanced | no face |", "|---" * 11 + "|"]
+             "no face | `fer` accuracy | 95% interval | balanced | no face | right only by "
+             f"`{model}` / `fer` (McNemar p) |", "|---" * 12 + "|"]
     for probe in PROBES:
         if probe.key not in scores:
             continue
         m, f = scores[probe.key]["model"], scores[probe.key].get("fer")
         fer_cells = (f"{f.accuracy:.1%} | {span(f)} | {f.balanced:.1%} | {f.no_face}" if f
                      else "- | - | - | -")
+        pair = pairs.get(probe.key)
+        pair_cell = (f"{pair['only_model']} / {pair['only_fer']} (p {pair['p']:.2g})" if pair
+                     else "-")
         lines.append(f"| {probe.name} | {int(m.totals.sum())} | **{m.accuracy:.1%}** | "
-                     f"{span(m)} | {m.balanced:.1%} | {m.worst()} | {m.no_face} | {fer_cells} |")
+                     f"{span(m)} | {m.balanced:.1%} | {m.worst()} | {m.no_face} | {fer_cells} | "
+                     f"{pair_cell} |")
     if videos:
         right = sum(v["model"] == v["truth"] for v in videos)
         ran_fer = any(v["fer"] is not None for v in videos)
@@ -271,7 +323,7 @@ def panel_markdown(model: str, scores: dict, videos: list[dict]) -> str:
         names = ", ".join(f"{v['video']}: {v['model']}" + (f" / {v['fer']}" if ran_fer else "")
                           for v in videos)
         lines.append(f"| labelled videos ({names}) | {len(videos)} | **{right} / {len(videos)}**"
-                     f" | | | | | {fer_right} | | | |")
+                     f" | | | | | {fer_right} | | | | |")
     return "\n".join(lines)
 
 
@@ -302,7 +354,7 @@ def main() -> None:
     if args.fresh:
         for old in out.glob("*/*/score.json"):
             old.unlink()
-    scores, summary = {}, {}
+    scores, summary, pairs = {}, {}, {}
     for probe in PROBES:
         if probe.key not in chosen:
             continue
@@ -316,17 +368,19 @@ def main() -> None:
             shared = out.parent / "fer-package" / probe.key  # the same for every model
             scores[probe.key]["fer"] = stored(shared, ["fer"],
                                               lambda: fer_score(fer, probe, shared))
+            pairs[probe.key] = paired(where, shared)
         summary[probe.key] = {who: {"accuracy": s.accuracy, "interval_95": s.interval(),
                                     "balanced": s.balanced, "no_face": s.no_face,
                                     "recall": s.recall(), "n": int(s.totals.sum())}
                               for who, s in scores[probe.key].items()}
+        summary[probe.key]["paired"] = pairs.get(probe.key)
         print(f"{probe.name}: " + ", ".join(f"{who} {s.accuracy:.1%} (balanced {s.balanced:.1%})"
                                             for who, s in scores[probe.key].items())
               + f" [{time.time() - started:.0f} s]", flush=True)
     videos = video_rows(args.model, fer, args.mirror, args.backend) if "videos" in chosen \
         else []
     summary["videos"] = videos
-    table = panel_markdown(args.model, scores, videos)
+    table = panel_markdown(args.model, scores, videos, pairs)
     out.mkdir(parents=True, exist_ok=True)
     (out / "panel.md").write_text(table + "\n")
     (out / "panel.json").write_text(json.dumps(summary, indent=2))
