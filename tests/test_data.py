@@ -538,6 +538,43 @@ def test_crema_d_native_layout(tmp_path):
     assert open_dataset(tmp_path)[0].name == "crema_d"
 
 
+def test_kdef_native_layout(tmp_path):
+    from emotion_encoder.data import load_kdef
+
+    _touch(tmp_path, "KDEF/AF01/AF01ANS.JPG", "KDEF/AF01/AF01ANHL.JPG",
+           "KDEF/BF01/BF01HAS.JPG", "KDEF/AM12/AM12AFS.jpg", "KDEF/AM12/AM12DIFR.JPG",
+           "KDEF/AM12/am12sus.jpg", "KDEF/AM12/AM12XXS.JPG", "KDEF/readme.txt")
+    ds = load_kdef(tmp_path)
+    assert [(s.label, s.subject, s.frames[0].name) for s in ds] == [
+        ("anger", "F01", "AF01ANS.JPG"), ("fear", "M12", "AM12AFS.jpg"),
+        ("surprise", "M12", "am12sus.jpg"), ("happiness", "F01", "BF01HAS.JPG")]
+    assert [s.label for s in load_kdef(tmp_path, angle="FR")] == ["disgust"]
+    assert len(load_kdef(tmp_path, angle="all")) == 6
+    data, cropped = open_dataset(tmp_path / "KDEF")
+    assert data.name == "kdef" and not cropped and len(data) == 4
+    with pytest.raises(DatasetError, match="angle 'left': expected one of S, HL"):
+        load_kdef(tmp_path, angle="left")
+
+
+def test_rafd_native_layout(tmp_path):
+    from emotion_encoder.data import load_rafd
+
+    _touch(tmp_path, "Rafd090_01_Caucasian_female_angry_frontal.jpg",
+           "Rafd090_01_Caucasian_female_angry_left.jpg",
+           "Rafd045_01_Caucasian_female_angry_frontal.jpg",
+           "Rafd090_73_Moroccan_male_contemptuous_right.jpg",
+           "Rafd090_02_Caucasian_male_fearful_frontal.jpg", "notes.jpg")
+    ds = load_rafd(tmp_path, contempt="drop")
+    assert [(s.label, s.subject) for s in ds] == [
+        ("anger", "rafd01"), ("anger", "rafd01"), ("fear", "rafd02")]
+    assert [s.label for s in load_rafd(tmp_path, gaze="frontal", contempt="drop")] == [
+        "anger", "fear"]
+    assert [s.label for s in load_rafd(tmp_path, camera="045")] == ["anger"]
+    assert "contempt" in open_dataset(tmp_path)[0].labels
+    with pytest.raises(DatasetError, match="no RaFD .* photos here"):
+        load_rafd(tmp_path, camera="180")
+
+
 def test_mead_native_layout(tmp_path):
     from emotion_encoder.data import load_mead
 

@@ -165,6 +165,22 @@ def test_evaluate_reads_a_talking_face_corpus_in_its_native_layout(tmp_path):
     assert report.probs.shape == (2, 7)
 
 
+def test_evaluate_reads_a_posed_stills_corpus_in_its_native_layout(tmp_path):
+    import cv2
+
+    from emotion_encoder.evaluation import evaluate
+
+    rgb = astronaut()  # a smiling face: KDEF's "happy" right, its "surprised" wrong
+    for name, image in (("AF01/AF01HAS.JPG", rgb), ("AF01/AF01SUS.JPG", rgb[:, ::-1]),
+                        ("AF01/AF01HAHL.JPG", rgb)):
+        (tmp_path / "kdef" / name).parent.mkdir(parents=True, exist_ok=True)
+        assert cv2.imwrite(str(tmp_path / "kdef" / name), image[:, :, ::-1].copy())
+    report = evaluate("default", tmp_path / "kdef", tmp_path / "report")
+    assert report.n == 2 and not report.skipped  # straight photos only
+    assert list(report.true_labels) == ["happiness", "surprise"]
+    assert report.accuracy == pytest.approx(0.5)
+
+
 def test_missing_file_is_a_video_error(encoder, tmp_path):
     with pytest.raises(VideoError, match="nope.mp4: file not found"):
         encoder.predict(tmp_path / "nope.mp4")

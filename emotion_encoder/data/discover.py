@@ -12,6 +12,8 @@ folder with ``train/ validation/ test/``           :func:`load_fer2013`        y
 RAVDESS (``Actor_XX/01-01-EE-..-AA.mp4``)          :func:`load_ravdess`        no
 CREMA-D (``VideoFlash/1001_DFA_ANG_XX.flv``)       :func:`load_crema_d`        no
 MEAD (``<actor>/video/front/<emotion>/level_1/``)  :func:`load_mead`           no
+KDEF (``AF01/AF01ANS.JPG``)                        :func:`load_kdef`           no
+RaFD (``Rafd090_01_..._angry_frontal.jpg``)        :func:`load_rafd`           no
 folder of ``<class>/`` clips, stills, frames       :func:`load_video_folder`   no
 =================================================  ==========================  =========
 
@@ -34,6 +36,7 @@ from emotion_encoder.data.fer2013 import FER2013_SPLITS, load_fer2013
 from emotion_encoder.data.ferplus import is_votes_csv, load_ferplus
 from emotion_encoder.data.manifest import load_manifest
 from emotion_encoder.data.oulu import load_oulu_casia
+from emotion_encoder.data.posed_stills import load_kdef, load_rafd, posed_still_layout
 from emotion_encoder.data.protocols import SUBJECT_PARTS, subject_split
 from emotion_encoder.data.talking_faces import (load_crema_d, load_mead, load_ravdess,
                                                 talking_face_layout)
@@ -70,6 +73,10 @@ def open_dataset(path: str | os.PathLike, split: str | None = None,
     corpus = talking_face_layout(path)
     if corpus is not None:
         loader = {"ravdess": load_ravdess, "crema_d": load_crema_d, "mead": load_mead}[corpus]
+        return _part(loader(path, **options), split), False
+    corpus = posed_still_layout(path)
+    if corpus is not None:
+        loader = {"kdef": load_kdef, "rafd": load_rafd}[corpus]
         return _part(loader(path, **options), split), False
     return _part(load_video_folder(path, **options), split), False
 
