@@ -302,7 +302,8 @@ class EmotionEncoder:
         face with visible mouth motion, else the largest (see :mod:`emotion_encoder.tracks`).
         The detector runs on every ``detect_every``-th frame and on every cut (``keyframes``
         does not apply: the result's ``sampling`` says ``"fixed"``). ``faces="speaker"``
-        runs the network on the speaker's clips only; ``"all"`` on every face's and fills :attr:`FaceTracks.faces`. ``smooth``: HMM posteriors per shot
+        runs the network on the speaker's clips only; ``"all"`` on every face's and fills
+        :attr:`FaceTracks.faces`. ``smooth``: HMM posteriors per shot
         (:mod:`emotion_encoder.smoothing`). No-face windows stay gaps. Frames are streamed.
         ``options``: as for :meth:`predict`.
         """

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Literal, TypedDict, Unpack
 
 from emotion_encoder.errors import DatasetError
 from emotion_encoder.labels import CANONICAL_LABELS, EXTRA_LABELS
@@ -142,3 +142,12 @@ def make_dataset(name: str, source: str | os.PathLike, samples: Sequence[Sample]
     kept = tuple(s for s in samples if s.label not in dropped)
     present = {s.label for s in kept}
     return Dataset(name, kept, tuple(label for label in KNOWN_LABELS if label in present))
+
+
+def corpus_dataset(name: str, root: Path, samples: Sequence[Sample], what: str,
+                   **options: Unpack[LabelOptions]) -> Dataset:
+    """:func:`make_dataset` of a corpus read by its file names, or a one-line
+    :class:`DatasetError` saying that none of ``what`` was found (or left by the options)."""
+    if not samples:
+        raise DatasetError(root, f"no {what} here (or none left by the options)")
+    return make_dataset(name, root, samples, **options)

@@ -17,7 +17,8 @@ from pathlib import Path
 from emotion_encoder.errors import DatasetError
 from emotion_encoder.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
-__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "class_folders", "existing_dir", "image_frames",
+__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "class_folders", "existing_dir", "files_under",
+           "image_frames",
            "natural_key", "read_csv"]
 
 
@@ -25,6 +26,13 @@ def natural_key(name: str | os.PathLike) -> tuple:
     """Sort key that orders embedded numbers by value (``f9`` before ``f10``)."""
     parts = re.split(r"(\d+)", os.fspath(name))
     return tuple(int(p) if p.isdigit() else p for p in parts)
+
+
+def files_under(root: Path, suffixes: Sequence[str] | frozenset[str]) -> list[Path]:
+    """Every file under ``root`` (any depth) with one of ``suffixes`` (lower case), in
+    natural order of the path."""
+    return sorted((p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes),
+                  key=lambda p: natural_key(str(p)))
 
 
 def existing_dir(path: str | os.PathLike) -> Path:

@@ -28,8 +28,8 @@ import re
 from pathlib import Path
 from typing import Unpack
 
-from emotion_encoder.data.dataset import Dataset, LabelOptions, Sample, make_dataset
-from emotion_encoder.data.files import IMAGE_SUFFIXES, existing_dir, natural_key
+from emotion_encoder.data.dataset import Dataset, LabelOptions, Sample, corpus_dataset
+from emotion_encoder.data.files import IMAGE_SUFFIXES, existing_dir, files_under
 from emotion_encoder.errors import DatasetError
 from emotion_encoder.labels import normalize_label
 
@@ -62,18 +62,6 @@ def rafd_fields(name: str) -> dict[str, str] | None:
             "emotion": emotion.lower(), "gaze": gaze.lower()}
 
 
-def _images(root: Path) -> list[Path]:
-    return sorted((p for p in root.rglob("*") if p.is_file()
-                   and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: natural_key(str(p)))
-
-
-def _dataset(name: str, root: Path, samples: list[Sample], layout: str,
-             options: LabelOptions) -> Dataset:
-    if not samples:
-        raise DatasetError(root, f"no {layout} photos here (or none left by the options)")
-    return make_dataset(name, root, samples, **options)
-
-
 def load_kdef(root: str | os.PathLike, angle: str = "S",
               **options: Unpack[LabelOptions]) -> Dataset:
     """KDEF's photos under ``root`` (any depth) taken from ``angle`` (S, HL, HR, FL, FR or
@@ -83,13 +71,13 @@ def load_kdef(root: str | os.PathLike, angle: str = "S",
         raise DatasetError(root, f"angle {angle!r}: expected one of "
                                  f"{', '.join(KDEF_ANGLES)}, all")
     samples = []
-    for path in _images(root):
+    for path in files_under(root, IMAGE_SUFFIXES):
         fields = kdef_fields(path.name)
         if fields is None or (angle != "all" and fields["angle"] != angle):
             continue
         samples.append(Sample(label=KDEF_EMOTIONS[fields["emotion"]], dataset="kdef",
                               frames=(path,), subject=fields["person"], sequence=path.stem))
-    return _dataset("kdef", root, samples, "KDEF (AF01/AF01ANS.JPG)", options)
+    return corpus_dataset("kdef", root, samples, "KDEF (AF01/AF01ANS.JPG) photos", **options)
 
 
 def load_rafd(root: str | os.PathLike, camera: str = "090", gaze: str = "all",
@@ -103,7 +91,7 @@ def load_rafd(root: str | os.PathLike, camera: str = "090", gaze: str = "all",
     if gaze not in ("frontal", "left", "right", "all"):
         raise DatasetError(root, f"gaze {gaze!r}: expected frontal, left, right or all")
     samples = []
-    for path in _images(root):
+    for path in files_under(root, IMAGE_SUFFIXES):
         fields = rafd_fields(path.name)
         if fields is None or (camera != "all" and fields["camera"] != camera) or \
                 (gaze != "all" and fields["gaze"] != gaze):
@@ -111,8 +99,9 @@ def load_rafd(root: str | os.PathLike, camera: str = "090", gaze: str = "all",
         samples.append(Sample(label=normalize_label(fields["emotion"]), dataset="rafd",
                               frames=(path,), subject=f"rafd{fields['person']}",
                               sequence=path.stem))
-    return _dataset("rafd", root, samples,
-                    "RaFD (Rafd090_01_Caucasian_female_angry_frontal.jpg)", options)
+    return corpus_dataset("rafd", root, samples,
+                          "RaFD (Rafd090_01_Caucasian_female_angry_frontal.jpg) photos",
+                          **options)
 
 
 def posed_still_layout(root: Path) -> str | None:

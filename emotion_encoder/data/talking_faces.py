@@ -29,8 +29,8 @@ import re
 from pathlib import Path
 from typing import Unpack
 
-from emotion_encoder.data.dataset import Dataset, LabelOptions, Sample, make_dataset
-from emotion_encoder.data.files import VIDEO_SUFFIXES, existing_dir, natural_key
+from emotion_encoder.data.dataset import Dataset, LabelOptions, Sample, corpus_dataset
+from emotion_encoder.data.files import VIDEO_SUFFIXES, existing_dir, files_under
 from emotion_encoder.errors import DatasetError
 from emotion_encoder.labels import normalize_label
 
@@ -59,18 +59,6 @@ def crema_fields(name: str) -> dict[str, str] | None:
                                            m.groups()))
 
 
-def _videos(root: Path) -> list[Path]:
-    return sorted((p for p in root.rglob("*") if p.is_file()
-                   and p.suffix.lower() in VIDEO_SUFFIXES), key=lambda p: natural_key(str(p)))
-
-
-def _dataset(name: str, root: Path, samples: list[Sample], layout: str,
-             options: LabelOptions) -> Dataset:
-    if not samples:
-        raise DatasetError(root, f"no {layout} clips here (or none left by the options)")
-    return make_dataset(name, root, samples, **options)
-
-
 def load_ravdess(root: str | os.PathLike, channel: str = "speech", intensity: str = "all",
                  calm: str = "neutral", **options: Unpack[LabelOptions]) -> Dataset:
     """RAVDESS's video clips under ``root`` (any depth), audio-only files skipped and a
@@ -83,7 +71,7 @@ def load_ravdess(root: str | os.PathLike, channel: str = "speech", intensity: st
         if value not in allowed:
             raise DatasetError(root, f"{value!r}: expected one of {', '.join(allowed)}")
     chosen: dict[str, tuple[str, Path, dict]] = {}
-    for path in _videos(root):
+    for path in files_under(root, VIDEO_SUFFIXES):
         fields = ravdess_fields(path.name)
         if fields is None or fields["modality"] == "03":
             continue
@@ -100,8 +88,8 @@ def load_ravdess(root: str | os.PathLike, channel: str = "speech", intensity: st
                       subject=f"actor{fields['actor']}", sequence=path.stem)
                for _, path, fields in sorted(chosen.values(),
                                              key=lambda c: (c[2]["actor"], c[1].name))]
-    return _dataset("ravdess", root, samples, "RAVDESS (Actor_XX/01-01-EE-II-SS-RR-AA.mp4)",
-                    options)
+    return corpus_dataset("ravdess", root, samples,
+                          "RAVDESS (Actor_XX/01-01-EE-II-SS-RR-AA.mp4) clips", **options)
 
 
 def load_crema_d(root: str | os.PathLike, level: str = "all",
@@ -112,14 +100,14 @@ def load_crema_d(root: str | os.PathLike, level: str = "all",
     if level not in ("LO", "MD", "HI", "XX", "all"):
         raise DatasetError(root, f"level {level!r}: expected LO, MD, HI, XX or all")
     samples = []
-    for path in _videos(root):
+    for path in files_under(root, VIDEO_SUFFIXES):
         fields = crema_fields(path.name)
         if fields is None or (level != "all" and fields["level"] != level):
             continue
         samples.append(Sample(label=normalize_label(fields["emotion"]), dataset="crema_d",
                               video=path, subject=fields["actor"], sequence=path.stem))
-    return _dataset("crema_d", root, samples, "CREMA-D (VideoFlash/1001_DFA_ANG_XX.flv)",
-                    options)
+    return corpus_dataset("crema_d", root, samples,
+                          "CREMA-D (VideoFlash/1001_DFA_ANG_XX.flv) clips", **options)
 
 
 def load_mead(root: str | os.PathLike, view: str = "front", level: str = "all",
@@ -133,7 +121,7 @@ def load_mead(root: str | os.PathLike, view: str = "front", level: str = "all",
     if level not in ("1", "2", "3", "all"):
         raise DatasetError(root, f"level {level!r}: expected 1, 2, 3 or all")
     samples = []
-    for path in _videos(root):
+    for path in files_under(root, VIDEO_SUFFIXES):
         parts = path.relative_to(root).parts
         if len(parts) < 5 or parts[-5] != "video" or parts[-4] != view \
                 or not re.fullmatch(r"level_[123]", parts[-2]):
@@ -144,8 +132,9 @@ def load_mead(root: str | os.PathLike, view: str = "front", level: str = "all",
         samples.append(Sample(label=normalize_label(parts[-3]), dataset="mead", video=path,
                               subject=actor,
                               sequence=f"{actor}_{parts[-3]}_{parts[-2]}_{path.stem}"))
-    return _dataset("mead", root, samples,
-                    f"MEAD (<actor>/video/{view}/<emotion>/level_<n>/NNN.mp4)", options)
+    return corpus_dataset("mead", root, samples,
+                          f"MEAD (<actor>/video/{view}/<emotion>/level_<n>/NNN.mp4) clips",
+                          **options)
 
 
 def talking_face_layout(root: Path) -> str | None:
