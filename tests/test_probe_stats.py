@@ -31,5 +31,6 @@ def test_mcnemar_is_the_exact_two_sided_binomial_test(tmp_path):
         "c.png,anger,anger,0.8\n")
     (fer / "fer-predictions.csv").write_text(
         "sample,predicted,true\n\"b,1.png\",anger,anger\nc.png,anger,anger\n")  # a: no face
-    assert probes.paired(model, fer) == {"only_model": 1, "only_fer": 1, "p": 1.0}
-    assert probes.paired(model, tmp_path) is None  # fer not measured with its predictions
+    assert probes.paired(model / "predictions.csv", fer / "fer-predictions.csv") == \
+        {"only_a": 1, "only_b": 1, "p": 1.0}
+    assert probes.paired(model / "predictions.csv", tmp_path / "none.csv") is None
