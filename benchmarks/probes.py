@@ -302,7 +302,7 @@ def video_rows(model: str, fer: FerPackage | None, mirror: bool = True,
 
 
 def span(score: Score) -> str:
-    """A score's 95% interval as a table cell, e.g. ``38.7-67.7%``."""
+    """A score's 95% interval as a table cell, e.g. ``38.9-67.5%``."""
     lo, hi = score.interval()
     return f"{100 * lo:.1f}-{100 * hi:.1f}%"
 
