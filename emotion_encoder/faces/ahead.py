@@ -179,37 +179,31 @@ def keyframe_detections(frames: Iterable[tuple[float, np.ndarray]], detector: De
         return done
 
     held: deque = deque()  # [i, t, frame, future or None (, left neighbour's future)]
-    waiting: list = []     # adaptive: halfway keyframes whose right neighbour is to come
+    middle: list | None = None  # adaptive: the halfway keyframe whose right one is to come
     last_key: Future | None = None
     in_flight = 0          # keyframes in ``held``
     for i, (t, frame) in enumerate(frames):
         entry = [i, t, frame, None]
         if i % step == 0:
-            entry[3] = start(frame)
-            for middle in waiting:
+            entry[3] = last_key = start(frame)
+            if middle is not None:
                 middle[3] = _Between(middle.pop(), entry[3], middle[2], start).out
-            waiting.clear()
-            last_key = entry[3]
+                middle = None
         elif adaptive and i % step == every:
-            entry += [last_key]
-            waiting.append(entry)
-            entry[3] = Future()  # a placeholder until the right neighbour arrives
+            middle = entry + [last_key]
+            middle[3] = Future()  # a placeholder until the right neighbour arrives
+            entry = middle
         held.append(entry)
         in_flight += entry[3] is not None
-        while len(held) > 1 and (held[0][3] is None or in_flight > ahead
-                                 or held[0][3].done()) and not _undecided(held[0], waiting):
+        while len(held) > 1 and held[0] is not middle and (
+                held[0][3] is None or in_flight > ahead or held[0][3].done()):
             j, tj, fj, future = held.popleft()[:4]
             in_flight -= future is not None
             yield j, tj, fj, None if future is None else future.result()
-    if held and (held[-1][3] is None or _undecided(held[-1], waiting)):
+    if held and (held[-1][3] is None or held[-1] is middle):
         held[-1][3] = start(held[-1][2])  # the last frame is always a keyframe
-        waiting = [w for w in waiting if w is not held[-1]]
-    for middle in waiting:  # the last frame is their right neighbour
+        middle = None if held[-1] is middle else middle
+    if middle is not None:  # the last frame is its right neighbour
         middle[3] = _Between(middle.pop(), held[-1][3], middle[2], start).out
     for j, tj, fj, future in (entry[:4] for entry in held):
         yield j, tj, fj, None if future is None else future.result()
-
-
-def _undecided(entry: list, waiting: list) -> bool:
-    """Whether ``entry`` is a halfway keyframe still waiting for its right neighbour."""
-    return any(entry is w for w in waiting)
