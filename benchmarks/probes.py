@@ -14,7 +14,9 @@ stills, sleepy and wink dropped) and its validation people (no Yale person falls
 test part), LFW expressions held-out people (the identity-disjoint test part, 20%
 of the people), CK+ held-out subjects (the same split of CK+'s subjects; cross-dataset for
 a model never trained on CK+), FER2013 test (original labels), FER+ majority test, and the
-labelled MEAD videos (whole-video label through the full pipeline).
+labelled videos (whole-video label through the full pipeline): the two MEAD clips, and
+six CREMA-D clips of one actor speaking with six emotions once
+``python benchmarks/fetch_cremad_sample.py`` has put them under ``runs/probe-videos``.
 
 Both models are scored on every sample of a probe: an image in which a model's own face
 detector finds no face counts as a miss (the "no face" column). The model runs through
@@ -52,6 +54,7 @@ from emotion_encoder.face_cache import sample_name
 from emotion_encoder.labels import CANONICAL_LABELS, normalize_label
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SAMPLE_VIDEOS = Path("runs") / "probe-videos"
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,14 @@ class FerPackage:
 
 
 def fer_score(fer: FerPackage, probe: Probe, out: Path) -> Score:
-    """Score the `fer` package on ``probe``; write its confusion PNG."""
+    """Score the `fer` package on ``probe``; write its confusion PNG and predictions."""
+    return peer_score(fer, probe, out, "fer")
+
+
+def peer_score(peer, probe: Probe, out: Path, prefix: str) -> Score:
+    """Score a peer model on ``probe``: ``peer.probs(bgr, cropped)`` gives canonical label
+    -> score for one image (None without a face; a miss). Writes
+    ``<prefix>-confusion.png`` and ``<prefix>-predictions.csv`` under ``out``."""
     import cv2
 
     dataset, cropped = open_dataset(DATA / probe.path, split=probe.split, **probe.options)
@@ -203,7 +213,7 @@ def fer_score(fer: FerPackage, probe: Probe, out: Path) -> Score:
     for sample in dataset:
         frame = sample.frames[len(sample.frames) // 2]
         image = cv2.imread(str(frame), cv2.IMREAD_COLOR)
-        probs = fer.probs(image, cropped) if image is not None else None
+        probs = peer.probs(image, cropped) if image is not None else None
         if probs is None:
             no_face += 1
             continue
@@ -219,8 +229,8 @@ def fer_score(fer: FerPackage, probe: Probe, out: Path) -> Score:
                                zip(labels, hits, seen)}, matrix, labels, CANONICAL_LABELS,
                               int(seen.sum()))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "fer-confusion.png").write_bytes(confusion_png(report))
-    with (out / "fer-predictions.csv").open("w", newline="") as f:
+    (out / f"{prefix}-confusion.png").write_bytes(confusion_png(report))
+    with (out / f"{prefix}-predictions.csv").open("w", newline="") as f:
         csv.writer(f).writerows([("sample", "predicted", "true"), *rows])
     return Score(labels, hits, totals, no_face)
 
@@ -273,32 +283,43 @@ def video_rows(model: str, fer: FerPackage | None, mirror: bool = True,
                backend: str = "keras") -> list[dict]:
     """Whole-video labels of the labelled videos, by the model and by `fer` (mean of its
     per-frame scores at 5 frames per second)."""
-    import csv
-
-    import cv2
-
     from emotion_encoder import EmotionEncoder
-    from emotion_encoder.video import iter_frames
 
     encoder = EmotionEncoder(model, mirror=mirror, backend=backend)
     rows = []
-    with open(DATA / "videos" / "labels.csv") as handle:
-        for row in csv.DictReader(handle):
-            if not row["label"]:
-                continue
-            path = DATA / "videos" / row["path"]
-            result = encoder.predict(path)
-            entry = {"video": row["path"], "truth": normalize_label(row["label"]),
-                     "model": result.video_label, "fer": None}
-            if fer is not None:
-                total: dict[str, float] = {}
-                for _, rgb in iter_frames(path, fps=5.0):
-                    probs = fer.probs(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), cropped=False)
-                    for label, value in (probs or {}).items():
-                        total[label] = total.get(label, 0.0) + value
-                entry["fer"] = max(total, key=total.get) if total else None
-            rows.append(entry)
+    for path, truth in labelled_videos():
+        result = encoder.predict(path)
+        rows.append({"video": path.name, "group": path.parent.name, "truth": truth,
+                     "model": result.video_label,
+                     "fer": None if fer is None else peer_video_label(fer, path)})
     return rows
+
+
+def labelled_videos() -> list[tuple[Path, str]]:
+    """The labelled videos: the shared ones (two MEAD clips), then any labelled video
+    corpus folder under ``runs/probe-videos`` (``benchmarks/fetch_cremad_sample.py``)."""
+    with open(DATA / "videos" / "labels.csv") as handle:
+        videos = [(DATA / "videos" / row["path"], normalize_label(row["label"]))
+                  for row in csv.DictReader(handle) if row["label"]]
+    for folder in sorted(p for p in SAMPLE_VIDEOS.glob("*") if p.is_dir()):
+        dataset, _ = open_dataset(folder)
+        videos += [(Path(sample.video), sample.label) for sample in dataset]
+    return videos
+
+
+def peer_video_label(peer, path: Path) -> str | None:
+    """A peer's whole-video label: the largest sum of its per-frame scores at 5 frames per
+    second (None when it finds no face)."""
+    import cv2
+
+    from emotion_encoder.video import iter_frames
+
+    total: dict[str, float] = {}
+    for _, rgb in iter_frames(path, fps=5.0):
+        probs = peer.probs(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), cropped=False)
+        for label, value in (probs or {}).items():
+            total[label] = total.get(label, 0.0) + value
+    return max(total, key=total.get) if total else None
 
 
 def span(score: Score) -> str:
@@ -325,15 +346,16 @@ def panel_markdown(model: str, scores: dict, videos: list[dict],
         lines.append(f"| {probe.name} | {int(m.totals.sum())} | **{m.accuracy:.1%}** | "
                      f"{span(m)} | {m.balanced:.1%} | {m.worst()} | {m.no_face} | {fer_cells} | "
                      f"{pair_cell} |")
-    if videos:
-        right = sum(v["model"] == v["truth"] for v in videos)
-        ran_fer = any(v["fer"] is not None for v in videos)
-        fer_right = (f"{sum(v['fer'] == v['truth'] for v in videos)} / {len(videos)}"
+    for group in dict.fromkeys(v["group"] for v in videos):
+        chosen = [v for v in videos if v["group"] == group]
+        right = sum(v["model"] == v["truth"] for v in chosen)
+        ran_fer = any(v["fer"] is not None for v in chosen)
+        fer_right = (f"{sum(v['fer'] == v['truth'] for v in chosen)} / {len(chosen)}"
                      if ran_fer else "-")
         names = ", ".join(f"{v['video']}: {v['model']}" + (f" / {v['fer']}" if ran_fer else "")
-                          for v in videos)
-        lines.append(f"| labelled videos ({names}) | {len(videos)} | **{right} / {len(videos)}**"
-                     f" | | | | | {fer_right} | | | | |")
+                          for v in chosen)
+        lines.append(f"| labelled videos, {group} ({names}) | {len(chosen)} | "
+                     f"**{right} / {len(chosen)}** | | | | | {fer_right} | | | | |")
     return "\n".join(lines)
 
 

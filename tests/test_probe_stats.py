@@ -34,3 +34,53 @@ def test_mcnemar_is_the_exact_two_sided_binomial_test(tmp_path):
     assert probes.paired(model / "predictions.csv", fer / "fer-predictions.csv") == \
         {"only_a": 1, "only_b": 1, "p": 1.0}
     assert probes.paired(model / "predictions.csv", tmp_path / "none.csv") is None
+
+
+
+@pytest.mark.skipif(not probes.DATA.exists(), reason="needs ../shared/data")
+def test_labelled_videos_add_a_fetched_corpus_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "cremad-sample"
+    folder.mkdir()
+    for code in ("ANG", "FEA"):
+        (folder / f"1001_DFA_{code}_XX.flv").write_bytes(b"")
+    monkeypatch.setattr(probes, "SAMPLE_VIDEOS", tmp_path / "none")
+    shared = probes.labelled_videos()
+    assert {path.name: label for path, label in shared} == {
+        "mead_disgusted.mp4": "disgust", "mead_happy.mp4": "happiness"}
+    monkeypatch.setattr(probes, "SAMPLE_VIDEOS", tmp_path)
+    videos = probes.labelled_videos()
+    assert videos[:2] == shared and {path.name: label for path, label in videos[2:]} == {
+        "1001_DFA_ANG_XX.flv": "anger", "1001_DFA_FEA_XX.flv": "fear"}
+
+
+def test_panel_has_a_video_row_per_corpus_with_the_peer_where_it_ran():
+    rows = [{"video": "a.mp4", "group": "videos", "truth": "disgust", "model": "disgust",
+             "fer": "anger"},
+            {"video": "b.flv", "group": "cremad-sample", "truth": "fear", "model": "surprise",
+             "fer": None},
+            {"video": "c.flv", "group": "cremad-sample", "truth": "anger", "model": "anger",
+             "fer": None}]
+    table = probes.panel_markdown("default", {}, rows).splitlines()
+    assert len(table) == 4
+    assert table[2].startswith("| labelled videos, videos (a.mp4: disgust / anger) | 1 | "
+                               "**1 / 1** |") and table[2].endswith("| 0 / 1 | | | | |")
+    assert table[3].startswith("| labelled videos, cremad-sample (b.flv: surprise, c.flv: "
+                               "anger) | 2 | **1 / 2** |") and "| - |" in table[3]
+
+
+def test_the_cremad_sample_counts_as_present_only_with_every_clip_unchanged(tmp_path,
+                                                                          monkeypatch):
+    import hashlib
+
+    import fetch_cremad_sample as fetch
+
+    clips = {"1001_DFA_ANG_XX.flv": b"anger", "1001_DFA_SAD_XX.flv": b"sadness"}
+    monkeypatch.setattr(fetch, "FILES", {name: hashlib.sha256(data).hexdigest()
+                                         for name, data in clips.items()})
+    assert not fetch.present(tmp_path)
+    (tmp_path / "1001_DFA_ANG_XX.flv").write_bytes(b"anger")
+    assert not fetch.present(tmp_path)  # one clip missing
+    (tmp_path / "1001_DFA_SAD_XX.flv").write_bytes(b"sadness!")
+    assert not fetch.present(tmp_path)  # one clip changed
+    (tmp_path / "1001_DFA_SAD_XX.flv").write_bytes(b"sadness")
+    assert fetch.present(tmp_path) and fetch.fetch(tmp_path) == tmp_path  # no download
