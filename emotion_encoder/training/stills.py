@@ -89,6 +89,38 @@ def random_erasing(x: tf.Tensor, probability: float) -> tf.Tensor:
     return tf.where(erase, tf.random.uniform(shape, 0.0, 255.0), tf.cast(x, tf.float32))
 
 
+def mouth_swap(x: tf.Tensor, probability: float) -> tf.Tensor:
+    """With ``probability``, give each face of a batch ``(n, h, w, c)`` the lower face (mouth
+    and jaw: from 60-70% of the height down, the middle 55-70% of the width, edges
+    feathered over 2 px) of another face of the batch, and keep its own label.
+
+    A talking face's mouth moves with the words, not with the emotion: a net that reads
+    surprise or fear from an open mouth misreads speech. Swapped mouths teach it to read
+    the emotion from the brows and eyes too. In the encoder's crops (the face box enlarged
+    20%, shifted up 5%) BlazeFace puts the eyes at 41% of the height, the nose tip at 60%
+    and the mouth at 76% (JAFFE, Yale and LFW alike, `benchmarks/face_roll.py`'s detector).
+
+    >>> x = tf.stack([tf.zeros((8, 8, 1)), tf.ones((8, 8, 1))])
+    >>> y = mouth_swap(x, 1.0)
+    >>> float(y[0, 0, 4, 0]), float(y[0, 7, 4, 0]), float(y[1, 7, 4, 0])
+    (0.0, 1.0, 0.0)
+    """
+    shape = tf.shape(x)
+    n, h, w = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+    top = tf.random.uniform([n, 1, 1, 1], 0.60, 0.70) * h
+    left = tf.random.uniform([n, 1, 1, 1], 0.15, 0.30) * w
+    right = tf.random.uniform([n, 1, 1, 1], 0.70, 0.85) * w
+    rows = tf.range(h)[None, :, None, None] + 0.5
+    cols = tf.range(w)[None, None, :, None] + 0.5
+
+    def ramp(d):
+        return tf.clip_by_value(d / 2.0 + 0.5, 0.0, 1.0)
+
+    mask = ramp(rows - top) * ramp(cols - left) * ramp(right - cols)
+    mask *= tf.cast(tf.random.uniform([n, 1, 1, 1]) < probability, tf.float32)
+    return x * (1.0 - mask) + tf.reverse(x, [0]) * mask
+
+
 def mixup(x: tf.Tensor, y: tf.Tensor, alpha: float) -> tuple[tf.Tensor, tf.Tensor]:
     """Mix each sample of a batch with the batch reversed (Zhang et al. 2018).
 
@@ -106,10 +138,12 @@ def mixup(x: tf.Tensor, y: tf.Tensor, alpha: float) -> tuple[tf.Tensor, tf.Tenso
 
 def still_batches(x: np.ndarray, targets: np.ndarray, size: int, channels: int,
                   batch_size: int, training: bool, mixup_alpha: float = 0.0,
-                  erasing: float = 0.0, rotation: float = 0.0) -> tf.data.Dataset:
+                  erasing: float = 0.0, rotation: float = 0.0,
+                  mouth_swap_rate: float = 0.0) -> tf.data.Dataset:
     """Batches of standardised stills ``(n, size, size, 1)`` uint8 and ``(n, k)`` targets;
     training batches are shuffled, augmented (rotated by up to ``rotation`` degrees),
-    optionally erased and mixed. Grey faces feed RGB nets as three copies."""
+    optionally erased, given other faces' mouths (:func:`mouth_swap`) and mixed. Grey faces
+    feed RGB nets as three copies."""
     ds = tf.data.Dataset.from_tensor_slices((x, targets))
     if training:
         ds = ds.shuffle(len(x), reshuffle_each_iteration=True)
@@ -120,6 +154,8 @@ def still_batches(x: np.ndarray, targets: np.ndarray, size: int, channels: int,
             ds = ds.map(lambda a, b: (random_erasing(a, erasing), b), tf.data.AUTOTUNE)
     ds = ds.map(lambda a, b: (to_channels(standardize(a), channels), b),
                 tf.data.AUTOTUNE).batch(batch_size)
+    if training and mouth_swap_rate > 0:
+        ds = ds.map(lambda a, b: (mouth_swap(a, mouth_swap_rate), b), tf.data.AUTOTUNE)
     if training and mixup_alpha > 0:
         ds = ds.map(lambda a, b: mixup(a, b, mixup_alpha), tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
