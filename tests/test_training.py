@@ -184,3 +184,20 @@ def test_exported_weights_are_float16_and_load_into_float32(tmp_path):
     before, after = model.predict(x, verbose=0), reloaded.predict(x, verbose=0)
     np.testing.assert_allclose(after["probs"], before["probs"], atol=2e-3)
     assert not np.allclose(after["probs"], 1 / 7, atol=1e-3)  # real weights were loaded
+
+
+def test_mouth_swap_replaces_only_the_lower_face_by_another_faces():
+    import tensorflow as tf
+
+    from emotion_encoder.training.stills import mouth_swap
+
+    faces = tf.random.uniform((64, 48, 48, 1), seed=3)
+    assert bool(tf.reduce_all(mouth_swap(faces, 0.0) == faces))
+    swapped = mouth_swap(faces, 1.0).numpy()
+    x, donors = faces.numpy(), faces.numpy()[::-1]
+    assert np.array_equal(swapped[:, :28], x[:, :28])  # eyes and nose (above 60%) kept
+    assert np.array_equal(swapped[:, :, :6], x[:, :, :6])  # cheeks beside the jaw kept
+    assert np.allclose(swapped[:, 35:, 16:33], donors[:, 35:, 16:33])  # mouth and chin swapped
+    many = tf.random.uniform((4000, 12, 12, 1))
+    changed = np.any(mouth_swap(many, 0.3).numpy() != many.numpy(), axis=(1, 2, 3)).mean()
+    assert abs(changed - 0.3) < 0.04
