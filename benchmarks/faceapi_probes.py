@@ -164,6 +164,9 @@ def main() -> None:
     if not (args.weights / "face_expression_model-weights_manifest.json").exists():
         raise SystemExit(f"{args.weights}: no face_expression_model-weights_manifest.json "
                          "(unpack the @vladmandic/face-api npm package; see --help)")
+    if args.compare and not (args.compare / "panel.json").exists():
+        raise SystemExit(f"{args.compare}: no panel.json (a benchmarks/probes.py report "
+                         "folder is needed)")
     chosen = set(args.only.split(",")) if args.only else {p.key for p in PROBES} | {"videos"}
     peer = FaceApiPeer(args.weights, args.margin)
     other = json.loads((args.compare / "panel.json").read_text()) if args.compare else {}

@@ -91,14 +91,14 @@ def random_erasing(x: tf.Tensor, probability: float) -> tf.Tensor:
 
 def mouth_swap(x: tf.Tensor, probability: float) -> tf.Tensor:
     """With ``probability``, give each face of a batch ``(n, h, w, c)`` the lower face (mouth
-    and jaw: from 60-70% of the height down, the middle 55-70% of the width, edges
+    and jaw: from 60-70% of the height down, the middle 40-70% of the width, edges
     feathered over 2 px) of another face of the batch, and keep its own label.
 
     A talking face's mouth moves with the words, not with the emotion: a net that reads
     surprise or fear from an open mouth misreads speech. Swapped mouths teach it to read
     the emotion from the brows and eyes too. In the encoder's crops (the face box enlarged
-    20%, shifted up 5%) BlazeFace puts the eyes at 41% of the height, the nose tip at 60%
-    and the mouth at 76% (JAFFE, Yale and LFW alike, `benchmarks/face_roll.py`'s detector).
+    20%, shifted up 5%) BlazeFace's keypoints put the eyes at 41% of the height, the nose
+    tip at 60% and the mouth at 76% (JAFFE, Yale and LFW within a point of each other).
 
     >>> x = tf.stack([tf.zeros((8, 8, 1)), tf.ones((8, 8, 1))])
     >>> y = mouth_swap(x, 1.0)
