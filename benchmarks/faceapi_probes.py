@@ -115,27 +115,19 @@ class FaceApiPeer:
         return tf.nn.softmax(x @ self.w["fc/weights"] + self.w["fc/bias"])
 
     def face(self, rgb: np.ndarray, cropped: bool) -> np.ndarray | None:
-        """The 112 x 112 face: a crop padded square (as face-api pads its inputs), or the
-        largest detected face's box as a square, its side the box's longer side enlarged
-        by ``margin``."""
-        import cv2
+        """The 112 x 112 face: a crop padded square with black (as face-api pads its
+        inputs), or the largest detected face's box as a square, its side the box's longer
+        side enlarged by ``margin``."""
+        from emotion_encoder.faces import crop_face, square_box
 
         if cropped:
             h, w = rgb.shape[:2]
-            side = max(h, w)
-            top, left = (side - h) // 2, (side - w) // 2
-            square = cv2.copyMakeBorder(rgb, top, side - h - top, left, side - w - left,
-                                        cv2.BORDER_CONSTANT, value=0)
-            return cv2.resize(square, (SIDE, SIDE), interpolation=cv2.INTER_LINEAR)
+            return crop_face(rgb, square_box((0, 0, w, h), 0.0), SIDE, border="black")
         faces = self.detector.detect(rgb)
         if not faces:
             return None
-        x0, y0, x1, y1 = max(faces, key=lambda f: f.area).box
-        scale = SIDE / (max(x1 - x0, y1 - y0) * (1.0 + self.margin))
-        shift = [[scale, 0, SIDE / 2 - scale * (x0 + x1) / 2],
-                 [0, scale, SIDE / 2 - scale * (y0 + y1) / 2]]
-        return cv2.warpAffine(rgb, np.float32(shift), (SIDE, SIDE), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        box = max(faces, key=lambda f: f.area).box
+        return crop_face(rgb, square_box(box, self.margin), SIDE)
 
     def probs(self, bgr: np.ndarray, cropped: bool) -> dict[str, float] | None:
         import cv2
