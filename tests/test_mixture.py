@@ -387,7 +387,7 @@ def test_distillation_targets_are_the_teachers_mirror_averaged_geometric_mean(tm
     from emotion_encoder.errors import EmotionEncoderError
     from emotion_encoder.training.distill import adjusted, teacher_probabilities
     from emotion_encoder.models.preprocessor import standardize
-    from emotion_encoder.training.stills import build_still_classifier
+    from emotion_encoder.models.still_classifier import build_still_classifier
 
     faces = np.random.default_rng(1).integers(0, 256, (5, 48, 48, 1), dtype=np.uint8)
     faces[:, :, :24] //= 3  # a dark left half: the mirror image differs

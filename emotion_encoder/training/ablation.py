@@ -26,9 +26,10 @@ from emotion_encoder.models.loading import build_model
 from emotion_encoder.models.emotion_classifier import mirror_averaged
 from emotion_encoder.models.preprocessor import FacePreprocessor
 from emotion_encoder.face_cache import CropSettings, cache_faces
-from emotion_encoder.training.mixture import LABELS, balanced_accuracy, train_mixture
+from emotion_encoder.training.mixture import LABELS, train_mixture
 from emotion_encoder.training.recipe import read_yaml
-from emotion_encoder.training.stills import build_still_classifier
+from emotion_encoder.models.still_classifier import build_still_classifier
+from emotion_encoder.training.selection import balanced_accuracy
 
 
 def merged(base: dict, changes: dict) -> dict:
@@ -87,7 +88,7 @@ def run_ablation(config_path: str | Path) -> str:
             size = stills.get("image_size")
             still = build_still_classifier(config["preset"], len(LABELS), size)
             still.load_weights(folder / "stills" / "best.weights.h5")
-            scores = probe_scores(_as_clips(still), config["preset"],
+            scores = probe_scores(still_as_clips(still), config["preset"],
                                   config["probes"], out / "crops", size)
             result.write_text(json.dumps({"stills": stills, "best_epoch": state["best_epoch"],
                                           "validation": state["best"], "probes": scores},
@@ -96,7 +97,7 @@ def run_ablation(config_path: str | Path) -> str:
     return ablation_table(rows, list(config["probes"]))
 
 
-def _as_clips(still):
+def still_as_clips(still):
     """The still network on one-frame clips ``(n, 1, h, w, c)`` (the shape mirroring flips)."""
     return lambda x, training=False: still(x[:, 0], training=training)
 

@@ -81,7 +81,7 @@ def teacher_probabilities(teachers: list[dict], faces: np.ndarray, targets: np.n
                           prior: np.ndarray, tau: float) -> np.ndarray:
     """The teachers' balanced probabilities for ``faces`` ``(n, s, s, 1)`` uint8: the
     geometric mean over teachers and mirror images, renormalised."""
-    from emotion_encoder.training.stills import build_still_classifier
+    from emotion_encoder.models.still_classifier import build_still_classifier
 
     if not teachers:
         raise EmotionEncoderError("distill: no teachers (a list of {preset, weights} or "

@@ -30,7 +30,7 @@ from emotion_encoder.models.presets import PRESETS, head_layers
 from emotion_encoder.training.inflate import inflate_into
 from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
 from emotion_encoder.training.motion_clips import moving_clip
-from emotion_encoder.training.stills import build_still_classifier
+from emotion_encoder.models.still_classifier import build_still_classifier
 
 HEAD_LAYERS = ("convlstm", "transformer", "fusion", "probs")
 

@@ -23,10 +23,9 @@ FER2013 validation alone. ``distill`` blends the targets with what trained still
 networks read (:mod:`emotion_encoder.training.distill`). ``init: default`` starts from a
 shipped preset's backbone; ``image_size`` trains the (fully convolutional) twin at
 another input side than the preset's (FER2013's and CK+'s 48 px faces are enlarged, the
-other sets cut at that side).
-
->>> balanced_accuracy(np.array([0, 0, 0, 1]), np.array([0, 0, 0, 0]))
-0.5
+other sets cut at that side). ``weights`` takes the stage's result from a file of
+:mod:`emotion_encoder.training.soup` (seeds trained elsewhere and averaged) instead of
+fitting here.
 """
 
 from __future__ import annotations
@@ -54,15 +53,12 @@ from emotion_encoder.face_cache import CropSettings, cache_faces
 from emotion_encoder.training.distill import adjusted, teacher_probabilities
 from emotion_encoder.training.inflate import deflate_into
 from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
-from emotion_encoder.training.stills import build_still_classifier, still_batches
+from emotion_encoder.models.still_classifier import build_still_classifier
+from emotion_encoder.training.selection import source_scores
+from emotion_encoder.training.soup import load_weights
+from emotion_encoder.training.stills import still_batches
 
 LABELS = CANONICAL_LABELS
-
-
-def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean recall over the classes present in ``y_true``."""
-    classes = np.unique(y_true)
-    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
 
 
 def _one_hot(labels: list[str]) -> np.ndarray:
@@ -237,6 +233,9 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     prior = mixture_prior(arrays["p_train"])
     state["prior"] = dict(zip(LABELS, prior.round(4).tolist()))
     tau = float(stills.get("logit_adjust", 1.0))
+    if stills.get("weights"):  # trained elsewhere: seeds averaged on a GPU (training/soup.py)
+        return _take_weights(Path(stills["weights"]), arrays, summary["sources"], out, preset,
+                             size, channels, state)
     targets = arrays["p_train"]
     if stills.get("distill"):
         targets = distilled_targets(stills["distill"], arrays, prior, tau, out)
@@ -263,10 +262,8 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     class Select(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             pred = self.model.predict(val_x, verbose=0).argmax(1)
-            scores = {name: balanced_accuracy(arrays["y_validation"][arrays["s_validation"] == i],
-                                              pred[arrays["s_validation"] == i])
-                      for i, name in enumerate(names) if np.any(arrays["s_validation"] == i)}
-            mean = float(np.mean(list(scores.values())))
+            scores = source_scores(arrays["y_validation"], pred, arrays["s_validation"], names)
+            mean = scores.pop("mean_balanced")
             state["history"].append({"epoch": epoch + 1, "mean_balanced": mean, **scores,
                                      "loss": float(logs["loss"])})
             print(f"epoch {epoch + 1}: validation balanced accuracy {mean:.4f} "
@@ -282,10 +279,33 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     model.fit(train_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=2,
               callbacks=[Select(), keras.callbacks.CSVLogger(out / "log.csv", append=True)])
     model.load_weights(out / "best.weights.h5")
+    return _finish(model, arrays, out, size, channels, state)
+
+
+def _finish(model, arrays, out: Path, size: int, channels: int, state: dict) -> dict:
+    """Score the kept weights on FER2013 test (when the mixture has it); write the state."""
     if "x_test" in arrays:
         test = still_batches(arrays["x_test"], np.eye(len(LABELS), dtype=np.float32)[
             arrays["y_test"]], size, channels, 256, training=False)
         pred = model.predict(test, verbose=0).argmax(1)
         state["fer2013_test_accuracy"] = float(np.mean(pred == arrays["y_test"]))
-    state_file.write_text(json.dumps(state, indent=2))
+    (out / "state.json").write_text(json.dumps(state, indent=2))
     return state
+
+
+def _take_weights(path: Path, arrays, names: list[str], out: Path, preset: str, size: int,
+                  channels: int, state: dict) -> dict:
+    """The stage's result from a weights file of :mod:`emotion_encoder.training.soup`
+    instead of a fit here: scored on the validation part like an epoch, then kept."""
+    model = build_still_classifier(preset, len(LABELS), size)
+    model.set_weights(load_weights(path))
+    val_x = still_batches(arrays["x_validation"], arrays["p_validation"], size, channels,
+                          256, training=False)
+    scores = source_scores(arrays["y_validation"], model.predict(val_x, verbose=0).argmax(1),
+                           arrays["s_validation"], names)
+    model.save_weights(out / "best.weights.h5")
+    state.update(epoch=state["epochs"], weights=str(path), best=scores.pop("mean_balanced"),
+                 validation=scores)
+    print(f"{path}: validation balanced accuracy {state['best']:.4f} "
+          + " ".join(f"{k} {v:.4f}" for k, v in scores.items()), flush=True)
+    return _finish(model, arrays, out, size, channels, state)

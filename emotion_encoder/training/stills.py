@@ -29,7 +29,7 @@ from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.preprocessor import standardize, to_channels
 from emotion_encoder.models.presets import PRESETS
-from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
+from emotion_encoder.models.still_classifier import build_still_classifier
 
 
 def augment(x: tf.Tensor, size: int) -> tf.Tensor:
@@ -159,20 +159,6 @@ def still_batches(x: np.ndarray, targets: np.ndarray, size: int, channels: int,
     if training and mixup_alpha > 0:
         ds = ds.map(lambda a, b: mixup(a, b, mixup_alpha), tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def build_still_classifier(preset: str, num_classes: int, image_size: int | None = None
-                           ) -> keras.Model:
-    """The preset's backbone with ``dims=2`` plus pooling and a softmax head, on
-    ``image_size`` px stills (default the preset's; the weights fit any side)."""
-    config = dict(PRESETS[preset]["backbone"], dims=2)
-    if image_size is not None:
-        config["image_size"] = int(image_size)
-    backbone = ResNet3DBackbone(**config, name="backbone")
-    x = keras.layers.GlobalAveragePooling2D()(backbone.output)
-    x = keras.layers.Dropout(0.3)(x)
-    probs = keras.layers.Dense(num_classes, activation="softmax", name="probs")(x)
-    return keras.Model(backbone.input, probs, name=f"{preset}_stills")
 
 
 def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,

@@ -1,0 +1,31 @@
+"""The 2D twin of a preset's backbone with a softmax head: the network stage 1 trains.
+
+The twin shares every layer name with the 3D backbone, so its weights inflate into the
+video network afterwards (:mod:`emotion_encoder.training.inflate`). Keras only: it builds
+on any Keras backend (TensorFlow here, JAX on a GPU machine, :mod:`~emotion_encoder.training.soup`).
+
+>>> build_still_classifier("fast", 7).output.shape          # doctest: +SKIP
+(None, 7)
+"""
+
+from __future__ import annotations
+
+from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
+import keras
+
+from emotion_encoder.models.presets import PRESETS
+from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
+
+
+def build_still_classifier(preset: str, num_classes: int, image_size: int | None = None
+                           ) -> keras.Model:
+    """The preset's backbone with ``dims=2`` plus pooling and a softmax head, on
+    ``image_size`` px stills (default the preset's; the weights fit any side)."""
+    config = dict(PRESETS[preset]["backbone"], dims=2)
+    if image_size is not None:
+        config["image_size"] = int(image_size)
+    backbone = ResNet3DBackbone(**config, name="backbone")
+    x = keras.layers.GlobalAveragePooling2D()(backbone.output)
+    x = keras.layers.Dropout(0.3)(x)
+    probs = keras.layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    return keras.Model(backbone.input, probs, name=f"{preset}_stills")

@@ -1,0 +1,501 @@
+"""Several seeds of stage 1 on the mixture from one init, and their weight averages.
+
+One fit of the mixture stage is noisy: the kept epoch, and with it the panel, moves with
+the seed (the model card's ablation). Fits that start from the same stage-A network stay
+in one basin, so their weights can be averaged (a "model soup", Wortsman et al. 2022):
+the average reads like an ensemble of the seeds and costs nothing at inference. The seeds
+are the GPU's work; this module trains them on any Keras backend without TensorFlow (JAX
+on a GPU machine that has no TensorFlow), from a bundle packed here:
+
+    python -m emotion_encoder.training.soup pack configs/default.yaml \\
+        --mixture runs/mixture-posed/stills --out runs/soup-bundle.npz       # TensorFlow
+    KERAS_BACKEND=jax python -m emotion_encoder.training.soup train \\
+        runs/soup-bundle.npz --seeds 8 --out runs/soup                       # the GPU
+    emotion-encoder train configs/default-soup.yaml     # stills: weights: runs/soup/...
+
+The bundle holds the mixture's distinct faces as WebP mosaics (lossy, about 3 grey levels
+RMS at quality 80, to travel small; every face a source repeats is stored once), their
+targets, the validation part and the stage-A twin (float16). ``train`` runs the recipe's
+schedule for each seed (AdamW, warm-up then cosine decay, logit-adjusted loss, the same
+augmentation as :func:`emotion_encoder.training.stills.still_batches` written in numpy,
+mixup), keeps each seed's best epoch by :func:`~emotion_encoder.training.selection.source_scores`
+and its last, and writes ``soup.json`` (every epoch's validation scores, and those of the
+averages) and float16 weight files: the best single seed (``seed-best``), the uniform
+average of the seeds' last epochs (``uniform-final``; that of their best epochs is only
+scored), the same with its batch-normalisation statistics measured again on training faces
+(``uniform-final-bn``, :func:`recalibrate_batch_norm`), and a greedy average (``greedy``:
+seeds in order of their validation score, each kept only if the average does not score
+lower).
+
+>>> a = [np.ones((2, 2), np.float32), np.zeros(3, np.float32)]
+>>> b = [3 * np.ones((2, 2), np.float32), np.ones(3, np.float32)]
+>>> [w.tolist() for w in average_weights([a, b])]
+[[[2.0, 2.0], [2.0, 2.0]], [0.5, 0.5, 0.5]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from emotion_encoder.atomic import atomic_path
+from emotion_encoder.errors import EmotionEncoderError
+from emotion_encoder.labels import CANONICAL_LABELS
+from emotion_encoder.models.preprocessor import standardize
+from emotion_encoder.models.presets import PRESETS
+
+TILES = 64  # a mosaic is TILES x TILES faces
+QUALITY = 80
+
+
+def encode_mosaics(faces: np.ndarray, quality: int = QUALITY) -> list[np.ndarray]:
+    """``(n, s, s, 1)`` uint8 faces as WebP mosaics of ``TILES x TILES`` faces (bytes as
+    uint8 arrays); :func:`decode_mosaics` reads them back."""
+    from PIL import Image
+
+    n, s = len(faces), faces.shape[1]
+    out = []
+    for start in range(0, n, TILES * TILES):
+        block = np.zeros((TILES * TILES, s, s), np.uint8)
+        chunk = faces[start:start + TILES * TILES, :, :, 0]
+        block[:len(chunk)] = chunk
+        image = block.reshape(TILES, TILES, s, s).transpose(0, 2, 1, 3).reshape(TILES * s, -1)
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, "WEBP", quality=quality)
+        out.append(np.frombuffer(buffer.getvalue(), np.uint8))
+    return out
+
+
+def decode_mosaics(mosaics: list[np.ndarray], n: int, side: int) -> np.ndarray:
+    """The first ``n`` faces ``(n, side, side, 1)`` uint8 of :func:`encode_mosaics`' output.
+
+    >>> faces = np.random.default_rng(0).integers(0, 255, (5, 8, 8, 1)).astype(np.uint8)
+    >>> back = decode_mosaics(encode_mosaics(faces, quality=100), 5, 8)
+    >>> back.shape, bool(np.abs(back.astype(int) - faces).mean() < 20)
+    ((5, 8, 8, 1), True)
+    """
+    from PIL import Image
+
+    blocks = []
+    for data in mosaics:
+        image = np.asarray(Image.open(io.BytesIO(data.tobytes())).convert("L"))
+        blocks.append(image.reshape(TILES, side, TILES, side).transpose(0, 2, 1, 3)
+                      .reshape(-1, side, side))
+    return np.concatenate(blocks)[:n, :, :, None]
+
+
+def pack(config_path: Path, mixture: Path, out: Path, quality: int = QUALITY) -> dict:
+    """Write the bundle ``out`` (.npz) for ``train`` from a recipe config (its ``stills``
+    section: sources, repeats, init and schedule) and the run folder holding its
+    ``faces.npz`` (:func:`emotion_encoder.training.mixture.build_mixture`). Needs the
+    backend that reads the init (TensorFlow here). Returns the bundle's summary."""
+    from emotion_encoder.training.mixture import initial_model
+    from emotion_encoder.training.recipe import read_config
+
+    config = read_config(config_path)
+    stills, preset = config["stills"], config["preset"]
+    faces, sources = mixture / "faces.npz", mixture / "sources.json"
+    if not faces.is_file() or not sources.is_file():
+        raise EmotionEncoderError(f"{mixture}: no faces.npz / sources.json (run the "
+                                  "config's stills stage once, or build_mixture)")
+    names = json.loads(sources.read_text())["sources"]
+    if names != list(stills["sources"]):
+        raise EmotionEncoderError(f"{mixture}: its sources {names} are not the config's "
+                                  f"{list(stills['sources'])}")
+    arrays = np.load(faces)
+    keep, repeats = [], []
+    for index, name in enumerate(names):
+        rows = np.flatnonzero(arrays["s_train"] == index)
+        repeat = int(stills["sources"][name].get("repeat", 1))
+        if len(rows) % repeat:
+            raise EmotionEncoderError(f"{faces}: {name} has {len(rows)} faces, not a "
+                                      f"multiple of its repeat {repeat}")
+        unique = rows[:len(rows) // repeat]
+        if not np.array_equal(np.tile(arrays["x_train"][unique], (repeat, 1, 1, 1)),
+                              arrays["x_train"][rows]):
+            raise EmotionEncoderError(f"{faces}: {name}'s faces are not {repeat} copies")
+        keep.append(unique)
+        repeats.append(repeat)
+    keep = np.concatenate(keep)
+    size = int(arrays["x_train"].shape[1])
+    init = stills.get("init")
+    meta = {"preset": preset, "init": init, "sources": names, "repeats": repeats, "size": size,
+            "n_train": int(len(keep)), "n_validation": int(len(arrays["x_validation"])),
+            "quality": quality, "config": str(config_path), "mixture": str(mixture),
+            "schedule": {key: stills[key] for key in ("epochs", "batch_size", "learning_rate",
+                                                     "logit_adjust", "mixup", "erasing")
+                         if key in stills}}
+    bundle = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8),
+              "p_train": arrays["p_train"][keep], "s_train": arrays["s_train"][keep],
+              "p_validation": arrays["p_validation"],
+              "y_validation": arrays["y_validation"], "s_validation": arrays["s_validation"]}
+    for part, x in (("train", arrays["x_train"][keep]), ("validation", arrays["x_validation"])):
+        for i, mosaic in enumerate(encode_mosaics(x, quality)):
+            bundle[f"{part}_mosaic_{i}"] = mosaic
+    if init not in PRESETS:  # a shipped preset is in the package there; a file travels
+        for i, w in enumerate(initial_model(preset, init, size).get_weights()):
+            bundle[f"init_{i}"] = w.astype(np.float16)
+    with atomic_path(out, ".npz") as tmp:
+        np.savez_compressed(tmp, **bundle)
+    return meta
+
+
+def read_bundle(path: Path) -> dict:
+    """The bundle as arrays: faces decoded, the training part expanded by its repeats."""
+    if not Path(path).is_file():
+        raise EmotionEncoderError(f"{path}: soup bundle not found")
+    z = np.load(path)
+    meta = json.loads(z["meta"].tobytes())
+    if meta["init"] in PRESETS:
+        init = preset_twin(meta["preset"], meta["init"], meta["size"])
+    else:
+        init = [z[f"init_{i}"].astype(np.float32)
+                for i in range(sum(k.startswith("init_") for k in z.files))]
+    data = {"meta": meta, "init": init}
+    for part in ("train", "validation"):
+        mosaics = [z[f"{part}_mosaic_{i}"]
+                   for i in range(sum(k.startswith(f"{part}_mosaic_") for k in z.files))]
+        data[f"x_{part}"] = decode_mosaics(mosaics, meta[f"n_{part}"], meta["size"])
+    index = np.concatenate([np.tile(np.flatnonzero(z["s_train"] == i), repeat)
+                            for i, repeat in enumerate(meta["repeats"])])
+    data["x_train"], data["p_train"] = data["x_train"][index], z["p_train"][index]
+    for key in ("p_validation", "y_validation", "s_validation"):
+        data[key] = z[key]
+    return data
+
+
+def preset_twin(preset: str, init: str, size: int) -> list[np.ndarray]:
+    """The weights of ``preset``'s 2D twin with the backbone of the shipped ``init``
+    preset (deflated, :func:`~emotion_encoder.training.inflate.deflate_into`)."""
+    from emotion_encoder.models.loading import load_encoder_model
+    from emotion_encoder.models.still_classifier import build_still_classifier
+    from emotion_encoder.training.inflate import deflate_into
+
+    model = build_still_classifier(preset, len(CANONICAL_LABELS), size)
+    deflate_into(model, load_encoder_model(init).model.backbone)
+    return model.get_weights()
+
+
+def augment_faces(x: np.ndarray, rng: np.random.Generator, erasing: float = 0.0
+                  ) -> np.ndarray:
+    """Numpy twin of ``stills.augment`` and ``stills.random_erasing`` for ``(n, s, s, 1)``
+    faces: mirror, a square crop of 80-100% of the side at a random place resized back
+    (bilinear, half-pixel centres), brightness +-32, contrast x0.7-1.3, and with
+    probability ``erasing`` a rectangle of noise. Float32, not yet standardised.
+
+    >>> x = np.arange(16, dtype=np.uint8).reshape(1, 4, 4, 1)
+    >>> augment_faces(x, np.random.default_rng(0)).shape
+    (1, 4, 4, 1)
+    """
+    n, s = len(x), x.shape[1]
+    img = x[..., 0].astype(np.float32)
+    flip = rng.random(n) < 0.5
+    img[flip] = img[flip, :, ::-1]
+    crop = rng.integers(int(s * 0.8), s + 1, n)
+    top = rng.integers(0, s - crop + 1)
+    left = rng.integers(0, s - crop + 1)
+    grid = (np.arange(s) + 0.5)[None] * (crop[:, None] / s) - 0.5
+    grid = np.clip(grid, 0.0, (crop - 1)[:, None].astype(np.float64))
+    low = np.floor(grid).astype(int)
+    high = np.minimum(low + 1, (crop - 1)[:, None])
+    frac = (grid - low).astype(np.float32)
+    rows_lo, rows_hi = top[:, None] + low, top[:, None] + high
+    cols_lo, cols_hi = left[:, None] + low, left[:, None] + high
+    b = np.arange(n)[:, None, None]
+
+    def at(rows, cols):
+        return img[b, rows[:, :, None], cols[:, None, :]]
+
+    fr, fc = frac[:, :, None], frac[:, None, :]
+    out = ((at(rows_lo, cols_lo) * (1 - fc) + at(rows_lo, cols_hi) * fc) * (1 - fr)
+           + (at(rows_hi, cols_lo) * (1 - fc) + at(rows_hi, cols_hi) * fc) * fr)
+    out += rng.uniform(-32.0, 32.0, (n, 1, 1)).astype(np.float32)
+    mean = out.mean(axis=(1, 2), keepdims=True)
+    out = (out - mean) * rng.uniform(0.7, 1.3, (n, 1, 1)).astype(np.float32) + mean
+    if erasing > 0:
+        area = rng.uniform(0.02, 0.25, n) * s * s
+        aspect = np.exp(rng.uniform(np.log(0.3), np.log(3.3), n))
+        eh = np.clip((np.sqrt(area * aspect)).astype(int), 1, s)
+        ew = np.clip((np.sqrt(area / aspect)).astype(int), 1, s)
+        et, el = rng.integers(0, s - eh + 1), rng.integers(0, s - ew + 1)
+        r, c = np.arange(s)[None, :, None], np.arange(s)[None, None, :]
+        inside = ((r >= et[:, None, None]) & (r < (et + eh)[:, None, None])
+                  & (c >= el[:, None, None]) & (c < (el + ew)[:, None, None])
+                  & (rng.random(n) < erasing)[:, None, None])
+        out = np.where(inside, rng.uniform(0.0, 255.0, out.shape).astype(np.float32), out)
+    return out[..., None]
+
+
+def mix(x: np.ndarray, y: np.ndarray, alpha: float, batch_size: int,
+        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Mixup within each batch of ``batch_size`` consecutive samples, each with the batch
+    reversed, own weight ``max(l, 1 - l)``, ``l ~ Beta(alpha, alpha)`` (``stills.mixup``)."""
+    steps = len(x) // batch_size
+    lam = rng.beta(alpha, alpha, steps * batch_size).astype(np.float32)
+    lam = np.maximum(lam, 1.0 - lam).reshape(steps, batch_size)
+    xb = x.reshape(steps, batch_size, *x.shape[1:])
+    yb = y.reshape(steps, batch_size, -1)
+    lx = lam.reshape(steps, batch_size, *([1] * (x.ndim - 1)))
+    xm = lx * xb + (1 - lx) * xb[:, ::-1]
+    ym = lam[..., None] * yb + (1 - lam[..., None]) * yb[:, ::-1]
+    return xm.reshape(x.shape), ym.reshape(len(y), -1)
+
+
+def epoch_arrays(data: dict, schedule: dict, channels: int, rng: np.random.Generator,
+                 workers: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """One shuffled, augmented, standardised and mixed epoch of whole batches."""
+    batch = int(schedule.get("batch_size", 64))
+    order = rng.permutation(len(data["x_train"]))
+    order = order[:len(order) // batch * batch]
+    chunks = np.array_split(order, max(1, len(order) // 2048))
+    seeds = rng.spawn(len(chunks))
+    erasing = float(schedule.get("erasing", 0.0))
+
+    def work(args):
+        rows, seed = args
+        return standardize(augment_faces(data["x_train"][rows], seed, erasing))
+
+    with ThreadPoolExecutor(workers) as pool:
+        x = np.concatenate(list(pool.map(work, zip(chunks, seeds))))
+    y = data["p_train"][np.concatenate(chunks)]
+    if channels != 1:
+        x = np.repeat(x, channels, axis=-1)
+    if float(schedule.get("mixup", 0.0)) > 0:
+        x, y = mix(x, y, float(schedule["mixup"]), batch, rng)
+    return x, y.astype(np.float32)
+
+
+def average_weights(sets: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """The element-wise mean of several weight lists of one network."""
+    return [np.mean([s[i] for s in sets], axis=0).astype(sets[0][i].dtype)
+            for i in range(len(sets[0]))]
+
+
+def save_weights(weights: list[np.ndarray], path: Path) -> Path:
+    """A weight list as float16 ``w_0 ... w_k`` in an .npz (read by :func:`load_weights`)."""
+    with atomic_path(path, ".npz") as tmp:
+        np.savez(tmp, **{f"w_{i}": w.astype(np.float16) for i, w in enumerate(weights)})
+    return path
+
+
+def load_weights(path: Path) -> list[np.ndarray]:
+    """The float32 weight list of a file written by :func:`save_weights`."""
+    if not Path(path).is_file():
+        raise EmotionEncoderError(f"{path}: weights file not found")
+    z = np.load(path)
+    return [z[f"w_{i}"].astype(np.float32) for i in range(len(z.files))]
+
+
+def recalibrate_batch_norm(model, x: np.ndarray, batch_size: int = 256) -> None:
+    """Set the moving statistics of every batch normalisation in ``model`` to the mean of
+    its batch statistics over ``x``: averaged weights have statistics of their own, which
+    the average of the seeds' statistics only approximates."""
+    import keras
+
+    def walk(layer):
+        for inner in getattr(layer, "layers", []):
+            yield inner
+            yield from walk(inner)
+
+    norms = [layer for layer in walk(model)
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    for k, start in enumerate(range(0, len(x), batch_size)):
+        for layer in norms:
+            layer.momentum = k / (k + 1)  # a running mean over the batches
+        model(x[start:start + batch_size], training=True)
+    for layer, momentum in zip(norms, momenta):
+        layer.momentum = momentum
+
+
+def train_seeds(bundle: Path, out: Path, seeds: list[int], budget_s: float | None = None,
+                **changes) -> dict:
+    """Train one fit of the bundle's schedule (``changes``, e.g. ``epochs=3``, override
+    it) per seed until ``budget_s`` would be passed, then average; write weights and
+    ``soup.json`` into ``out``; return the summary. Works on any Keras backend."""
+    import keras
+
+    from emotion_encoder.models.still_classifier import build_still_classifier
+    from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
+    from emotion_encoder.training.selection import source_scores
+
+    started = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    data = read_bundle(bundle)
+    meta = data["meta"]
+    schedule = {**meta["schedule"], **{k: v for k, v in changes.items() if v is not None}}
+    channels = PRESETS[meta["preset"]]["backbone"]["channels"]
+    epochs, batch = int(schedule.get("epochs", 8)), int(schedule.get("batch_size", 64))
+    steps = len(data["x_train"]) // batch
+    x_val = standardize(data["x_validation"])
+    if channels != 1:
+        x_val = np.repeat(x_val, channels, axis=-1)
+    prior = mixture_prior(data["p_train"])
+    model = build_still_classifier(meta["preset"], len(CANONICAL_LABELS), meta["size"])
+    rate = float(schedule.get("learning_rate", 1e-3))
+    decay = keras.optimizers.schedules.CosineDecay(
+        0.0, max(1, steps * (epochs - 1)), warmup_target=rate, warmup_steps=steps)
+    model.compile(optimizer=keras.optimizers.AdamW(decay, weight_decay=5e-4),
+                  loss=LogitAdjustedLoss(prior, float(schedule.get("logit_adjust", 1.0))))
+    head = len(data["init"]) - 2  # the softmax head's kernel, then its bias
+
+    def score(weights: list | Path) -> dict:
+        model.set_weights(load_weights(weights) if isinstance(weights, Path) else weights)
+        pred = model.predict(x_val, batch_size=512, verbose=0).argmax(1)
+        return source_scores(data["y_validation"], pred, data["s_validation"], meta["sources"])
+
+    summary = {"bundle": str(bundle), "backend": keras.backend.backend(),
+               "schedule": schedule, "seeds": []}
+    finals, bests = [], []
+    for seed in seeds:
+        elapsed = time.monotonic() - started
+        per_seed = elapsed / len(finals) if finals else 0.0
+        if budget_s is not None and finals and elapsed + per_seed > budget_s:
+            print(f"seed {seed}: skipped, {elapsed:.0f} s spent of {budget_s:.0f}", flush=True)
+            break
+        rng = np.random.default_rng(seed)
+        keras.utils.set_random_seed(seed)
+        weights = [w.copy() for w in data["init"]]
+        limit = math.sqrt(6.0 / sum(weights[head].shape))  # Glorot uniform, a fresh head
+        weights[head] = rng.uniform(-limit, limit, weights[head].shape).astype(np.float32)
+        weights[head + 1] = np.zeros_like(weights[head + 1])
+        model.set_weights(weights)
+        for variable in model.optimizer.variables:
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+        record = {"seed": seed, "history": [], "best": -1.0}
+        with ThreadPoolExecutor(1) as ahead:
+            upcoming = ahead.submit(epoch_arrays, data, schedule, channels, rng)
+            for epoch in range(epochs):
+                tick = time.monotonic()
+                x, y = upcoming.result()
+                if epoch + 1 < epochs:
+                    upcoming = ahead.submit(epoch_arrays, data, schedule, channels, rng)
+                fit = model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
+                current = model.get_weights()
+                scores = score(current)
+                model.set_weights(current)
+                record["history"].append({"epoch": epoch + 1, **scores,
+                                          "loss": float(fit.history["loss"][-1]),
+                                          "seconds": round(time.monotonic() - tick, 1)})
+                print(f"seed {seed} epoch {epoch + 1}: {scores['mean_balanced']:.4f} "
+                      f"loss {fit.history['loss'][-1]:.4f} "
+                      f"({time.monotonic() - tick:.0f} s)", flush=True)
+                if scores["mean_balanced"] > record["best"]:
+                    record["best"], record["best_epoch"] = scores["mean_balanced"], epoch + 1
+                    best = current
+        record["final"] = record["history"][-1]["mean_balanced"]
+        finals.append(current)
+        bests.append(best)
+        summary["seeds"].append(record)
+        _write(out, summary, finals, bests)
+    if not finals:
+        raise EmotionEncoderError(f"{bundle}: no seed trained within the budget")
+    order = np.argsort([-r["final"] for r in summary["seeds"]])
+    chosen = [int(order[0])]
+    greedy_score = summary["seeds"][chosen[0]]["final"]
+    for i in order[1:]:
+        trial = score(average_weights([finals[j] for j in chosen + [int(i)]]))
+        if trial["mean_balanced"] >= greedy_score:
+            chosen.append(int(i))
+            greedy_score = trial["mean_balanced"]
+    save_weights(average_weights([finals[j] for j in chosen]), out / "greedy.npz")
+    summary["greedy"] = {"seeds": [summary["seeds"][j]["seed"] for j in chosen],
+                         **score(average_weights([finals[j] for j in chosen]))}
+    summary["uniform-final"] = score(average_weights(finals))
+    summary["uniform-best"] = score(average_weights(bests))
+    model.set_weights(average_weights(finals))
+    faces = epoch_arrays(data, schedule, channels, np.random.default_rng(len(seeds)))[0]
+    recalibrate_batch_norm(model, faces[:40 * 256])
+    summary["uniform-final-bn"] = score(save_weights(model.get_weights(),
+                                                     out / "uniform-final-bn.npz"))
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    _write(out, summary, finals, bests, weights=False)
+    return summary
+
+
+def _write(out: Path, summary: dict, finals: list, bests: list, weights: bool = True) -> None:
+    """The summary, and (after each seed) the best seed's best epoch and the uniform
+    average of the last epochs so far, so that a run stopped early still leaves its work."""
+    if weights:
+        top = int(np.argmax([r["best"] for r in summary["seeds"]]))
+        save_weights(bests[top], out / "seed-best.npz")
+        summary["seed-best"] = {"seed": summary["seeds"][top]["seed"],
+                                "epoch": summary["seeds"][top]["best_epoch"],
+                                "mean_balanced": summary["seeds"][top]["best"]}
+        save_weights(average_weights(finals), out / "uniform-final.npz")
+    with atomic_path(out / "soup.json", ".json") as tmp:
+        Path(tmp).write_text(json.dumps(summary, indent=2))
+
+
+def probe(config_path: Path, weights: list[Path], cache: Path) -> str:
+    """Score weight files of :func:`save_weights` on the config's ``probes`` (held-out
+    people) as 2D networks, as the ablation does (:func:`~emotion_encoder.training.ablation.
+    probe_scores`); the markdown table, with each file's validation score from the
+    ``soup.json`` beside it."""
+    from emotion_encoder.models.still_classifier import build_still_classifier
+    from emotion_encoder.training.ablation import (ablation_table, probe_scores,
+                                                   still_as_clips)
+    from emotion_encoder.training.recipe import read_yaml
+
+    config = read_yaml(config_path)
+    if not isinstance(config.get("probes"), dict):
+        raise EmotionEncoderError(f"{config_path}: no 'probes' mapping to score on")
+    rows = {}
+    for path in weights:
+        still = build_still_classifier(config["preset"], len(CANONICAL_LABELS))
+        still.set_weights(load_weights(path))
+        summary = path.parent / "soup.json"
+        scored = json.loads(summary.read_text()) if summary.is_file() else {}
+        own = scored.get(path.stem, {}).get("mean_balanced", float("nan"))
+        rows[f"{path.parent.name}/{path.stem}"] = {
+            "validation": own, "probes": probe_scores(still_as_clips(still), config["preset"],
+                                                      config["probes"], cache)}
+    return ablation_table(rows, list(config["probes"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("pack", help="bundle a mixture run for train (TensorFlow here)")
+    p.add_argument("config", type=Path, help="the recipe config (its stills section)")
+    p.add_argument("--mixture", type=Path, required=True, help="run folder with faces.npz")
+    p.add_argument("--out", type=Path, required=True, help="bundle file (.npz)")
+    p.add_argument("--quality", type=int, default=QUALITY, help="WebP quality of the faces")
+    t = commands.add_parser("train", help="train the seeds and average them (any backend)")
+    t.add_argument("bundle", type=Path)
+    t.add_argument("--out", type=Path, required=True, help="folder for weights and soup.json")
+    t.add_argument("--seeds", type=int, default=8, help="number of seeds (0, 1, ...)")
+    t.add_argument("--budget-minutes", type=float, default=None,
+                   help="start no seed that would end after this")
+    t.add_argument("--learning-rate", type=float, default=None, help="override the bundle's")
+    t.add_argument("--epochs", type=int, default=None, help="override the bundle's")
+    q = commands.add_parser("probe", help="score weight files on the config's probes")
+    q.add_argument("config", type=Path, help="a config with a 'probes' section")
+    q.add_argument("weights", type=Path, nargs="+", help="files written by train")
+    q.add_argument("--cache", type=Path, default=Path("runs/probe-crops"),
+                   help="face crops of the probes, reused between runs")
+    args = parser.parse_args()
+    try:
+        if args.command == "probe":
+            print(probe(args.config, args.weights, args.cache))
+            return
+        if args.command == "pack":
+            result = pack(args.config, args.mixture, args.out, args.quality)
+        else:
+            budget = None if args.budget_minutes is None else 60.0 * args.budget_minutes
+            result = train_seeds(args.bundle, args.out, list(range(args.seeds)), budget,
+                                 learning_rate=args.learning_rate, epochs=args.epochs)
+    except EmotionEncoderError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
