@@ -1,31 +1,33 @@
-"""Several seeds of stage 1 on the mixture from one init, and their weight averages.
+"""Several seeds of stage 1 on the mixture from one network, and their weight averages.
 
 One fit of the mixture stage is noisy: the kept epoch, and with it the panel, moves with
-the seed (the model card's ablation). Fits that start from the same stage-A network stay
-in one basin, so their weights can be averaged (a "model soup", Wortsman et al. 2022):
-the average reads like an ensemble of the seeds and costs nothing at inference. The seeds
-are the GPU's work; this module trains them on any Keras backend without TensorFlow (JAX
-on a GPU machine that has no TensorFlow), from a bundle packed here:
+the seed (the model card's ablation). Fits that start from the same network and stay in
+its basin can be averaged (a "model soup", Wortsman et al. 2022), which costs nothing at
+inference. Seeds are a GPU's work; this module trains them on any Keras backend without
+TensorFlow (JAX on a GPU machine that has none), from a bundle packed here:
 
-    python -m emotion_encoder.training.soup pack configs/default.yaml \\
+    python -m emotion_encoder.training.soup pack configs/default-soup.yaml \\
         --mixture runs/mixture-posed/stills --out runs/soup-bundle.npz       # TensorFlow
     KERAS_BACKEND=jax python -m emotion_encoder.training.soup train \\
         runs/soup-bundle.npz --seeds 8 --out runs/soup                       # the GPU
+    python -m emotion_encoder.training.soup probe configs/default-soup.yaml \\
+        default runs/soup/*.npz                   # held-out probes, the shipped row first
     emotion-encoder train configs/default-soup.yaml     # stills: weights: runs/soup/...
 
 The bundle holds the mixture's distinct faces as WebP mosaics (lossy, about 3 grey levels
-RMS at quality 80, to travel small; every face a source repeats is stored once), their
-targets, the validation part and the stage-A twin (float16). ``train`` runs the recipe's
-schedule for each seed (AdamW, warm-up then cosine decay, logit-adjusted loss, the same
-augmentation as :func:`emotion_encoder.training.stills.still_batches` written in numpy,
-mixup), keeps each seed's best epoch by :func:`~emotion_encoder.training.selection.source_scores`
-and its last, and writes ``soup.json`` (every epoch's validation scores, and those of the
-averages) and float16 weight files: the best single seed (``seed-best``), the uniform
-average of the seeds' last epochs (``uniform-final``; that of their best epochs is only
-scored), the same with its batch-normalisation statistics measured again on training faces
+RMS at quality 80, to travel small; a face that a source repeats is stored once), their
+targets, the validation part, the schedule and the init (a file's float16 weights; a
+shipped preset is in the package there). ``train`` fits every seed from one start (the
+init and one fresh softmax head: an average needs a common start; the seeds differ in
+data order, augmentation and dropout) with the recipe's schedule (AdamW, warm-up then
+cosine decay, logit-adjusted loss, mixup, and the augmentation of
+:func:`emotion_encoder.training.stills.still_batches`, written in numpy), scores every
+epoch by :func:`~emotion_encoder.training.selection.source_scores`, and writes
+``soup.json`` with float16 weight files: the best epoch of the best seed (``seed-best``),
+the uniform average of the seeds' last epochs (``uniform-final``; that of their best
+epochs is only scored), the same with its batch-normalisation statistics measured again
 (``uniform-final-bn``, :func:`recalibrate_batch_norm`), and a greedy average (``greedy``:
-seeds in order of their validation score, each kept only if the average does not score
-lower).
+seeds in order of their validation score, each kept only if the average scores no lower).
 
 >>> a = [np.ones((2, 2), np.float32), np.zeros(3, np.float32)]
 >>> b = [3 * np.ones((2, 2), np.float32), np.ones(3, np.float32)]
@@ -344,7 +346,12 @@ def train_seeds(bundle: Path, out: Path, seeds: list[int], budget_s: float | Non
         0.0, max(1, steps * (epochs - 1)), warmup_target=rate, warmup_steps=steps)
     model.compile(optimizer=keras.optimizers.AdamW(decay, weight_decay=5e-4),
                   loss=LogitAdjustedLoss(prior, float(schedule.get("logit_adjust", 1.0))))
-    head = len(data["init"]) - 2  # the softmax head's kernel, then its bias
+    start = [w.copy() for w in data["init"]]  # one start for every seed, a fresh head too:
+    head = len(start) - 2                     # its kernel (Glorot uniform), then its bias
+    limit = math.sqrt(6.0 / sum(start[head].shape))
+    start[head] = np.random.default_rng(0).uniform(-limit, limit, start[head].shape
+                                                   ).astype(np.float32)
+    start[head + 1] = np.zeros_like(start[head + 1])
 
     def score(weights: list | Path) -> dict:
         model.set_weights(load_weights(weights) if isinstance(weights, Path) else weights)
@@ -362,11 +369,7 @@ def train_seeds(bundle: Path, out: Path, seeds: list[int], budget_s: float | Non
             break
         rng = np.random.default_rng(seed)
         keras.utils.set_random_seed(seed)
-        weights = [w.copy() for w in data["init"]]
-        limit = math.sqrt(6.0 / sum(weights[head].shape))  # Glorot uniform, a fresh head
-        weights[head] = rng.uniform(-limit, limit, weights[head].shape).astype(np.float32)
-        weights[head + 1] = np.zeros_like(weights[head + 1])
-        model.set_weights(weights)
+        model.set_weights(start)
         for variable in model.optimizer.variables:
             variable.assign(np.zeros(variable.shape, variable.dtype))
         record = {"seed": seed, "history": [], "best": -1.0}
@@ -438,7 +441,9 @@ def probe(config_path: Path, weights: list[Path], cache: Path) -> str:
     """Score weight files of :func:`save_weights` on the config's ``probes`` (held-out
     people) as 2D networks, as the ablation does (:func:`~emotion_encoder.training.ablation.
     probe_scores`); the markdown table, with each file's validation score from the
-    ``soup.json`` beside it."""
+    ``soup.json`` beside it. A preset name instead of a file gives the shipped network's
+    row (each still a static clip through the whole network, as the panel reads it)."""
+    from emotion_encoder.models.loading import load_encoder_model
     from emotion_encoder.models.still_classifier import build_still_classifier
     from emotion_encoder.training.ablation import (ablation_table, probe_scores,
                                                    still_as_clips)
@@ -449,6 +454,20 @@ def probe(config_path: Path, weights: list[Path], cache: Path) -> str:
         raise EmotionEncoderError(f"{config_path}: no 'probes' mapping to score on")
     rows = {}
     for path in weights:
+        if str(path) in PRESETS:
+            network = load_encoder_model(str(path)).model
+            frames = network.backbone.num_frames
+
+            def static_clips(x, training=False, network=network, frames=frames):
+                x = np.asarray(x)  # 32 clips at a time: 16-frame activations are large
+                return np.concatenate([np.asarray(network(
+                    np.repeat(x[i:i + 32], frames, axis=1), training=training)["probs"])
+                    for i in range(0, len(x), 32)])
+
+            rows[f"{path} (shipped, whole network)"] = {
+                "validation": float("nan"), "probes": probe_scores(
+                    static_clips, config["preset"], config["probes"], cache)}
+            continue
         still = build_still_classifier(config["preset"], len(CANONICAL_LABELS))
         still.set_weights(load_weights(path))
         summary = path.parent / "soup.json"
@@ -478,7 +497,8 @@ def main() -> None:
     t.add_argument("--epochs", type=int, default=None, help="override the bundle's")
     q = commands.add_parser("probe", help="score weight files on the config's probes")
     q.add_argument("config", type=Path, help="a config with a 'probes' section")
-    q.add_argument("weights", type=Path, nargs="+", help="files written by train")
+    q.add_argument("weights", type=Path, nargs="+",
+                   help="files written by train, or a preset name (the shipped network)")
     q.add_argument("--cache", type=Path, default=Path("runs/probe-crops"),
                    help="face crops of the probes, reused between runs")
     args = parser.parse_args()
