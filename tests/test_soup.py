@@ -144,6 +144,11 @@ def test_seeds_are_bundled_trained_averaged_and_feed_the_recipe(tmp_path, face_m
     assert (tmp_path / "run" / "fast.weights.h5").exists()
     with pytest.raises(EmotionEncoderError, match="soup bundle not found"):
         train_seeds(tmp_path / "none.npz", soup, [0])
+    swapped = json.loads(config.read_text())
+    swapped["stills"]["mouth_swap"] = 0.3
+    config.write_text(json.dumps(swapped))
+    with pytest.raises(EmotionEncoderError, match="'mouth_swap' is not in the seeds'"):
+        pack(config, tmp_path / "mixture", tmp_path / "other.npz")
 
 
 def test_batch_norm_statistics_are_measured_again_on_given_faces():

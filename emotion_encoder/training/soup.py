@@ -103,6 +103,10 @@ def pack(config_path: Path, mixture: Path, out: Path, quality: int = QUALITY) ->
 
     config = read_config(config_path)
     stills, preset = config["stills"], config["preset"]
+    unsupported = [key for key in ("rotation", "mouth_swap", "distill") if stills.get(key)]
+    if unsupported:
+        raise EmotionEncoderError(f"{config_path}: stills option {unsupported[0]!r} is not "
+                                  "in the seeds' numpy pipeline (the TensorFlow recipe has it)")
     faces, sources = mixture / "faces.npz", mixture / "sources.json"
     if not faces.is_file() or not sources.is_file():
         raise EmotionEncoderError(f"{mixture}: no faces.npz / sources.json (run the "
