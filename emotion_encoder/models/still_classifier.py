@@ -4,7 +4,7 @@ The twin shares every layer name with the 3D backbone, so its weights inflate in
 video network afterwards (:mod:`emotion_encoder.training.inflate`). Keras only: it builds
 on any Keras backend (TensorFlow here, JAX on a GPU machine, :mod:`~emotion_encoder.training.soup`).
 
->>> build_still_classifier("fast", 7).output.shape          # doctest: +SKIP
+>>> build_still_classifier("fast", 7).output.shape
 (None, 7)
 """
 
