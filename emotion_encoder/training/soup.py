@@ -412,9 +412,10 @@ def train_seeds(bundle: Path, out: Path, seeds: list[int], budget_s: float | Non
         if trial["mean_balanced"] >= greedy_score:
             chosen.append(int(i))
             greedy_score = trial["mean_balanced"]
-    save_weights(average_weights([finals[j] for j in chosen]), out / "greedy.npz")
+    greedy = average_weights([finals[j] for j in chosen])
+    save_weights(greedy, out / "greedy.npz")
     summary["greedy"] = {"seeds": [summary["seeds"][j]["seed"] for j in chosen],
-                         **score(average_weights([finals[j] for j in chosen]))}
+                         **score(greedy)}
     summary["uniform-final"] = score(average_weights(finals))
     summary["uniform-best"] = score(average_weights(bests))
     model.set_weights(average_weights(finals))
