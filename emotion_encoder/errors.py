@@ -11,7 +11,17 @@ import os
 
 
 class EmotionEncoderError(Exception):
-    """Base class: an error a user can act on, shown without a traceback by the CLI."""
+    """Base class: an error a user can act on, shown without a traceback by the CLI.
+
+    Its message is one line: a control character that came from a file or an argument (a
+    newline inside a quoted CSV path, say) is shown escaped.
+
+    >>> print(EmotionEncoderError("clips.csv:3: a\\nb.jpg: file not found"))
+    clips.csv:3: a\\nb.jpg: file not found
+    """
+
+    def __str__(self) -> str:
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in super().__str__())
 
 
 class FileProblem(EmotionEncoderError):

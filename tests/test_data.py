@@ -390,6 +390,7 @@ HEADER = "path,label,subject,start,end\n"
     ("", "m.csv: empty file"),
     (HEADER, "m.csv: no rows after the header"),
     (HEADER + "v/a.mp4,happy,s1\nv/zz.mp4,sad,s1\n", "m.csv:3: v/zz.mp4: file not found"),
+    (HEADER + '"v/a\nb.mp4",happy,s1\n', r"m.csv:\d: v/a\\nb.mp4: file not found"),
     (HEADER + "v/a.mp4,,s1\n", "m.csv:2: empty path or label"),
     (HEADER + "v/a.mp4,happy,s1,abc,\n", "m.csv:2: v/a.mp4: start 'abc' is not a time"),
     (HEADER + "v/a.mp4,happy,s1,3,2\n", "m.csv:2: v/a.mp4: end 2.0 is not after start 3.0"),
