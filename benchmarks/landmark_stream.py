@@ -64,6 +64,16 @@ RIGID = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 10, 151, 9, 234, 454, 127, 3
 PAD = 0.25
 
 
+def mesh_input(crop: np.ndarray, side: int) -> np.ndarray:
+    """A face crop (uint8, grey or RGB) as a mesh model's input: RGB, padded by ``PAD`` of
+    its side (edge pixels repeated), ``side`` x ``side``, in [0, 1]."""
+    if crop.shape[-1] == 1:
+        crop = np.repeat(crop, 3, axis=-1)
+    p = int(round(PAD * crop.shape[0]))
+    padded = cv2.copyMakeBorder(crop, p, p, p, p, cv2.BORDER_REPLICATE)
+    return cv2.resize(padded, (side, side)).astype(np.float32) / 255.0
+
+
 class FaceMesh:
     """The 468-point face mesh on a face crop (uint8, grey or RGB): points in [0, 1]."""
 
@@ -75,11 +85,7 @@ class FaceMesh:
         self.points = self.interpreter.get_output_details()[0]["index"]
 
     def __call__(self, crop: np.ndarray) -> np.ndarray:
-        if crop.shape[-1] == 1:
-            crop = np.repeat(crop, 3, axis=-1)
-        p = int(round(PAD * crop.shape[0]))
-        padded = cv2.copyMakeBorder(crop, p, p, p, p, cv2.BORDER_REPLICATE)
-        x = cv2.resize(padded, (192, 192)).astype(np.float32) / 255.0
+        x = mesh_input(crop, 192)
         self.interpreter.set_tensor(self.input, x[None])
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.points).reshape(468, 3)[:, :2] / 192.0
@@ -104,12 +110,7 @@ class Blendshapes:
         return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
     def __call__(self, crop: np.ndarray) -> np.ndarray:
-        if crop.shape[-1] == 1:
-            crop = np.repeat(crop, 3, axis=-1)
-        p = int(round(PAD * crop.shape[0]))
-        padded = cv2.copyMakeBorder(crop, p, p, p, p, cv2.BORDER_REPLICATE)
-        x = cv2.resize(padded, (256, 256)).astype(np.float32) / 255.0
-        points = self._run(self.mesh, x).reshape(478, 3)[SUBSET, :2]
+        points = self._run(self.mesh, mesh_input(crop, 256)).reshape(478, 3)[SUBSET, :2]
         return self._run(self.shapes, points.astype(np.float32)).ravel()
 
 
