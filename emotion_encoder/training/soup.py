@@ -416,9 +416,10 @@ def train_seeds(bundle: Path, out: Path, seeds: list[int], budget_s: float | Non
     save_weights(greedy, out / "greedy.npz")
     summary["greedy"] = {"seeds": [summary["seeds"][j]["seed"] for j in chosen],
                          **score(greedy)}
-    summary["uniform-final"] = score(average_weights(finals))
+    uniform = average_weights(finals)
+    summary["uniform-final"] = score(uniform)
     summary["uniform-best"] = score(average_weights(bests))
-    model.set_weights(average_weights(finals))
+    model.set_weights(uniform)
     faces = epoch_arrays(data, schedule, channels, np.random.default_rng(len(seeds)))[0]
     recalibrate_batch_norm(model, faces[:40 * 256])
     summary["uniform-final-bn"] = score(save_weights(model.get_weights(),
