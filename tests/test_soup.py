@@ -4,6 +4,8 @@ travels to a GPU machine, the numpy augmentation, and a soup feeding the recipe.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +79,15 @@ def test_weights_average_and_round_trip_as_float16(tmp_path):
     np.testing.assert_array_equal(back[1], mean[1])
     with pytest.raises(EmotionEncoderError, match="nope.npz: weights file not found"):
         load_weights(tmp_path / "nope.npz")
+    save_weights(a, tmp_path / "a.npz")
+    save_weights(b, tmp_path / "b.npz")
+    done = subprocess.run([sys.executable, "-m", "emotion_encoder.training.soup", "average",
+                           str(tmp_path / "a.npz"), str(tmp_path / "b.npz"),
+                           "--out", str(tmp_path / "ab.npz")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "the average of 2 files" in done.stdout
+    for mine, theirs in zip(load_weights(tmp_path / "ab.npz"), mean):
+        np.testing.assert_array_equal(mine, theirs)
 
 
 @pytest.mark.slow
@@ -115,6 +126,9 @@ def test_seeds_are_bundled_trained_averaged_and_feed_the_recipe(tmp_path, face_m
     assert summary["greedy"]["seeds"][0] == first
     assert json.loads((soup / "soup.json").read_text())["greedy"] == summary["greedy"]
     seeds = [load_weights(soup / f"{name}.npz") for name in ("seed-best", "uniform-final")]
+    finals = [load_weights(soup / f"seed-{seed}-final.npz") for seed in (0, 1)]
+    for mine, theirs in zip(average_weights(finals), seeds[1]):  # float16 files
+        np.testing.assert_allclose(mine, theirs, atol=2e-3, rtol=2e-3)
     assert not np.array_equal(seeds[0][0], seeds[1][0])  # one seed is not their average
     assert summary["seed-best"]["seed"] in (0, 1) and summary["seed-best"]["epoch"] == 1
     measured = load_weights(soup / "uniform-final-bn.npz")

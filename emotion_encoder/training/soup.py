@@ -27,7 +27,11 @@ epoch by :func:`~emotion_encoder.training.selection.source_scores`, and writes
 the uniform average of the seeds' last epochs (``uniform-final``; that of their best
 epochs is only scored), the same with its batch-normalisation statistics measured again
 (``uniform-final-bn``, :func:`recalibrate_batch_norm`), and a greedy average (``greedy``:
-seeds in order of their validation score, each kept only if the average scores no lower).
+seeds in order of their validation score, each kept only if the average scores no lower),
+and each seed's last epoch (``seed-K-final``). More seeds of the same start can come later
+(``train --first-seed 2``: one start for every seed, whatever the run) and join by
+``average``, e.g. ``soup average runs/a/uniform-final.npz runs/b/uniform-final.npz --out
+runs/ab.npz`` (two averages of two seeds each: the average of the four).
 
 >>> a = [np.ones((2, 2), np.float32), np.zeros(3, np.float32)]
 >>> b = [3 * np.ones((2, 2), np.float32), np.ones(3, np.float32)]
@@ -400,6 +404,7 @@ def train_seeds(bundle: Path, out: Path, seeds: list[int], budget_s: float | Non
         record["final"] = record["history"][-1]["mean_balanced"]
         finals.append(current)
         bests.append(best)
+        save_weights(current, out / f"seed-{seed}-final.npz")
         summary["seeds"].append(record)
         _write(out, summary, finals, bests)
     if not finals:
@@ -496,11 +501,16 @@ def main() -> None:
     t = commands.add_parser("train", help="train the seeds and average them (any backend)")
     t.add_argument("bundle", type=Path)
     t.add_argument("--out", type=Path, required=True, help="folder for weights and soup.json")
-    t.add_argument("--seeds", type=int, default=8, help="number of seeds (0, 1, ...)")
+    t.add_argument("--seeds", type=int, default=8, help="number of seeds")
+    t.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed, first-seed + 1, ... (more seeds of one start)")
     t.add_argument("--budget-minutes", type=float, default=None,
                    help="start no seed that would end after this")
     t.add_argument("--learning-rate", type=float, default=None, help="override the bundle's")
     t.add_argument("--epochs", type=int, default=None, help="override the bundle's")
+    a = commands.add_parser("average", help="the uniform average of weight files")
+    a.add_argument("weights", type=Path, nargs="+", help="files written by train")
+    a.add_argument("--out", type=Path, required=True, help="the averaged file (.npz)")
     q = commands.add_parser("probe", help="score weight files on the config's probes")
     q.add_argument("config", type=Path, help="a config with a 'probes' section")
     q.add_argument("weights", type=Path, nargs="+",
@@ -512,11 +522,16 @@ def main() -> None:
         if args.command == "probe":
             print(probe(args.config, args.weights, args.cache))
             return
+        if args.command == "average":
+            save_weights(average_weights([load_weights(w) for w in args.weights]), args.out)
+            print(f"{args.out}: the average of {len(args.weights)} files")
+            return
         if args.command == "pack":
             result = pack(args.config, args.mixture, args.out, args.quality)
         else:
             budget = None if args.budget_minutes is None else 60.0 * args.budget_minutes
-            result = train_seeds(args.bundle, args.out, list(range(args.seeds)), budget,
+            seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+            result = train_seeds(args.bundle, args.out, seeds, budget,
                                  learning_rate=args.learning_rate, epochs=args.epochs)
     except EmotionEncoderError as exc:
         raise SystemExit(f"error: {exc}") from None
