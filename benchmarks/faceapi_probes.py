@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from probes import (DATA, PROBES, labelled_videos, paired, peer_score, peer_video_label, span,
-                    stored)
+from probes import (DATA, all_probes, labelled_videos, paired, peer_score, peer_video_label,
+                    span, stored)
 from emotion_encoder.labels import normalize_label
 
 LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
@@ -159,14 +159,15 @@ def main() -> None:
     if args.compare and not (args.compare / "panel.json").exists():
         raise SystemExit(f"{args.compare}: no panel.json (a benchmarks/probes.py report "
                          "folder is needed)")
-    chosen = set(args.only.split(",")) if args.only else {p.key for p in PROBES} | {"videos"}
+    chosen = set(args.only.split(",")) if args.only else \
+        {p.key for p in all_probes()} | {"videos"}
     peer = FaceApiPeer(args.weights, args.margin)
     other = json.loads((args.compare / "panel.json").read_text()) if args.compare else {}
     lines = ["| probe | n | face-api accuracy | 95% interval | balanced | no face |"
              + (f" `{args.compare}` accuracy | balanced | right only by face-api / it "
                 "(McNemar p) |" if args.compare else ""),
              "|---" * (9 if args.compare else 6) + "|"]
-    for probe in PROBES:
+    for probe in all_probes():
         if probe.key not in chosen:
             continue
         started = time.time()
