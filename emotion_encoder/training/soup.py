@@ -30,8 +30,9 @@ epochs is only scored), the same with its batch-normalisation statistics measure
 seeds in order of their validation score, each kept only if the average scores no lower),
 and each seed's last epoch (``seed-K-final``). More seeds of the same start can come later
 (``train --first-seed 2``: one start for every seed, whatever the run) and join by
-``average``, e.g. ``soup average runs/a/uniform-final.npz runs/b/uniform-final.npz --out
-runs/ab.npz`` (two averages of two seeds each: the average of the four).
+``average`` (``python -m emotion_encoder.training.soup average runs/a/uniform-final.npz
+runs/b/uniform-final.npz --out runs/ab.npz``: two averages of two seeds each give the
+average of the four).
 
 >>> a = [np.ones((2, 2), np.float32), np.zeros(3, np.float32)]
 >>> b = [3 * np.ones((2, 2), np.float32), np.ones(3, np.float32)]
