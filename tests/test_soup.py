@@ -98,7 +98,8 @@ def test_seeds_are_bundled_trained_averaged_and_feed_the_recipe(tmp_path, face_m
     from emotion_encoder.models.still_classifier import build_still_classifier
     from emotion_encoder.training.mixture import build_mixture
     from emotion_encoder.training.recipe import run_recipe
-    from emotion_encoder.training.soup import pack, probe, read_bundle, train_seeds
+    from emotion_encoder.training.soup import (pack, probe, read_bundle, train_seeds,
+                                               widen_bundle)
 
     sources = write_three_sources(tmp_path)
     soup = tmp_path / "soup"
@@ -146,6 +147,15 @@ def test_seeds_are_bundled_trained_averaged_and_feed_the_recipe(tmp_path, face_m
                                         "| soup/seed-best"]
     assert rows[1][1] == f"{summary['greedy']['mean_balanced']:.1%}"
     assert all(row[2].endswith("%)") for row in rows)  # the one probe, accuracy (balanced)
+
+    wide = widen_bundle(tmp_path / "bundle.npz", tmp_path / "wide.npz", width=24)
+    assert wide["width"] == 24 and wide["n_train"] == meta["n_train"]
+    widened = read_bundle(tmp_path / "wide.npz")
+    assert widened["init"][0].shape[-1] == 24 and len(widened["init"]) == len(data["init"])
+    np.testing.assert_array_equal(widened["x_validation"], data["x_validation"])
+    train_seeds(tmp_path / "wide.npz", tmp_path / "soup-wide", [0])
+    table = probe(probes, [tmp_path / "soup-wide" / "seed-best.npz"], tmp_path / "crops")
+    assert table.splitlines()[2].startswith("| soup-wide/seed-best | ")  # width from the file
 
     run_recipe(config)  # the stills stage takes the soup; the heads train on it
     state = json.loads((tmp_path / "run" / "stills" / "state.json").read_text())

@@ -6,6 +6,8 @@ on any Keras backend (TensorFlow here, JAX on a GPU machine, :mod:`~emotion_enco
 
 >>> build_still_classifier("fast", 7).output.shape
 (None, 7)
+>>> build_still_classifier("default", 7, width=48).get_layer("stage4_block1_conv1").filters
+384
 """
 
 from __future__ import annotations
@@ -17,13 +19,20 @@ from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
 
 
-def build_still_classifier(preset: str, num_classes: int, image_size: int | None = None
-                           ) -> keras.Model:
+def build_still_classifier(preset: str, num_classes: int, image_size: int | None = None,
+                           width: int | None = None) -> keras.Model:
     """The preset's backbone with ``dims=2`` plus pooling and a softmax head, on
-    ``image_size`` px stills (default the preset's; the weights fit any side)."""
+    ``image_size`` px stills (default the preset's; the weights fit any side); ``width``
+    scales the stem and the stages' widths to ``width * (1, 2, 4, 8)`` (default the
+    preset's: 32 for ``default``)."""
     config = dict(PRESETS[preset]["backbone"], dims=2)
     if image_size is not None:
         config["image_size"] = int(image_size)
+    if width is not None:
+        scale = int(width) / config["stem_filters"]
+        config["stackwise_num_filters"] = [round(f * scale)
+                                           for f in config["stackwise_num_filters"]]
+        config["stem_filters"] = int(width)
     backbone = ResNet3DBackbone(**config, name="backbone")
     x = keras.layers.GlobalAveragePooling2D()(backbone.output)
     x = keras.layers.Dropout(0.3)(x)

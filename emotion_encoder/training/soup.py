@@ -32,7 +32,10 @@ and each seed's last epoch (``seed-K-final``). More seeds of the same start can 
 (``train --first-seed 2``: one start for every seed, whatever the run) and join by
 ``average`` (``python -m emotion_encoder.training.soup average runs/a/uniform-final.npz
 runs/b/uniform-final.npz --out runs/ab.npz``: two averages of two seeds each give the
-average of the four).
+average of the four). ``widen`` makes a bundle whose start is the same network made wider
+(:mod:`~emotion_encoder.training.widen`: ``... soup widen runs/bundle.npz --width 48 --out
+runs/bundle-w48.npz``), so that width is measured from the same start; ``probe`` reads each
+file's width from its weights.
 
 >>> a = [np.ones((2, 2), np.float32), np.zeros(3, np.float32)]
 >>> b = [3 * np.ones((2, 2), np.float32), np.ones(3, np.float32)]
@@ -164,12 +167,7 @@ def read_bundle(path: Path) -> dict:
         raise EmotionEncoderError(f"{path}: soup bundle not found")
     z = np.load(path)
     meta = json.loads(z["meta"].tobytes())
-    if meta["init"] in PRESETS:
-        init = preset_twin(meta["preset"], meta["init"], meta["size"])
-    else:
-        init = [z[f"init_{i}"].astype(np.float32)
-                for i in range(sum(k.startswith("init_") for k in z.files))]
-    data = {"meta": meta, "init": init}
+    data = {"meta": meta, "init": bundle_init(z, meta)}
     for part in ("train", "validation"):
         mosaics = [z[f"{part}_mosaic_{i}"]
                    for i in range(sum(k.startswith(f"{part}_mosaic_") for k in z.files))]
@@ -180,6 +178,49 @@ def read_bundle(path: Path) -> dict:
     for key in ("p_validation", "y_validation", "s_validation"):
         data[key] = z[key]
     return data
+
+
+def bundle_init(z, meta: dict) -> list[np.ndarray]:
+    """The starting weights of an open bundle: its own arrays, or a shipped preset's twin."""
+    if any(k.startswith("init_") for k in z.files):
+        return [z[f"init_{i}"].astype(np.float32)
+                for i in range(sum(k.startswith("init_") for k in z.files))]
+    return preset_twin(meta["preset"], meta["init"], meta["size"])
+
+
+def widen_bundle(bundle: Path, out: Path, width: int, noise: float = 0.01, seed: int = 0
+                 ) -> dict:
+    """A copy of ``bundle`` whose start is its init widened to ``width`` (stem; stages
+    ``width * (1, 2, 4, 8)``) by :func:`~emotion_encoder.training.widen.widen_into`: the
+    same function, more channels to train. Returns the new bundle's meta."""
+    from emotion_encoder.models.still_classifier import build_still_classifier
+    from emotion_encoder.training.widen import widen_into
+
+    if not Path(bundle).is_file():
+        raise EmotionEncoderError(f"{bundle}: soup bundle not found")
+    z = np.load(bundle)
+    meta = json.loads(z["meta"].tobytes())
+    narrow = build_still_classifier(meta["preset"], len(CANONICAL_LABELS), meta["size"],
+                                    meta.get("width"))
+    narrow.set_weights(bundle_init(z, meta))
+    wide = build_still_classifier(meta["preset"], len(CANONICAL_LABELS), meta["size"], width)
+    try:
+        widen_into(wide, narrow, np.random.default_rng(seed), noise)
+    except ValueError as exc:
+        raise EmotionEncoderError(f"{bundle}: {exc}") from None
+    meta = {**meta, "width": int(width), "widened": {"from": str(bundle), "noise": noise}}
+    arrays = {k: z[k] for k in z.files if not k.startswith("init_") and k != "meta"}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    for i, w in enumerate(wide.get_weights()):
+        arrays[f"init_{i}"] = w.astype(np.float16)
+    with atomic_path(out, ".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
+    return meta
+
+
+def weights_width(weights: list[np.ndarray]) -> int:
+    """The stem width of a 2D twin's weights (its first kernel's output channels)."""
+    return int(weights[0].shape[-1])
 
 
 def preset_twin(preset: str, init: str, size: int) -> list[np.ndarray]:
@@ -349,7 +390,8 @@ def train_seeds(bundle: Path, out: Path, seeds: list[int], budget_s: float | Non
     if channels != 1:
         x_val = np.repeat(x_val, channels, axis=-1)
     prior = mixture_prior(data["p_train"])
-    model = build_still_classifier(meta["preset"], len(CANONICAL_LABELS), meta["size"])
+    model = build_still_classifier(meta["preset"], len(CANONICAL_LABELS), meta["size"],
+                                   meta.get("width"))
     rate = float(schedule.get("learning_rate", 1e-3))
     decay = keras.optimizers.schedules.CosineDecay(
         0.0, max(1, steps * (epochs - 1)), warmup_target=rate, warmup_steps=steps)
@@ -480,8 +522,10 @@ def probe(config_path: Path, weights: list[Path], cache: Path) -> str:
                 "validation": float("nan"), "probes": probe_scores(
                     static_clips, config["preset"], config["probes"], cache)}
             continue
-        still = build_still_classifier(config["preset"], len(CANONICAL_LABELS))
-        still.set_weights(load_weights(path))
+        weights = load_weights(path)
+        still = build_still_classifier(config["preset"], len(CANONICAL_LABELS),
+                                       width=weights_width(weights))
+        still.set_weights(weights)
         summary = path.parent / "soup.json"
         scored = json.loads(summary.read_text()) if summary.is_file() else {}
         own = scored.get(path.stem, {}).get("mean_balanced", float("nan"))
@@ -509,6 +553,12 @@ def main() -> None:
                    help="start no seed that would end after this")
     t.add_argument("--learning-rate", type=float, default=None, help="override the bundle's")
     t.add_argument("--epochs", type=int, default=None, help="override the bundle's")
+    w = commands.add_parser("widen", help="a bundle whose start is its init made wider")
+    w.add_argument("bundle", type=Path)
+    w.add_argument("--width", type=int, required=True, help="stem width (default's is 32)")
+    w.add_argument("--noise", type=float, default=0.01,
+                   help="noise on the new channels, a fraction of each kernel's spread")
+    w.add_argument("--out", type=Path, required=True, help="the new bundle (.npz)")
     a = commands.add_parser("average", help="the uniform average of weight files")
     a.add_argument("weights", type=Path, nargs="+", help="files written by train")
     a.add_argument("--out", type=Path, required=True, help="the averaged file (.npz)")
@@ -527,7 +577,9 @@ def main() -> None:
             save_weights(average_weights([load_weights(w) for w in args.weights]), args.out)
             print(f"{args.out}: the average of {len(args.weights)} files")
             return
-        if args.command == "pack":
+        if args.command == "widen":
+            result = widen_bundle(args.bundle, args.out, args.width, args.noise)
+        elif args.command == "pack":
             result = pack(args.config, args.mixture, args.out, args.quality)
         else:
             budget = None if args.budget_minutes is None else 60.0 * args.budget_minutes
