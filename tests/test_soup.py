@@ -153,9 +153,13 @@ def test_seeds_are_bundled_trained_averaged_and_feed_the_recipe(tmp_path, face_m
     widened = read_bundle(tmp_path / "wide.npz")
     assert widened["init"][0].shape[-1] == 24 and len(widened["init"]) == len(data["init"])
     np.testing.assert_array_equal(widened["x_validation"], data["x_validation"])
-    train_seeds(tmp_path / "wide.npz", tmp_path / "soup-wide", [0])
-    table = probe(probes, [tmp_path / "soup-wide" / "seed-best.npz"], tmp_path / "crops")
-    assert table.splitlines()[2].startswith("| soup-wide/seed-best | ")  # width from the file
+    trained = train_seeds(tmp_path / "wide.npz", tmp_path / "soup-wide", [0])
+    table = probe(probes, [tmp_path / "soup-wide" / "seed-0-final.npz"], tmp_path / "crops")
+    row = table.splitlines()[2].split(" | ")  # the width read from the file
+    assert row[:2] == ["| soup-wide/seed-0-final", f"{trained['seeds'][0]['final']:.1%}"]
+    moved = probe(probes, [tmp_path / "soup-wide" / "seed-0-final.npz"], tmp_path / "crops",
+                  shifts=2).splitlines()[2].split(" | ")  # nine shifted crops averaged
+    assert moved[:2] == row[:2] and moved[2].endswith("%)")
 
     run_recipe(config)  # the stills stage takes the soup; the heads train on it
     state = json.loads((tmp_path / "run" / "stills" / "state.json").read_text())

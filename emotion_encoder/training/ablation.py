@@ -45,14 +45,34 @@ def merged(base: dict, changes: dict) -> dict:
     return out
 
 
+def shifted(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``(n, t, h, w, c)`` frames moved down ``dy`` and right ``dx`` pixels, edges repeated.
+
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3, 1)
+    >>> shifted(x, 0, 1)[0, 0, :, :, 0].tolist()
+    [[0.0, 0.0, 1.0], [3.0, 3.0, 4.0], [6.0, 6.0, 7.0]]
+    """
+    pad = max(abs(dy), abs(dx))
+    grown = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
+    h, w = x.shape[2:4]
+    return grown[:, :, pad - dy:pad - dy + h, pad - dx:pad - dx + w]
+
+
 def probe_scores(still, preset: str, probes: dict, cache: Path,
-                 image_size: int | None = None) -> dict[str, dict]:
+                 image_size: int | None = None, shifts: int = 0) -> dict[str, dict]:
     """Accuracy and balanced accuracy of a 2D network on each probe (no face = miss), the
-    faces cut at ``image_size`` (default the preset's)."""
+    faces cut at ``image_size`` (default the preset's); ``shifts`` > 0 averages the
+    probabilities over the 3 x 3 grid of crops moved by up to that many pixels."""
     pre = build_model(preset).preprocessor
     if image_size is not None:
         pre = FacePreprocessor.from_config({**pre.get_config(), "image_size": int(image_size)})
-    forward = mirror_averaged(lambda x: {"probs": still(x, training=False)})
+    mirrored = mirror_averaged(lambda x: {"probs": still(x, training=False)})
+    offsets = [(dy, dx) for dy in (-shifts, 0, shifts) for dx in (-shifts, 0, shifts)] \
+        if shifts else [(0, 0)]
+
+    def forward(x):
+        return {"probs": np.mean([np.asarray(mirrored(shifted(x, dy, dx))["probs"])
+                                  for dy, dx in offsets], axis=0)}
     scores = {}
     for name, spec in probes.items():
         dataset, cropped = open_dataset(spec["path"], split=spec.get("split"),

@@ -491,12 +491,13 @@ def _write(out: Path, summary: dict, finals: list, bests: list, weights: bool = 
         Path(tmp).write_text(json.dumps(summary, indent=2))
 
 
-def probe(config_path: Path, weights: list[Path], cache: Path) -> str:
+def probe(config_path: Path, weights: list[Path], cache: Path, shifts: int = 0) -> str:
     """Score weight files of :func:`save_weights` on the config's ``probes`` (held-out
     people) as 2D networks, as the ablation does (:func:`~emotion_encoder.training.ablation.
     probe_scores`); the markdown table, with each file's validation score from the
     ``soup.json`` beside it. A preset name instead of a file gives the shipped network's
-    row (each still a static clip through the whole network, as the panel reads it)."""
+    row (each still a static clip through the whole network, as the panel reads it).
+    ``shifts``: test-time crops moved by up to that many pixels, averaged (files only)."""
     from emotion_encoder.models.loading import load_encoder_model
     from emotion_encoder.models.still_classifier import build_still_classifier
     from emotion_encoder.training.ablation import (ablation_table, probe_scores,
@@ -529,9 +530,12 @@ def probe(config_path: Path, weights: list[Path], cache: Path) -> str:
         summary = path.parent / "soup.json"
         scored = json.loads(summary.read_text()) if summary.is_file() else {}
         own = scored.get(path.stem, {}).get("mean_balanced", float("nan"))
+        for record in scored.get("seeds", []):  # a seed's last epoch
+            if path.stem == f"seed-{record['seed']}-final":
+                own = record["final"]
         rows[f"{path.parent.name}/{path.stem}"] = {
             "validation": own, "probes": probe_scores(still_as_clips(still), config["preset"],
-                                                      config["probes"], cache)}
+                                                      config["probes"], cache, shifts=shifts)}
     return ablation_table(rows, list(config["probes"]))
 
 
@@ -568,10 +572,12 @@ def main() -> None:
                    help="files written by train, or a preset name (the shipped network)")
     q.add_argument("--cache", type=Path, default=Path("runs/probe-crops"),
                    help="face crops of the probes, reused between runs")
+    q.add_argument("--shifts", type=int, default=0,
+                   help="average the 3 x 3 grid of crops moved by this many pixels")
     args = parser.parse_args()
     try:
         if args.command == "probe":
-            print(probe(args.config, args.weights, args.cache))
+            print(probe(args.config, args.weights, args.cache, args.shifts))
             return
         if args.command == "average":
             save_weights(average_weights([load_weights(w) for w in args.weights]), args.out)
