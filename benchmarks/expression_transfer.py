@@ -12,8 +12,8 @@ Only training people of every set are read; JAFFE's and Yale's held-out people, 
 CK+'s validation and test people never are. One neutral warp (a JAFFE person's neutral
 against their mean neutral, or none) for every six expressive ones keeps "warped" from
 meaning "not neutral". As a sixth source of the recipe (``configs/default-expression-
-transfer.yaml``) these faces read below the recipe's noise band: not kept (MODEL_CARD,
-ablation).
+transfer.yaml``) these faces read below the recipe's noise band, or level with the shipped
+fit with ``--scale 1.8 2.6``: not kept (MODEL_CARD, ablation).
 
     python benchmarks/expression_transfer.py --out runs/expression-transfer [--scale 0.9 1.5]
     python benchmarks/expression_transfer.py --out /tmp/x --limit 12 --sheet /tmp/x.png
