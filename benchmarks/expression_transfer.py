@@ -32,8 +32,9 @@ from PIL import Image
 from scipy.interpolate import griddata
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from landmark_stream import PAD, RIGID, FaceMesh  # noqa: E402
+from landmark_stream import PAD, RIGID, FaceMesh, similarity  # noqa: E402
 
+from emotion_encoder.atomic import atomic_path  # noqa: E402
 from emotion_encoder.data.protocols import subject_part  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -63,17 +64,6 @@ def points(mesh: FaceMesh, image: np.ndarray) -> np.ndarray:
         side = 1.15 * float((hi - lo).max())
         box = (*((lo + hi) / 2 - side / 2), side)
     return p
-
-
-def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Scale, rotation and shift (Umeyama) taking ``src`` points onto ``dst``."""
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    u, s, vt = np.linalg.svd(b.T @ a)
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    rot = u @ d @ vt
-    scale = float((s * np.diag(d)).sum() / (a ** 2).sum())
-    return scale, rot, md - scale * ms @ rot.T
 
 
 def displacement(neutral: np.ndarray, expressive: np.ndarray) -> np.ndarray:
@@ -126,12 +116,13 @@ def posed_pairs(mesh: FaceMesh) -> dict[str, list[np.ndarray]]:
     """Displacements per label from the posed sets' training people."""
     out: dict[str, list[np.ndarray]] = {c: [] for c in CLASSES}
     for manifest in ("jaffe/labels.csv", "yale_expressions/labels.csv"):
-        rows = list(csv.DictReader(open(DATA / manifest)))
+        with open(DATA / manifest) as f:
+            rows = list(csv.DictReader(f))
         people: dict[str, list] = {}
         for row in rows:
             if subject_part(row["subject"]) == "train" and row["label"] in CLASSES:
                 people.setdefault(row["subject"], []).append(row)
-        for subject, group in people.items():
+        for group in people.values():
             shapes = [(r["label"], points(mesh, grey(DATA / Path(manifest).parent / r["path"])))
                       for r in group]
             neutrals = [p for label, p in shapes if label == "neutral"]
@@ -170,8 +161,9 @@ def main() -> None:
     pairs = posed_pairs(mesh)
     pairs["neutral"].append(np.zeros((468, 2)))
     print({k: len(v) for k, v in pairs.items()}, flush=True)
-    lfw = [r for r in csv.DictReader(open(DATA / "lfw_expressions" / "labels.csv"))
-           if r["label"] == "neutral" and subject_part(r["subject"]) == "train"]
+    with open(DATA / "lfw_expressions" / "labels.csv") as f:
+        lfw = [r for r in csv.DictReader(f)
+               if r["label"] == "neutral" and subject_part(r["subject"]) == "train"]
     rng.shuffle(lfw)
     lfw = lfw[:args.limit] if args.limit else lfw
     (args.out / "images").mkdir(parents=True, exist_ok=True)
@@ -190,12 +182,10 @@ def main() -> None:
                 sheet.append(np.concatenate([image, out], 1))
         if i % 500 == 0:
             print(i, flush=True)
-    tmp = args.out / "labels.csv.tmp"
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(args.out / "labels.csv", ".csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, ["path", "label", "subject"])
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(args.out / "labels.csv")
     if args.sheet:
         Image.fromarray(np.concatenate(sheet, 0)).save(args.sheet)
     print(len(rows), "faces", {c: sum(r["label"] == c for r in rows) for c in CLASSES})

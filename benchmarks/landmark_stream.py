@@ -126,16 +126,24 @@ def landmarks(path: str, split: str | None, mesh: FaceMesh | Blendshapes, cache:
             for seq, y, s in zip(faces.sequences, faces.labels, faces.samples)}
 
 
+def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Scale, rotation and shift (Umeyama) taking ``src`` points onto ``dst``: ``src @
+    (scale * rotation).T + shift``."""
+    ms, md = src.mean(0), dst.mean(0)
+    a, b = src - ms, dst - md
+    u, s, vt = np.linalg.svd(b.T @ a)
+    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+    rot = u @ d @ vt
+    scale = float((s * np.diag(d)).sum() / (a ** 2).sum())
+    return scale, rot, md - scale * ms @ rot.T
+
+
 def aligned(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``points`` (n, 468, 2) mapped onto ``reference`` by a similarity transform fitted on
-    the rigid points, flattened."""
-    target = reference[RIGID] - reference[RIGID].mean(0)
-    out = []
-    for x in points:
-        centre = x[RIGID].mean(0)
-        rigid = x[RIGID] - centre
-        u, s, vt = np.linalg.svd(rigid.T @ target)
-        out.append((x - centre) @ (u @ vt) * (s.sum() / (rigid ** 2).sum()))
+    the rigid points, centred on the reference's rigid points, flattened."""
+    centre = reference[RIGID].mean(0)
+    out = [x @ (s * r).T + t - centre
+           for x in points for s, r, t in [similarity(x[RIGID], reference[RIGID])]]
     return np.stack(out).reshape(len(points), -1)
 
 
