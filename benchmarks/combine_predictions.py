@@ -4,10 +4,16 @@
     emotion-encoder evaluate fast ../shared/data/jaffe/labels.csv -o runs/eval/f-jaffe
     python benchmarks/combine_predictions.py runs/eval/d-jaffe runs/eval/f-jaffe --w 0.25 0.5 1
     python benchmarks/combine_predictions.py runs/eval/d-jaffe --bias neutral=-0.5
+    python benchmarks/combine_predictions.py runs/probes-int8/jaffe --baseline neutral \
+        --manifest ../shared/data/jaffe/labels.csv --people KL UY
 
 Each folder is an ``evaluate`` report (its ``predictions.csv`` has one ``p_<label>``
 column per label). Scores ``log p_A + w log p_B + bias`` on the samples both folders
 hold, for each ``w``, and prints accuracy and balanced accuracy (mean per-class recall).
+``--baseline`` reads each face against its person's own (``--manifest``'s ``subject``
+column): minus the mean log probabilities of that person's other neutral faces
+(``neutral``) or other faces (``mean``), plus the same mean over everybody else's;
+``--people`` scores only those people.
 """
 
 from __future__ import annotations
@@ -28,6 +34,21 @@ def read(folder: Path) -> tuple[tuple[str, ...], dict[str, tuple[np.ndarray, str
                                   r["true"]) for r in rows}
 
 
+def person_baseline(logits: np.ndarray, truth: list[str], people: list[str],
+                    mode: str) -> np.ndarray:
+    """Each face's log probabilities against its person's other (neutral) faces, plus the
+    other people's mean; a face whose person has no other such face stays as it is."""
+    people, usable = np.array(people), np.array([mode == "mean" or t == "neutral" for t in truth])
+    out = logits.copy()
+    for i, person in enumerate(people):
+        own = usable & (people == person)
+        own[i] = False
+        others = usable & (people != person)
+        if own.any() and others.any():
+            out[i] = logits[i] - logits[own].mean(0) + logits[others].mean(0)
+    return out
+
+
 def score(logits: np.ndarray, truth: list[str], labels: tuple[str, ...]) -> str:
     predicted = np.array(labels)[logits.argmax(1)]
     truth = np.array(truth)
@@ -42,7 +63,13 @@ def main() -> None:
     parser.add_argument("--w", type=float, nargs="+", default=[0.0])
     parser.add_argument("--bias", nargs="*", default=[], metavar="LABEL=VALUE",
                         help="added to that label's log probability")
+    parser.add_argument("--baseline", choices=("neutral", "mean"),
+                        help="read each face against its person's other neutral / all faces")
+    parser.add_argument("--manifest", type=Path, help="labels.csv with a subject column")
+    parser.add_argument("--people", nargs="*", help="score only these people")
     args = parser.parse_args()
+    if (args.baseline or args.people) and not args.manifest:
+        parser.error("--baseline and --people need --manifest")
     labels, a = read(args.a)
     b = read(args.b)[1] if args.b else {}
     bias = np.zeros(len(labels))
@@ -51,9 +78,19 @@ def main() -> None:
         bias[labels.index(name)] = float(value)
     names = [n for n in a if not args.b or n in b]
     truth = [a[n][1] for n in names]
+    people = []
+    if args.manifest:
+        with open(args.manifest, encoding="utf-8") as handle:
+            subject = {str((args.manifest.parent / r["path"]).resolve()): r["subject"]
+                       for r in csv.DictReader(handle)}
+        people = [subject[str(Path(n).resolve())] for n in names]
+    scored = [i for i, p in enumerate(people or names) if not args.people or p in args.people]
     for w in args.w:
         logits = np.stack([a[n][0] + (w * b[n][0] if args.b else 0.0) for n in names]) + bias
-        print(f"w = {w}: {score(logits, truth, labels)} on {len(names)} samples")
+        if args.baseline:
+            logits = person_baseline(logits, truth, people, args.baseline)
+        print(f"w = {w}: {score(logits[scored], [truth[i] for i in scored], labels)} "
+              f"on {len(scored)} samples")
 
 
 if __name__ == "__main__":
