@@ -52,6 +52,35 @@ def test_augmentation_mirrors_crops_and_erases_like_the_recipe():
     assert 0.01 < (np.abs(erased - grey) > 1).mean() < 0.3  # 2-25% of the face
 
 
+def test_gamma_curve_lifts_and_deepens_shadows_in_both_pipelines():
+    import tensorflow as tf
+
+    from emotion_encoder.training.stills import random_gamma, still_batches
+
+    dark = np.full((2000, 48, 48, 1), 64, np.uint8)  # 64 -> 255 (64/255) ** g: 16 to 128
+    plain = augment_faces(dark, np.random.default_rng(3))[:, 0, 0, 0]
+    curved = augment_faces(dark, np.random.default_rng(3), gamma=2.0)[:, 0, 0, 0]
+    assert plain.min() >= 32 - 1e-3 and plain.max() <= 96 + 1e-3  # brightness +-32 only
+    assert curved.min() < 16 and curved.max() > 112  # g = 2 deepens, g = 1/2 lifts
+    assert 0.4 < np.mean(curved < plain) < 0.6  # as often darker as lighter
+    face = tf.constant(np.linspace(0, 255, 48 * 48).reshape(48, 48, 1), tf.float32)
+    values = np.stack([random_gamma(face, 2.0).numpy() for _ in range(200)])
+    assert np.allclose(values[:, 0, 0], 0) and np.allclose(values[:, -1, -1], 255)
+    mid = values[:, 24, 0, 0]  # 127.4 before the curve: 64 at g = 2, 180 at g = 1/2
+    assert mid.min() < 75 and mid.max() > 170 and (np.diff(values.reshape(200, -1)) >= 0).all()
+    ramp = np.repeat(np.tile(np.linspace(0, 240, 48), (48, 1)).astype(np.uint8)[None, ..., None],
+                     64, axis=0)  # standardised, an affine change of a ramp is a ramp again
+    targets = np.eye(7, dtype=np.float32)[np.zeros(64, int)]
+
+    def bend(g):  # per face, the largest distance of its mean row from a straight line
+        batch = next(iter(still_batches(ramp, targets, 48, 1, 64, training=True, gamma=g)))
+        rows = batch[0].numpy()[..., 0].mean(axis=1)
+        t = np.arange(48)
+        fits = [np.polyval(np.polyfit(t, row, 1), t) for row in rows]
+        return np.abs(rows - np.array(fits)).max(axis=1)
+    assert bend(0.0).max() < 0.05 and np.median(bend(2.0)) > 0.1
+
+
 def test_mixup_keeps_each_sample_dominant_and_mixes_inputs_as_targets():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(32, 4, 4, 1)).astype(np.float32)

@@ -254,7 +254,8 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
                              training=True, mixup_alpha=float(stills.get("mixup", 0.0)),
                              erasing=float(stills.get("erasing", 0.0)),
                              rotation=float(stills.get("rotation", 0.0)),
-                             mouth_swap_rate=float(stills.get("mouth_swap", 0.0)))
+                             mouth_swap_rate=float(stills.get("mouth_swap", 0.0)),
+                             gamma=float(stills.get("gamma", 0.0)))
     val_x = still_batches(arrays["x_validation"], arrays["p_validation"], size, channels,
                           256, training=False)
     names = summary["sources"]

@@ -144,7 +144,8 @@ def pack(config_path: Path, mixture: Path, out: Path, quality: int = QUALITY) ->
             "n_train": int(len(keep)), "n_validation": int(len(arrays["x_validation"])),
             "quality": quality, "config": str(config_path), "mixture": str(mixture),
             "schedule": {key: stills[key] for key in ("epochs", "batch_size", "learning_rate",
-                                                     "logit_adjust", "mixup", "erasing")
+                                                     "logit_adjust", "mixup", "erasing",
+                                                     "gamma")
                          if key in stills}}
     bundle = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8),
               "p_train": arrays["p_train"][keep], "s_train": arrays["s_train"][keep],
@@ -235,12 +236,14 @@ def preset_twin(preset: str, init: str, size: int) -> list[np.ndarray]:
     return model.get_weights()
 
 
-def augment_faces(x: np.ndarray, rng: np.random.Generator, erasing: float = 0.0
-                  ) -> np.ndarray:
+def augment_faces(x: np.ndarray, rng: np.random.Generator, erasing: float = 0.0,
+                  gamma: float = 0.0) -> np.ndarray:
     """Numpy twin of ``stills.augment`` and ``stills.random_erasing`` for ``(n, s, s, 1)``
     faces: mirror, a square crop of 80-100% of the side at a random place resized back
-    (bilinear, half-pixel centres), brightness +-32, contrast x0.7-1.3, and with
-    probability ``erasing`` a rectangle of noise. Float32, not yet standardised.
+    (bilinear, half-pixel centres), with ``gamma`` > 1 a gamma curve ``255 (v / 255) ** g``
+    with ``log g`` uniform in ``+-log gamma`` (shadows lifted or deepened), brightness
+    +-32, contrast x0.7-1.3, and with probability ``erasing`` a rectangle of noise.
+    Float32, not yet standardised.
 
     >>> x = np.arange(16, dtype=np.uint8).reshape(1, 4, 4, 1)
     >>> augment_faces(x, np.random.default_rng(0)).shape
@@ -268,6 +271,9 @@ def augment_faces(x: np.ndarray, rng: np.random.Generator, erasing: float = 0.0
     fr, fc = frac[:, :, None], frac[:, None, :]
     out = ((at(rows_lo, cols_lo) * (1 - fc) + at(rows_lo, cols_hi) * fc) * (1 - fr)
            + (at(rows_hi, cols_lo) * (1 - fc) + at(rows_hi, cols_hi) * fc) * fr)
+    if gamma > 1:
+        g = np.exp(rng.uniform(-np.log(gamma), np.log(gamma), (n, 1, 1))).astype(np.float32)
+        out = 255.0 * (out / 255.0) ** g
     out += rng.uniform(-32.0, 32.0, (n, 1, 1)).astype(np.float32)
     mean = out.mean(axis=(1, 2), keepdims=True)
     out = (out - mean) * rng.uniform(0.7, 1.3, (n, 1, 1)).astype(np.float32) + mean
@@ -308,11 +314,11 @@ def epoch_arrays(data: dict, schedule: dict, channels: int, rng: np.random.Gener
     order = order[:len(order) // batch * batch]
     chunks = np.array_split(order, max(1, len(order) // 2048))
     seeds = rng.spawn(len(chunks))
-    erasing = float(schedule.get("erasing", 0.0))
+    erasing, gamma = float(schedule.get("erasing", 0.0)), float(schedule.get("gamma", 0.0))
 
     def work(args):
         rows, seed = args
-        return standardize(augment_faces(data["x_train"][rows], seed, erasing))
+        return standardize(augment_faces(data["x_train"][rows], seed, erasing, gamma))
 
     with ThreadPoolExecutor(workers) as pool:
         x = np.concatenate(list(pool.map(work, zip(chunks, seeds))))

@@ -43,6 +43,17 @@ def augment(x: tf.Tensor, size: int) -> tf.Tensor:
     return x
 
 
+def random_gamma(x: tf.Tensor, gamma: float) -> tf.Tensor:
+    """A gamma curve ``255 (v / 255) ** g``, ``log g`` uniform in ``+-log gamma``, on a face
+    of values in 0-255 (before brightness and contrast jitter; shadows lifted or deepened).
+
+    >>> float(random_gamma(tf.fill([2, 2, 1], 255.0), 2.0)[0, 0, 0])
+    255.0
+    """
+    g = tf.exp(tf.random.uniform([], -np.log(gamma), np.log(gamma)))
+    return 255.0 * tf.pow(tf.clip_by_value(tf.cast(x, tf.float32), 0.0, 255.0) / 255.0, g)
+
+
 def rotate(x: tf.Tensor, degrees: float) -> tf.Tensor:
     """Rotate a face ``(h, w, 1)`` by a uniform random angle in +-``degrees`` about its
     centre, the corners filled by reflection (faces in films and photos lean: median roll
@@ -139,14 +150,17 @@ def mixup(x: tf.Tensor, y: tf.Tensor, alpha: float) -> tuple[tf.Tensor, tf.Tenso
 def still_batches(x: np.ndarray, targets: np.ndarray, size: int, channels: int,
                   batch_size: int, training: bool, mixup_alpha: float = 0.0,
                   erasing: float = 0.0, rotation: float = 0.0,
-                  mouth_swap_rate: float = 0.0) -> tf.data.Dataset:
+                  mouth_swap_rate: float = 0.0, gamma: float = 0.0) -> tf.data.Dataset:
     """Batches of standardised stills ``(n, size, size, 1)`` uint8 and ``(n, k)`` targets;
-    training batches are shuffled, augmented (rotated by up to ``rotation`` degrees),
+    training batches are shuffled, augmented (a gamma curve when ``gamma`` > 1, see
+    :func:`random_gamma`; rotated by up to ``rotation`` degrees),
     optionally erased, given other faces' mouths (:func:`mouth_swap`) and mixed. Grey faces
     feed RGB nets as three copies."""
     ds = tf.data.Dataset.from_tensor_slices((x, targets))
     if training:
         ds = ds.shuffle(len(x), reshuffle_each_iteration=True)
+        if gamma > 1:
+            ds = ds.map(lambda a, b: (random_gamma(a, gamma), b), tf.data.AUTOTUNE)
         ds = ds.map(lambda a, b: (augment(a, size), b), tf.data.AUTOTUNE)
         if rotation > 0:
             ds = ds.map(lambda a, b: (rotate(a, rotation), b), tf.data.AUTOTUNE)
