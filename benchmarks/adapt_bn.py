@@ -4,6 +4,7 @@ statistics.
 
     python benchmarks/adapt_bn.py                        # every probe, ~17 min here
     python benchmarks/adapt_bn.py --only jaffe-test,posed-sample
+    python benchmarks/adapt_bn.py --gamma 0.6             # shading instead: no adaptation
 
 A collection of new people (a film's cast, a corpus) could be read this way by a batch
 job. Each probe's faces (cached crops, the model's framing) go through the whole network
@@ -12,6 +13,10 @@ measured on the faces of the set the probe's people belong to and their mirror i
 all of JAFFE (213) for its held-out people, all 60 Yale stills for its validation people,
 the probe itself for LFW's held-out people, CK+'s held-out subjects, FER2013 test and the
 twelve posed stills (``benchmarks/fetch_posed_sample.py``). No face = a miss.
+
+With ``--gamma G`` the second column reads every face through the gamma curve
+``255 (v / 255) ** G`` (G < 1 lifts shadows) with the shipped statistics instead: how much
+the network leans on how dark a face's shadows are.
 """
 
 from __future__ import annotations
@@ -40,16 +45,20 @@ PROBES = {  # key: (path under DATA or absolute, split adapted on, split scored,
 }
 
 
-def probe_faces(path: str, split: str | None, options: dict, pre, crops: Path
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """The network's input for each face found ``(n, h, w, c)`` and the labels of every
-    sample, those without a face last (their places in the first array are missing)."""
+def probe_faces(path: str, split: str | None, options: dict, pre, crops: Path,
+                gamma: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The network's input for each face found ``(n, h, w, c)`` (through the curve
+    ``255 (v / 255) ** gamma`` when given) and the labels of every sample, those without a
+    face last (their places in the first array are missing)."""
     dataset, cropped = open_dataset(path if Path(path).is_absolute() else DATA / path,
                                     split=split, **options)
     dataset = dataset.filter(lambda s: s.label in CANONICAL_LABELS)
     faces = cache_faces(dataset, crops, CropSettings.of(pre, detect=not cropped),
                         progress=False)
-    x = pre.normalize(np.stack([q[len(q) // 2] for q in faces.sequences]))
+    x = np.stack([q[len(q) // 2] for q in faces.sequences])
+    if gamma:
+        x = (255.0 * (x / 255.0) ** gamma).astype(np.uint8)
+    x = pre.normalize(x)
     seen = set(faces.samples)
     labels = [CANONICAL_LABELS.index(faces.label_names[y]) for y in faces.labels] + \
         [CANONICAL_LABELS.index(s.label) for s in dataset if s not in seen]
@@ -77,16 +86,19 @@ def main() -> None:
     parser.add_argument("--model", default="default", help="a preset or a .keras file")
     parser.add_argument("--only", help="comma-separated probe keys")
     parser.add_argument("--crops", type=Path, default=Path("runs/probe-crops"))
+    parser.add_argument("--gamma", type=float, help="read through this gamma curve instead")
     args = parser.parse_args()
     keys = args.only.split(",") if args.only else list(PROBES)
-    print("| probe | n | shipped statistics | adapted to the probe's set |\n|---|---|---|---|")
+    second = f"faces read at gamma {args.gamma:g}" if args.gamma else "adapted to the probe's set"
+    print(f"| probe | n | shipped statistics | {second} |\n|---|---|---|---|")
     for key in keys:
         path, adapt_split, split, options = PROBES[key]
         cells = []
         for adapted in (False, True):
             network = load_encoder_model(args.model).model
-            x, truth = probe_faces(path, split, options, network.preprocessor, args.crops)
-            if adapted:
+            x, truth = probe_faces(path, split, options, network.preprocessor, args.crops,
+                                   args.gamma if adapted else None)
+            if adapted and not args.gamma:
                 adapt(network, probe_faces(path, adapt_split, options, network.preprocessor,
                                            args.crops)[0])
             predicted = np.full(len(truth), -1)
