@@ -31,6 +31,7 @@ from emotion_encoder.face_cache import CropSettings, cache_faces
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.emotion_classifier import mirror_averaged
 from emotion_encoder.models.loading import load_encoder_model
+from emotion_encoder.training.selection import balanced_accuracy
 from emotion_encoder.training.soup import recalibrate_batch_norm
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -103,8 +104,8 @@ def main() -> None:
                                            args.crops)[0])
             predicted = np.full(len(truth), -1)
             predicted[:len(x)] = read(network, x).argmax(1)
-            recall = [np.mean(predicted[truth == c] == c) for c in np.unique(truth)]
-            cells.append(f"{np.mean(predicted == truth):.1%} ({np.mean(recall):.1%})")
+            cells.append(f"{np.mean(predicted == truth):.1%} "
+                         f"({balanced_accuracy(truth, predicted):.1%})")
         print(f"| {key} | {len(truth)} | " + " | ".join(cells) + " |", flush=True)
 
 

@@ -42,6 +42,7 @@ from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.face_cache import CropSettings, cache_faces, sample_name
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.loading import build_model
+from emotion_encoder.training.selection import balanced_accuracy
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PROBES = {  # key: (path under DATA or absolute, split, options, the panel's report folder)
@@ -197,11 +198,6 @@ def train_head(features: np.ndarray, targets: np.ndarray, hidden: int, dims: sli
     return predict
 
 
-def balanced(truth: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean per-class recall."""
-    return float(np.mean([np.mean(predicted[truth == c] == c) for c in np.unique(truth)]))
-
-
 def scores(probes: dict, head, w: float | None) -> list[tuple[str, float, float]]:
     """Accuracy and balanced accuracy per probe: the head alone (``w`` None) or fused."""
     rows = []
@@ -211,7 +207,8 @@ def scores(probes: dict, head, w: float | None) -> list[tuple[str, float, float]
             z = np.log(p["model"] + 1e-7) + w * z
         predicted = np.concatenate([z.argmax(1), np.full(len(p["missing"]), -1)])
         truth = np.concatenate([p["truth"], p["missing"]]).astype(int)
-        rows.append((key, float(np.mean(predicted == truth)), balanced(truth, predicted)))
+        rows.append((key, float(np.mean(predicted == truth)),
+                     balanced_accuracy(truth, predicted)))
     return rows
 
 
