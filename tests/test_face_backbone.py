@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import json_format
+from tensorflow.core.framework import tensor_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import face_backbone as fb  # noqa: E402
@@ -32,8 +33,8 @@ def _write_graph_model(folder: Path, kernel: np.ndarray, bias: np.ndarray,
     for node in nodes:
         if node["op"] != "Const":
             continue
-        value = tf.make_ndarray(json_format.ParseDict(
-            node["attr"]["value"]["tensor"], tf.make_tensor_proto(0.0).__class__()))
+        value = tf.make_ndarray(json_format.ParseDict(node["attr"]["value"]["tensor"],
+                                                      tensor_pb2.TensorProto()))
         node["attr"]["value"]["tensor"] = {k: v for k, v in node["attr"]["value"]["tensor"].items()
                                            if k in ("dtype", "tensorShape")}
         entry = {"name": node["name"], "shape": list(value.shape), "dtype": str(value.dtype)}
