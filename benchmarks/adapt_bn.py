@@ -26,11 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_encoder.data.discover import open_dataset
-from emotion_encoder.face_cache import CropSettings, cache_faces
-from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.emotion_classifier import mirror_averaged
 from emotion_encoder.models.loading import load_encoder_model
+from emotion_encoder.training.ablation import held_out_faces
 from emotion_encoder.training.selection import balanced_accuracy
 from emotion_encoder.training.soup import recalibrate_batch_norm
 
@@ -51,19 +49,12 @@ def probe_faces(path: str, split: str | None, options: dict, pre, crops: Path,
     """The network's input for each face found ``(n, h, w, c)`` (through the curve
     ``255 (v / 255) ** gamma`` when given) and the labels of every sample, those without a
     face last (their places in the first array are missing)."""
-    dataset, cropped = open_dataset(path if Path(path).is_absolute() else DATA / path,
-                                    split=split, **options)
-    dataset = dataset.filter(lambda s: s.label in CANONICAL_LABELS)
-    faces = cache_faces(dataset, crops, CropSettings.of(pre, detect=not cropped),
-                        progress=False)
-    x = np.stack([q[len(q) // 2] for q in faces.sequences])
+    spec = {"path": path if Path(path).is_absolute() else DATA / path, "split": split,
+            "options": options}
+    x, found, missing, _ = held_out_faces(spec, pre, crops)
     if gamma:
         x = (255.0 * (x / 255.0) ** gamma).astype(np.uint8)
-    x = pre.normalize(x)
-    seen = set(faces.samples)
-    labels = [CANONICAL_LABELS.index(faces.label_names[y]) for y in faces.labels] + \
-        [CANONICAL_LABELS.index(s.label) for s in dataset if s not in seen]
-    return x, np.array(labels)
+    return pre.normalize(x), np.concatenate([found, missing])
 
 
 def read(network, x: np.ndarray) -> np.ndarray:

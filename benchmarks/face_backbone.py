@@ -38,10 +38,10 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.framework import graph_pb2
 
-from emotion_encoder.data.discover import open_dataset
-from emotion_encoder.face_cache import CropSettings, cache_faces, sample_name
+from emotion_encoder.face_cache import sample_name
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.loading import build_model
+from emotion_encoder.training.ablation import held_out_faces
 from emotion_encoder.training.selection import balanced_accuracy
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -149,20 +149,14 @@ def probe_features(network, panel: Path, out: Path, crops: Path) -> dict[str, di
         if not Path(path).exists():
             print(f"{key}: {path} is missing, left out")
             continue
-        dataset, cropped = open_dataset(path, split=split, **options)
-        dataset = dataset.filter(lambda s: s.label in CANONICAL_LABELS)
-        faces = cache_faces(dataset, crops, CropSettings.of(pre, detect=not cropped),
-                            progress=False)
+        frames, found, missing, samples = held_out_faces(
+            {"path": path, "split": split, "options": options}, pre, crops)
         with open(panel / report / "predictions.csv", encoding="utf-8") as handle:
             model = {str(Path(r["sample"]).resolve()): [float(r[f"p_{n}"]) for n in CANONICAL_LABELS]
                      for r in csv.DictReader(handle)}
-        seen = set(faces.samples)
         probes[key] = {
-            "f": face_features(network, np.stack([q[len(q) // 2] for q in faces.sequences])),
-            "truth": np.array([CANONICAL_LABELS.index(faces.label_names[y]) for y in faces.labels]),
-            "missing": np.array([CANONICAL_LABELS.index(s.label) for s in dataset if s not in seen],
-                                int),
-            "model": np.array([model[str(Path(sample_name(s)).resolve())] for s in faces.samples])}
+            "f": face_features(network, frames), "truth": found, "missing": missing,
+            "model": np.array([model[str(Path(sample_name(s)).resolve())] for s in samples])}
         np.savez(cache, **probes[key])
     return probes
 

@@ -58,6 +58,23 @@ def shifted(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return grown[:, :, pad - dy:pad - dy + h, pad - dx:pad - dx + w]
 
 
+def held_out_faces(spec: dict, pre: FacePreprocessor, cache: Path
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """One probe's faces as the panel cuts them (``spec``: ``path``, ``split``, ``options``):
+    the middle crop of each sample with a face ``(n, s, s, c)`` uint8, their label
+    indices, the label indices of the samples without a face, and the samples found."""
+    dataset, cropped = open_dataset(spec["path"], split=spec.get("split"),
+                                    **spec.get("options", {}))
+    dataset = dataset.filter(lambda s: s.label in LABELS)
+    faces = cache_faces(dataset, cache, CropSettings.of(pre, detect=not cropped),
+                        progress=False)
+    frames = np.stack([sequence[len(sequence) // 2] for sequence in faces.sequences])
+    found = np.array([LABELS.index(faces.label_names[y]) for y in faces.labels], int)
+    seen = set(faces.samples)
+    missing = np.array([LABELS.index(s.label) for s in dataset if s not in seen], int)
+    return frames, found, missing, faces.samples
+
+
 def probe_scores(still, preset: str, probes: dict, cache: Path,
                  image_size: int | None = None, shifts: int = 0) -> dict[str, dict]:
     """Accuracy and balanced accuracy of a 2D network on each probe (no face = miss), the
@@ -75,19 +92,11 @@ def probe_scores(still, preset: str, probes: dict, cache: Path,
                                   for dy, dx in offsets], axis=0)}
     scores = {}
     for name, spec in probes.items():
-        dataset, cropped = open_dataset(spec["path"], split=spec.get("split"),
-                                        **spec.get("options", {}))
-        dataset = dataset.filter(lambda s: s.label in LABELS)
-        faces = cache_faces(dataset, cache, CropSettings.of(pre, detect=not cropped),
-                            progress=False)
-        frames = [sequence[len(sequence) // 2] for sequence in faces.sequences]
-        probs = np.concatenate([np.asarray(forward(pre.normalize(np.stack(frames[i:i + 256]))
+        frames, found, missing, _ = held_out_faces(spec, pre, cache)
+        probs = np.concatenate([np.asarray(forward(pre.normalize(frames[i:i + 256])
                                                    [:, None])["probs"])
                                 for i in range(0, len(frames), 256)])
-        found = np.array([LABELS.index(faces.label_names[y]) for y in faces.labels])
-        seen = set(faces.samples)
-        truth = np.concatenate([found, [LABELS.index(s.label) for s in dataset
-                                        if s not in seen]]).astype(int)
+        truth = np.concatenate([found, missing])
         pred = np.concatenate([probs.argmax(1), np.full(len(truth) - len(found), -1)])
         scores[name] = {"accuracy": float(np.mean(pred == truth)),
                         "balanced": balanced_accuracy(truth, pred), "n": int(len(truth))}
