@@ -446,3 +446,34 @@ def test_the_mixture_trains_on_distillation_targets(tmp_path, face_models):
     short = {"p_train": faces["p_train"][:3], "x_train": faces["x_train"][:3]}
     with pytest.raises(EmotionEncoderError, match="teacher.npz: .* faces, the mixture has 3"):
         distilled_targets({"weight": 0.5}, short, np.full(7, 1 / 7), 1.0, stage)
+
+
+def test_a_video_probe_reads_the_middle_frame_or_every_frame(tmp_path, face_models):
+    from synthetic import write_face_video
+
+    from emotion_encoder.errors import EmotionEncoderError
+    from emotion_encoder.training.ablation import probe_scores
+    from emotion_encoder.training.mixture import LABELS
+
+    (tmp_path / "clips" / "happiness").mkdir(parents=True)
+    write_face_video(tmp_path / "clips" / "happiness" / "a.mp4", seconds=2.0, fps=10)
+    seen = []
+
+    def still(x, training=False):  # the first face of a call sad, the others happy
+        seen.append(len(x))
+        probs = np.zeros((len(x), len(LABELS)), np.float32)
+        probs[:, LABELS.index("happiness")] = 0.6
+        probs[:, LABELS.index("sadness")] = 0.4
+        probs[0] = 0.0
+        probs[0, LABELS.index("sadness")] = 1.0
+        return probs
+
+    probes = {"middle": {"path": str(tmp_path / "clips")},
+              "mean": {"path": str(tmp_path / "clips"), "frames": "mean"}}
+    scores = probe_scores(still, "fast", probes, tmp_path / "crops")
+    assert scores["middle"]["accuracy"] == 0.0 and scores["middle"]["n"] == 1  # one sad face
+    assert scores["mean"]["accuracy"] == 1.0 and scores["mean"]["n"] == 1
+    assert seen[0] == 2 and seen[-1] >= 30  # the middle crop and its mirror, then ~20 frames
+    with pytest.raises(EmotionEncoderError, match="probe 'x': frames 'all'"):
+        probe_scores(still, "fast", {"x": {"path": str(tmp_path / "clips"), "frames": "all"}},
+                     tmp_path / "crops")

@@ -176,6 +176,10 @@ def test_seeds_are_bundled_trained_averaged_and_feed_the_recipe(tmp_path, face_m
                                         "| soup/seed-best"]
     assert rows[1][1] == f"{summary['greedy']['mean_balanced']:.1%}"
     assert all(row[2].endswith("%)") for row in rows)  # the one probe, accuracy (balanced)
+    both = probe(probes, [Path(f"{soup}/seed-0-final.npz+{soup}/seed-1-final.npz")],
+                 tmp_path / "crops").splitlines()[2].split(" | ")  # an ensemble, one row
+    assert both[:2] == ["| soup/seed-0-final + soup/seed-1-final", "nan%"]
+    assert both[2].endswith("%)")
 
     wide = widen_bundle(tmp_path / "bundle.npz", tmp_path / "wide.npz", width=24)
     assert wide["width"] == 24 and wide["n_train"] == meta["n_train"]

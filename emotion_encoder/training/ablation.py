@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from emotion_encoder.data.discover import open_dataset
+from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.models.loading import build_model
 from emotion_encoder.models.emotion_classifier import mirror_averaged
 from emotion_encoder.models.preprocessor import FacePreprocessor
@@ -58,28 +59,38 @@ def shifted(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return grown[:, :, pad - dy:pad - dy + h, pad - dx:pad - dx + w]
 
 
-def held_out_faces(spec: dict, pre: FacePreprocessor, cache: Path
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+def held_out_sequences(spec: dict, pre: FacePreprocessor, cache: Path
+                       ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, list]:
     """One probe's faces as the panel cuts them (``spec``: ``path``, ``split``, ``options``):
-    the middle crop of each sample with a face ``(n, s, s, c)`` uint8, their label
-    indices, the label indices of the samples without a face, and the samples found."""
+    the crops of each sample with a face (``(t, s, s, c)`` uint8; a still has one, a video
+    its frames at 10 per second), their label indices, the label indices of the samples
+    without a face, and the samples found."""
     dataset, cropped = open_dataset(spec["path"], split=spec.get("split"),
                                     **spec.get("options", {}))
     dataset = dataset.filter(lambda s: s.label in LABELS)
     faces = cache_faces(dataset, cache, CropSettings.of(pre, detect=not cropped),
                         progress=False)
-    frames = np.stack([sequence[len(sequence) // 2] for sequence in faces.sequences])
     found = np.array([LABELS.index(faces.label_names[y]) for y in faces.labels], int)
     seen = set(faces.samples)
     missing = np.array([LABELS.index(s.label) for s in dataset if s not in seen], int)
-    return frames, found, missing, faces.samples
+    return list(faces.sequences), found, missing, faces.samples
+
+
+def held_out_faces(spec: dict, pre: FacePreprocessor, cache: Path
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """:func:`held_out_sequences` with the middle crop of each sample, ``(n, s, s, c)``."""
+    sequences, found, missing, samples = held_out_sequences(spec, pre, cache)
+    return np.stack([sequence[len(sequence) // 2] for sequence in sequences]), found, \
+        missing, samples
 
 
 def probe_scores(still, preset: str, probes: dict, cache: Path,
                  image_size: int | None = None, shifts: int = 0) -> dict[str, dict]:
     """Accuracy and balanced accuracy of a 2D network on each probe (no face = miss), the
     faces cut at ``image_size`` (default the preset's); ``shifts`` > 0 averages the
-    probabilities over the 3 x 3 grid of crops moved by up to that many pixels."""
+    probabilities over the 3 x 3 grid of crops moved by up to that many pixels. A probe
+    reads each sample's middle crop, or with ``frames: mean`` in its spec every crop
+    (a video's frames), the sample's label the largest mean probability."""
     pre = build_model(preset).preprocessor
     if image_size is not None:
         pre = FacePreprocessor.from_config({**pre.get_config(), "image_size": int(image_size)})
@@ -90,12 +101,22 @@ def probe_scores(still, preset: str, probes: dict, cache: Path,
     def forward(x):
         return {"probs": np.mean([np.asarray(mirrored(shifted(x, dy, dx))["probs"])
                                   for dy, dx in offsets], axis=0)}
+    def predict(frames):
+        return np.concatenate([np.asarray(forward(pre.normalize(frames[i:i + 256])
+                                                  [:, None])["probs"])
+                               for i in range(0, len(frames), 256)])
     scores = {}
     for name, spec in probes.items():
-        frames, found, missing, _ = held_out_faces(spec, pre, cache)
-        probs = np.concatenate([np.asarray(forward(pre.normalize(frames[i:i + 256])
-                                                   [:, None])["probs"])
-                                for i in range(0, len(frames), 256)])
+        mode = spec.get("frames", "middle")
+        if mode not in ("middle", "mean"):
+            raise EmotionEncoderError(f"probe {name!r}: frames {mode!r} is neither 'middle' "
+                                      "nor 'mean'")
+        if mode == "mean":
+            sequences, found, missing, _ = held_out_sequences(spec, pre, cache)
+            probs = np.stack([predict(sequence).mean(axis=0) for sequence in sequences])
+        else:
+            frames, found, missing, _ = held_out_faces(spec, pre, cache)
+            probs = predict(frames)
         truth = np.concatenate([found, missing])
         pred = np.concatenate([probs.argmax(1), np.full(len(truth) - len(found), -1)])
         scores[name] = {"accuracy": float(np.mean(pred == truth)),

@@ -503,7 +503,9 @@ def probe(config_path: Path, weights: list[Path], cache: Path, shifts: int = 0) 
     probe_scores`); the markdown table, with each file's validation score from the
     ``soup.json`` beside it. A preset name instead of a file gives the shipped network's
     row (each still a static clip through the whole network, as the panel reads it).
-    ``shifts``: test-time crops moved by up to that many pixels, averaged (files only)."""
+    ``shifts``: test-time crops moved by up to that many pixels, averaged (files only).
+    Files joined by ``+`` (``a.npz+b.npz``) are one row: an ensemble, the mean of their
+    probabilities (several networks at inference, against their weights averaged)."""
     from emotion_encoder.models.loading import load_encoder_model
     from emotion_encoder.models.still_classifier import build_still_classifier
     from emotion_encoder.training.ablation import (ablation_table, probe_scores,
@@ -529,20 +531,32 @@ def probe(config_path: Path, weights: list[Path], cache: Path, shifts: int = 0) 
                 "validation": float("nan"), "probes": probe_scores(
                     static_clips, config["preset"], config["probes"], cache)}
             continue
-        weights = load_weights(path)
-        still = build_still_classifier(config["preset"], len(CANONICAL_LABELS),
-                                       width=weights_width(weights))
-        still.set_weights(weights)
-        summary = path.parent / "soup.json"
-        scored = json.loads(summary.read_text()) if summary.is_file() else {}
-        own = scored.get(path.stem, {}).get("mean_balanced", float("nan"))
-        for record in scored.get("seeds", []):  # a seed's last epoch
-            if path.stem == f"seed-{record['seed']}-final":
-                own = record["final"]
-        rows[f"{path.parent.name}/{path.stem}"] = {
-            "validation": own, "probes": probe_scores(still_as_clips(still), config["preset"],
+        files = [Path(part) for part in str(path).split("+")]
+        stills = []
+        for file in files:
+            weights = load_weights(file)
+            stills.append(build_still_classifier(config["preset"], len(CANONICAL_LABELS),
+                                                 width=weights_width(weights)))
+            stills[-1].set_weights(weights)
+
+        def ensemble(x, training=False, stills=stills):
+            return np.mean([np.asarray(still(x, training=training)) for still in stills], axis=0)
+        own = _validation_score(path) if len(files) == 1 else float("nan")
+        rows[" + ".join(f"{file.parent.name}/{file.stem}" for file in files)] = {
+            "validation": own, "probes": probe_scores(still_as_clips(ensemble), config["preset"],
                                                       config["probes"], cache, shifts=shifts)}
     return ablation_table(rows, list(config["probes"]))
+
+
+def _validation_score(path: Path) -> float:
+    """A weight file's mean balanced validation score from its run's ``soup.json``."""
+    summary = path.parent / "soup.json"
+    scored = json.loads(summary.read_text()) if summary.is_file() else {}
+    own = scored.get(path.stem, {}).get("mean_balanced", float("nan"))
+    for record in scored.get("seeds", []):  # a seed's last epoch
+        if path.stem == f"seed-{record['seed']}-final":
+            own = record["final"]
+    return own
 
 
 def main() -> None:
@@ -575,7 +589,8 @@ def main() -> None:
     q = commands.add_parser("probe", help="score weight files on the config's probes")
     q.add_argument("config", type=Path, help="a config with a 'probes' section")
     q.add_argument("weights", type=Path, nargs="+",
-                   help="files written by train, or a preset name (the shipped network)")
+                   help="files written by train (a+b: their ensemble), or a preset name "
+                   "(the shipped network)")
     q.add_argument("--cache", type=Path, default=Path("runs/probe-crops"),
                    help="face crops of the probes, reused between runs")
     q.add_argument("--shifts", type=int, default=0,
