@@ -101,6 +101,7 @@ def probe_scores(still, preset: str, probes: dict, cache: Path,
     def forward(x):
         return {"probs": np.mean([np.asarray(mirrored(shifted(x, dy, dx))["probs"])
                                   for dy, dx in offsets], axis=0)}
+
     def predict(frames):
         return np.concatenate([np.asarray(forward(pre.normalize(frames[i:i + 256])
                                                   [:, None])["probs"])
