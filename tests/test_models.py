@@ -11,6 +11,8 @@ import keras
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models import EmotionClassifier, FacePreprocessor, PRESETS, ResNet3DBackbone
 from emotion_encoder.models.loading import build_model, load_encoder_model
+from emotion_encoder.models.still_classifier import build_still_classifier
+from emotion_encoder.models.style_mixing import StyleMixing
 from emotion_encoder.training.inflate import inflate_into
 
 TINY = dict(stackwise_num_blocks=(1, 1, 1, 1), stackwise_num_filters=(4, 8, 8, 16),
@@ -113,6 +115,53 @@ def test_export_twin_computes_no_frame_that_is_dropped(layout, stem_frames):
     assert twin.output_shape == plain.output_shape
     x = np.random.default_rng(1).normal(size=(2, 16, 32, 32, 1)).astype("float32")
     np.testing.assert_allclose(np.asarray(twin(x)), np.asarray(plain(x)), atol=1e-5)
+
+
+def test_style_mixing_keeps_each_face_and_mixes_its_statistics():
+    """MixStyle in training: each face's normalised map is kept and its per-channel mean
+    and spread move towards another face's by one shared ``lam``; at inference, and with
+    rate 0, the map is untouched."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0.0, 1.0, (1, 8, 8, 3)),
+                        rng.normal(10.0, 3.0, (1, 8, 8, 3))]).astype("float32")
+    mean, std = x.mean(axis=(1, 2)), x.std(axis=(1, 2))
+    layer = StyleMixing(rate=1.0, alpha=0.5, seed=3)
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    np.testing.assert_array_equal(np.asarray(StyleMixing(rate=0.0)(x, training=True)), x)
+    moved = 0
+    for _ in range(8):
+        y = np.asarray(layer(x, training=True))
+        y_mean, y_std = y.mean(axis=(1, 2)), y.std(axis=(1, 2))
+        np.testing.assert_allclose((y - y_mean[:, None, None]) / y_std[:, None, None],
+                                   (x - mean[:, None, None]) / std[:, None, None], atol=1e-3)
+        for i in range(2):  # between its own statistics and the other face's, one lam
+            own = (y_mean[i] - mean[1 - i]) / (mean[i] - mean[1 - i])
+            assert np.all((own > -1e-3) & (own < 1 + 1e-3))
+            np.testing.assert_allclose(own, own[0], atol=1e-3)
+            np.testing.assert_allclose((y_std[i] - std[1 - i]) / (std[i] - std[1 - i]), own,
+                                       atol=2e-3)
+            moved += bool(own[0] < 0.99)
+    assert moved >= 2
+    with pytest.raises(ValueError, match="rate"):
+        StyleMixing(rate=1.5)
+
+
+def test_a_still_network_trained_with_style_mixing_loads_into_the_plain_one():
+    """The layer has no weights: the same weights, the same outputs at inference, and
+    the backbone's config names it only when it is on."""
+    mixing = build_still_classifier("fast", 7, style_mixing=0.5)
+    plain = build_still_classifier("fast", 7)
+    assert [w.shape for w in mixing.weights] == [w.shape for w in plain.weights]
+    assert {"stage1_style_mixing", "stage2_style_mixing"} <= {layer.name for layer in mixing.layers}
+    assert not any(layer.name.endswith("style_mixing") for layer in plain.layers)
+    plain.set_weights(mixing.get_weights())
+    x = np.random.default_rng(2).normal(size=(3, 48, 48, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(plain(x)), np.asarray(mixing(x)), atol=1e-6)
+    backbone = ResNet3DBackbone(**TINY, style_mixing=0.5)
+    assert backbone.get_config()["style_mixing"] == 0.5
+    assert "style_mixing" not in ResNet3DBackbone(**TINY).get_config()
+    assert ResNet3DBackbone.from_config(backbone.get_config()).get_layer(
+        "stage1_style_mixing").rate == 0.5
 
 
 def test_get_config_round_trip():

@@ -22,6 +22,8 @@ from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import keras
 from keras import layers, ops
 
+from emotion_encoder.models.style_mixing import StyleMixing
+
 _BN = {"epsilon": 1e-5, "momentum": 0.9}
 
 
@@ -170,6 +172,8 @@ class ResNet3DBackbone(keras.Model):
         frame_convs: build the 3D convolutions as :class:`FrameConv3D` (the exported
             LiteRT graph; not saved in the config, weights load by order), computing no
             frame that is dropped unused (:func:`unused_frame_stride`): the same outputs.
+        style_mixing: in training, the probability per batch of mixing the faces' feature
+            statistics after stages 1 and 2 (:class:`StyleMixing`; 0: no such layer).
     """
 
     def __init__(
@@ -188,6 +192,7 @@ class ResNet3DBackbone(keras.Model):
         channels: int = 3,
         dims: int = 3,
         frame_convs: bool = False,
+        style_mixing: float = 0.0,
         **kwargs,
     ):
         if dims not in (2, 3):
@@ -222,6 +227,8 @@ class ResNet3DBackbone(keras.Model):
                 x = basic_block(x, filters, strides, t_kernel, dims,
                                 name=f"stage{stage + 1}_block{block + 1}",
                                 frame_convs=frame_convs)
+            if style_mixing and stage < 2:
+                x = StyleMixing(style_mixing, name=f"stage{stage + 1}_style_mixing")(x)
         super().__init__(inputs=inputs, outputs=x, **kwargs)
         self.stackwise_num_blocks = tuple(stackwise_num_blocks)
         self.stackwise_num_filters = tuple(stackwise_num_filters)
@@ -237,6 +244,7 @@ class ResNet3DBackbone(keras.Model):
         self.image_size = image_size
         self.channels = channels
         self.dims = dims
+        self.style_mixing = float(style_mixing)
 
     @property
     def output_steps(self) -> int:
@@ -261,6 +269,7 @@ class ResNet3DBackbone(keras.Model):
             "image_size": self.image_size,
             "channels": self.channels,
             "dims": self.dims,
+            **({"style_mixing": self.style_mixing} if self.style_mixing else {}),
         }
 
     @classmethod

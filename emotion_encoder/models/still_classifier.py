@@ -20,12 +20,14 @@ from emotion_encoder.models.resnet3d_backbone import ResNet3DBackbone
 
 
 def build_still_classifier(preset: str, num_classes: int, image_size: int | None = None,
-                           width: int | None = None) -> keras.Model:
+                           width: int | None = None, style_mixing: float = 0.0) -> keras.Model:
     """The preset's backbone with ``dims=2`` plus pooling and a softmax head, on
     ``image_size`` px stills (default the preset's; the weights fit any side); ``width``
     scales the stem and the stages' widths to ``width * (1, 2, 4, 8)`` (default the
-    preset's: 32 for ``default``)."""
-    config = dict(PRESETS[preset]["backbone"], dims=2)
+    preset's: 32 for ``default``); ``style_mixing`` > 0 mixes the faces' feature statistics
+    in training (:class:`~emotion_encoder.models.style_mixing.StyleMixing`; the same
+    weights)."""
+    config = dict(PRESETS[preset]["backbone"], dims=2, style_mixing=float(style_mixing))
     if image_size is not None:
         config["image_size"] = int(image_size)
     if width is not None:

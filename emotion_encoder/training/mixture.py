@@ -173,12 +173,13 @@ def build_mixture(sources: dict, out: Path, size: int = 48) -> dict:
     return summary
 
 
-def initial_model(preset: str, init: str | None, image_size: int | None = None
-                  ) -> keras.Model:
-    """The 2D twin (at ``image_size``, default the preset's), its backbone taken from
-    ``init`` (or fresh): a preset name, a ``.keras`` model, or a ``.weights.h5`` file of the
-    preset's network (what a recipe run writes as ``<run>/<preset>.weights.h5``)."""
-    model = build_still_classifier(preset, len(LABELS), image_size)
+def initial_model(preset: str, init: str | None, image_size: int | None = None,
+                  style_mixing: float = 0.0) -> keras.Model:
+    """The 2D twin (at ``image_size``, default the preset's; ``style_mixing``: see
+    :func:`build_still_classifier`), its backbone taken from ``init`` (or fresh): a preset
+    name, a ``.keras`` model, or a ``.weights.h5`` file of the preset's network (what a
+    recipe run writes as ``<run>/<preset>.weights.h5``)."""
+    model = build_still_classifier(preset, len(LABELS), image_size, style_mixing=style_mixing)
     if init:
         if str(init).endswith(".weights.h5"):
             if not Path(init).is_file():
@@ -242,7 +243,8 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     if last.exists():
         model = keras.saving.load_model(last)
     else:
-        model = initial_model(preset, stills.get("init"), size)
+        model = initial_model(preset, stills.get("init"), size,
+                              float(stills.get("style_mixing", 0.0)))
         steps = int(np.ceil(len(arrays["x_train"]) / batch_size))
         rate = float(stills.get("learning_rate", 1e-3))
         schedule = keras.optimizers.schedules.CosineDecay(

@@ -145,7 +145,7 @@ def pack(config_path: Path, mixture: Path, out: Path, quality: int = QUALITY) ->
             "quality": quality, "config": str(config_path), "mixture": str(mixture),
             "schedule": {key: stills[key] for key in ("epochs", "batch_size", "learning_rate",
                                                      "logit_adjust", "mixup", "erasing",
-                                                     "gamma")
+                                                     "gamma", "style_mixing")
                          if key in stills}}
     bundle = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8),
               "p_train": arrays["p_train"][keep], "s_train": arrays["s_train"][keep],
@@ -397,7 +397,7 @@ def train_seeds(bundle: Path, out: Path, seeds: list[int], budget_s: float | Non
         x_val = np.repeat(x_val, channels, axis=-1)
     prior = mixture_prior(data["p_train"])
     model = build_still_classifier(meta["preset"], len(CANONICAL_LABELS), meta["size"],
-                                   meta.get("width"))
+                                   meta.get("width"), float(schedule.get("style_mixing", 0.0)))
     rate = float(schedule.get("learning_rate", 1e-3))
     decay = keras.optimizers.schedules.CosineDecay(
         0.0, max(1, steps * (epochs - 1)), warmup_target=rate, warmup_steps=steps)
