@@ -225,6 +225,32 @@ def write_three_sources(tmp_path: Path) -> dict:
             "lfw": {"kind": "manifest", "path": str(stills)}}
 
 
+def test_a_mixture_folder_is_reused_only_for_the_sources_it_was_cut_from(tmp_path):
+    """Its faces have each source's repeat and size baked in: a changed config must not
+    train on them silently."""
+    from emotion_encoder.errors import EmotionEncoderError
+    from emotion_encoder.training.mixture import build_mixture
+
+    sources = {"fer2013": {"path": "f"}, "lfw": {"kind": "manifest", "path": "l", "repeat": 2}}
+    out = tmp_path / "stills"
+    out.mkdir()
+    (out / "faces.npz").write_bytes(b"")
+    summary = {"sources": list(sources), "spec": sources, "size": 48, "counts": {}}
+    (out / "sources.json").write_text(json.dumps(summary))
+    assert build_mixture(sources, out, 48) == summary
+    changed = {**sources, "lfw": {**sources["lfw"], "repeat": 8}}
+    with pytest.raises(EmotionEncoderError, match=r"faces.npz: cut with source 'lfw' as "
+                                                  r".*'repeat': 2}, not .*'repeat': 8}"):
+        build_mixture(changed, out, 48)
+    with pytest.raises(EmotionEncoderError, match="cut at 48 px, not 64"):
+        build_mixture(sources, out, 64)
+    with pytest.raises(EmotionEncoderError, match=r"from the sources \['fer2013', 'lfw'\], "
+                                                  r"not \['fer2013'\]"):
+        build_mixture({"fer2013": {"path": "f"}}, out, 48)
+    (out / "sources.json").write_text(json.dumps({"sources": list(sources), "counts": {}}))
+    assert build_mixture(changed, out, 48)["sources"] == list(sources)  # before the spec was kept
+
+
 def run_config(config: Path, settings: dict, *command: str) -> subprocess.CompletedProcess:
     """Write ``settings`` to ``config`` and run ``python -m COMMAND config``; it must succeed."""
     config.write_text(json.dumps(settings))
@@ -261,6 +287,13 @@ def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
     state = json.loads((run / "stills" / "state.json").read_text())
     assert set(state["history"][0]) >= {"fer2013", "ckplus", "lfw", "mean_balanced"}
     assert state["best_epoch"] == 1 and abs(sum(state["prior"].values()) - 1) < 1e-3
+    from emotion_encoder.errors import EmotionEncoderError
+    from emotion_encoder.training.mixture import build_mixture
+
+    assert build_mixture(sources, run / "stills", 48)["spec"] == sources  # reused as cut
+    with pytest.raises(EmotionEncoderError, match="cut with source 'ckplus' as"):
+        build_mixture({**sources, "ckplus": {**sources["ckplus"], "repeat": 4}},
+                      run / "stills", 48)
     from emotion_encoder import EmotionEncoder
 
     encoder = EmotionEncoder(run / "model.keras")

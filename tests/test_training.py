@@ -98,6 +98,48 @@ def test_config_errors_name_the_file(tmp_path):
         read_config(bad)
 
 
+@pytest.mark.parametrize("changes, message", [
+    ({"stills": {"data": "f", "learing_rate": 0.1}},
+     "c.yaml: unknown key 'learing_rate' in stills \\(did you mean 'learning_rate'\\?\\)"),
+    ({"stills": {"data": "f", "logit_adjust": 1.0}},
+     "c.yaml: stills option 'logit_adjust' needs 'sources'"),
+    ({"stills": {"epochs": 3}}, "c.yaml: stills needs either 'data'"),
+    ({"stills": {"sources": {"lfw": {"kind": "manifest"}}}},
+     "c.yaml: stills source 'lfw' has no 'path'"),
+    ({"stills": {"sources": {"lfw": {"path": "l", "repaet": 8}}}},
+     "unknown key 'repaet' in stills source 'lfw' \\(did you mean 'repeat'\\?\\)"),
+    ({"heads": {"epoch": 6}}, "unknown key 'epoch' in heads \\(did you mean 'epochs'\\?\\)"),
+    ({"variants": {"a": None}}, "unknown key 'variants' in the config"),
+])
+def test_a_config_key_that_nothing_reads_is_an_error(tmp_path, changes, message):
+    """A misspelt option would otherwise be ignored and the run train on the defaults."""
+    config = {"preset": "default", "out": "r", "stills": {"data": "f"}, "heads": {}, **changes}
+    path = tmp_path / "c.yaml"
+    path.write_text(json.dumps(config))
+    with pytest.raises(EmotionEncoderError, match=message):
+        read_config(path)
+
+
+def test_every_shipped_config_has_only_known_keys():
+    from pathlib import Path
+
+    from emotion_encoder.training.ablation import merged
+    from emotion_encoder.training.config_keys import check_stills
+    from emotion_encoder.training.recipe import read_yaml
+
+    checked = 0
+    for path in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")):
+        config = read_yaml(path)
+        if "variants" in config:  # an ablation: each variant's stills section
+            for name, changes in config["variants"].items():
+                check_stills(merged(config["stills"], changes or {}), f"{path} {name}")
+                checked += 1
+        elif "stills" in config or "finetune" in config:
+            read_config(path)
+            checked += 1
+    assert checked >= 30
+
+
 @pytest.mark.slow
 @pytest.mark.training
 def test_train_command_produces_a_loadable_model(tmp_path):

@@ -27,6 +27,7 @@ from emotion_encoder.models.loading import build_model
 from emotion_encoder.models.emotion_classifier import mirror_averaged
 from emotion_encoder.models.preprocessor import FacePreprocessor
 from emotion_encoder.face_cache import CropSettings, cache_faces
+from emotion_encoder.training.config_keys import check_stills
 from emotion_encoder.training.mixture import LABELS, train_mixture
 from emotion_encoder.training.recipe import read_yaml
 from emotion_encoder.models.still_classifier import build_still_classifier
@@ -135,6 +136,7 @@ def run_ablation(config_path: str | Path) -> str:
         result = folder / "probes.json"
         if not result.exists():
             stills = merged(config["stills"], changes or {})
+            check_stills(stills, f"{config_path}, variant {name!r}")
             state = train_mixture(stills, folder / "stills", config["preset"])
             size = stills.get("image_size")
             still = build_still_classifier(config["preset"], len(LABELS), size)

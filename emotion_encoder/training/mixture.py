@@ -118,13 +118,39 @@ def _by_subject(dataset, cache: Path, settings: CropSettings, neutral=None
     return parts
 
 
+def _stale(summary: dict, spec: dict, size: int) -> str | None:
+    """How the faces of ``summary`` (a ``sources.json``) differ from those ``spec`` and
+    ``size`` would cut, or None. Runs before 2026-12-05 kept only the sources' names.
+
+    >>> _stale({"sources": ["lfw"], "spec": {"lfw": {"path": "l", "repeat": 2}}, "size": 48},
+    ...        {"lfw": {"path": "l", "repeat": 8}}, 48)
+    "with source 'lfw' as {'path': 'l', 'repeat': 2}, not {'path': 'l', 'repeat': 8}"
+    """
+    if summary.get("size", size) != size:
+        return f"at {summary['size']} px, not {size}"
+    if summary["sources"] != list(spec):
+        return f"from the sources {summary['sources']}, not {list(spec)}"
+    for name, options in summary.get("spec", spec).items():
+        if options != spec[name]:
+            return f"with source {name!r} as {options}, not {spec[name]}"
+    return None
+
+
 def build_mixture(sources: dict, out: Path, size: int = 48) -> dict:
     """Write ``out/faces.npz`` (``size`` px faces: ``x_train``, ``p_train`` soft targets,
     ``y_train``, ``s_train`` source index, the same for validation, and FER2013 test as
-    ``x_test``, ``y_test`` when given) and return its summary (``sources.json``)."""
+    ``x_test``, ``y_test`` when given) and return its summary (``sources.json``). A folder
+    that already holds them is reused if they were cut from the same sources at ``size``,
+    else an error (a changed ``repeat`` or source would otherwise be ignored)."""
     cache = out / "faces.npz"
+    wanted = json.loads(json.dumps(sources))  # as sources.json will hold it
     if cache.exists():
-        return json.loads((out / "sources.json").read_text())
+        summary = json.loads((out / "sources.json").read_text())
+        stale = _stale(summary, wanted, size)
+        if stale:
+            raise EmotionEncoderError(f"{cache}: cut {stale}; delete {out} to cut the faces "
+                                      "again, or give the run another 'out'")
+        return summary
     parts: dict[str, dict] = {}
     for name, spec in sources.items():
         kind = spec.get("kind", name)
@@ -148,7 +174,8 @@ def build_mixture(sources: dict, out: Path, size: int = 48) -> dict:
         else:
             raise EmotionEncoderError(f"stills source {name!r}: unknown kind {kind!r} "
                                       "(fer2013, ckplus or manifest)")
-    arrays, summary = {}, {"sources": list(sources), "counts": {}}
+    arrays, summary = {}, {"sources": list(sources), "spec": wanted, "size": size,
+                       "counts": {}}
     for split in ("train", "validation"):
         xs, ps, ss = [], [], []
         for index, (name, spec) in enumerate(sources.items()):

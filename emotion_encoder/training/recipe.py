@@ -28,6 +28,7 @@ from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.models.loading import build_model
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.provenance import git_commit
+from emotion_encoder.training.config_keys import check_recipe
 from emotion_encoder.training.export import export_weights
 from emotion_encoder.training.finetune import run_finetune
 from emotion_encoder.training.heads import train_heads
@@ -52,7 +53,8 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def read_config(path: str | Path) -> dict:
-    """A recipe config as a dict; YAML and JSON both work (JSON is YAML)."""
+    """A recipe config as a dict; YAML and JSON both work (JSON is YAML). Unknown keys are
+    errors (:mod:`emotion_encoder.training.config_keys`)."""
     config = read_yaml(path)
     needed = ("preset", "out", "finetune") if "finetune" in config else \
         ("preset", "out", "stills", "heads")
@@ -65,6 +67,7 @@ def read_config(path: str | Path) -> dict:
                                                                        list)):
         raise EmotionEncoderError(f"{path}: 'zoom' must be a mapping with a list of "
                                   "'candidates', e.g. zoom: {candidates: [1.0, 1.09]}")
+    check_recipe(config, str(path))
     return config
 
 

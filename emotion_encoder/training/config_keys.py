@@ -1,0 +1,92 @@
+"""The keys a training config may hold, checked before anything trains.
+
+A misspelt option (``learing_rate``) or one the chosen stage does not read (``gamma`` with
+a single ``data`` folder) would otherwise be ignored silently, and the run would train for
+hours on the defaults. Every section is checked against the keys its code reads; an error
+names the file, the section, the key and the nearest known key.
+
+>>> check_recipe({"preset": "default", "out": "runs/x", "heads": {"epochs": 6},
+...               "stills": {"data": "fer2013", "epochs": 60}}, "c.yaml")
+>>> check_recipe({"preset": "default", "out": "runs/x", "heads": {"epochs": 6},
+...               "stills": {"data": "fer2013", "learing_rate": 0.1}}, "c.yaml")
+Traceback (most recent call last):
+...
+emotion_encoder.errors.EmotionEncoderError: c.yaml: unknown key 'learing_rate' in stills \
+(did you mean 'learning_rate'?); known: batch_size, data, ...
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from emotion_encoder.errors import EmotionEncoderError
+
+RECIPE = {"preset", "out", "stills", "heads", "zoom", "probes"}
+FINETUNE = {"preset", "out", "init", "finetune"}  # the section's own keys: finetune.py
+HEADS = {"epochs", "variants", "logit_adjust"}
+ZOOM = {"candidates"}
+#: the stills stage on one FER2013-layout folder (training/stills.py)
+STILLS_FOLDER = {"data", "epochs", "batch_size", "learning_rate", "mixup", "erasing",
+                 "rotation", "image_size"}
+#: the stills stage on a mixture of sources (training/mixture.py)
+STILLS_MIXTURE = (STILLS_FOLDER - {"data"}) | {
+    "sources", "init", "weights", "distill", "logit_adjust", "mouth_swap", "gamma",
+    "style_mixing"}
+SOURCE = {"path", "kind", "ferplus", "ferplus_weight", "neutral_first_frames", "repeat"}
+DISTILL = {"weight", "teachers"}
+TEACHER = {"preset", "weights", "init"}
+
+
+def _mapping(section: object, where: str, source: str) -> dict:
+    if not isinstance(section, dict):
+        raise EmotionEncoderError(f"{source}: {where} must be a mapping of keys, "
+                                  f"got {type(section).__name__}")
+    return section
+
+
+def _known(section: object, known: set[str], where: str, source: str) -> dict:
+    """``section`` as a mapping whose keys are all in ``known``, or an error."""
+    for key in _mapping(section, where, source):
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise EmotionEncoderError(f"{source}: unknown key {key!r} in {where}{hint}; "
+                                      f"known: {', '.join(sorted(known))}")
+    return section
+
+
+def check_stills(stills: object, source: str) -> None:
+    """The ``stills`` section: one ``data`` folder or a mixture of ``sources``, each with
+    only the options its stage reads."""
+    if not isinstance(stills, dict) or ("data" in stills) == ("sources" in stills):
+        raise EmotionEncoderError(f"{source}: stills needs either 'data' (one FER2013-layout "
+                                  "folder) or 'sources' (a mixture of face sets)")
+    if "data" in stills:
+        mixture_only = sorted(set(stills) & (STILLS_MIXTURE - STILLS_FOLDER))
+        if mixture_only:
+            raise EmotionEncoderError(
+                f"{source}: stills option {mixture_only[0]!r} needs 'sources' (the mixture "
+                f"recipe); with one 'data' folder the stills stage reads only "
+                f"{', '.join(sorted(STILLS_FOLDER))}")
+        _known(stills, STILLS_FOLDER, "stills", source)
+        return
+    _known(stills, STILLS_MIXTURE, "stills", source)
+    for name, spec in _mapping(stills["sources"], "stills sources", source).items():
+        if "path" not in _known(spec, SOURCE, f"stills source {name!r}", source):
+            raise EmotionEncoderError(f"{source}: stills source {name!r} has no 'path'")
+    if "distill" in stills:
+        distill = _known(stills["distill"], DISTILL, "stills distill", source)
+        for teacher in distill.get("teachers") or []:
+            _known(teacher, TEACHER, "a distill teacher", source)
+
+
+def check_recipe(config: dict, source: str) -> None:
+    """A whole config: a still-face recipe (``stills`` and ``heads``) or a ``finetune``."""
+    if "finetune" in config:
+        _known(config, FINETUNE, "the config (a finetune config)", source)
+        return
+    _known(config, RECIPE, "the config", source)
+    check_stills(config["stills"], source)
+    _known(config["heads"], HEADS, "heads", source)
+    if config.get("zoom") is not None:
+        _known(config["zoom"], ZOOM, "zoom", source)
