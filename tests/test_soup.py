@@ -202,6 +202,11 @@ def test_seeds_are_bundled_trained_averaged_and_feed_the_recipe(tmp_path, face_m
     still.load_weights(tmp_path / "run" / "stills" / "best.weights.h5")
     for mine, theirs in zip(still.get_weights(), seeds[1]):
         np.testing.assert_array_equal(mine, theirs)
+    stage, same = [line.split(" | ") for line in probe(
+        probes, [tmp_path / "run" / "stills" / "best.weights.h5", soup / "uniform-final.npz"],
+        tmp_path / "crops").splitlines()[2:]]  # a recipe's stills stage, read as the seeds
+    assert stage[:2] == ["| run/stills/best.weights.h5", f"{state['best']:.1%}"]
+    assert stage[2:] == same[2:]  # the same network: the same readings
     assert (tmp_path / "run" / "fast.weights.h5").exists()
     with pytest.raises(EmotionEncoderError, match="soup bundle not found"):
         train_seeds(tmp_path / "none.npz", soup, [0])

@@ -505,7 +505,9 @@ def probe(config_path: Path, weights: list[Path], cache: Path, shifts: int = 0) 
     row (each still a static clip through the whole network, as the panel reads it).
     ``shifts``: test-time crops moved by up to that many pixels, averaged (files only).
     Files joined by ``+`` (``a.npz+b.npz``) are one row: an ensemble, the mean of their
-    probabilities (several networks at inference, against their weights averaged)."""
+    probabilities (several networks at inference, against their weights averaged). A
+    recipe's stills stage (``runs/X/stills/best.weights.h5``) is read as the preset's 2D
+    twin."""
     from emotion_encoder.models.loading import load_encoder_model
     from emotion_encoder.models.still_classifier import build_still_classifier
     from emotion_encoder.training.ablation import (ablation_table, probe_scores,
@@ -534,6 +536,12 @@ def probe(config_path: Path, weights: list[Path], cache: Path, shifts: int = 0) 
         files = [Path(part) for part in str(path).split("+")]
         stills = []
         for file in files:
+            if file.name.endswith(".weights.h5"):  # a recipe's stills stage (best.weights.h5)
+                if not file.is_file():
+                    raise EmotionEncoderError(f"{file}: weights file not found")
+                stills.append(build_still_classifier(config["preset"], len(CANONICAL_LABELS)))
+                stills[-1].load_weights(file)
+                continue
             weights = load_weights(file)
             stills.append(build_still_classifier(config["preset"], len(CANONICAL_LABELS),
                                                  width=weights_width(weights)))
@@ -542,14 +550,26 @@ def probe(config_path: Path, weights: list[Path], cache: Path, shifts: int = 0) 
         def ensemble(x, training=False, stills=stills):
             return np.mean([np.asarray(still(x, training=training)) for still in stills], axis=0)
         own = _validation_score(path) if len(files) == 1 else float("nan")
-        rows[" + ".join(f"{file.parent.name}/{file.stem}" for file in files)] = {
+        rows[" + ".join(_row_name(file) for file in files)] = {
             "validation": own, "probes": probe_scores(still_as_clips(ensemble), config["preset"],
                                                       config["probes"], cache, shifts=shifts)}
     return ablation_table(rows, list(config["probes"]))
 
 
+def _row_name(file: Path) -> str:
+    """``soup/seed-0-final`` for a seed's file, ``run/stills/best.weights.h5`` for a stage's."""
+    if file.name.endswith(".weights.h5"):
+        return f"{file.parent.parent.name}/{file.parent.name}/{file.name}"
+    return f"{file.parent.name}/{file.stem}"
+
+
 def _validation_score(path: Path) -> float:
-    """A weight file's mean balanced validation score from its run's ``soup.json``."""
+    """A weight file's mean balanced validation score from its run's ``soup.json`` (a
+    stills stage's: its ``state.json``)."""
+    if path.name.endswith(".weights.h5"):
+        state = path.parent / "state.json"
+        return float(json.loads(state.read_text()).get("best", "nan")) if state.is_file() \
+            else float("nan")
     summary = path.parent / "soup.json"
     scored = json.loads(summary.read_text()) if summary.is_file() else {}
     own = scored.get(path.stem, {}).get("mean_balanced", float("nan"))
@@ -589,8 +609,8 @@ def main() -> None:
     q = commands.add_parser("probe", help="score weight files on the config's probes")
     q.add_argument("config", type=Path, help="a config with a 'probes' section")
     q.add_argument("weights", type=Path, nargs="+",
-                   help="files written by train (a+b: their ensemble), or a preset name "
-                   "(the shipped network)")
+                   help="files written by train (a+b: their ensemble), a recipe's "
+                   "stills/best.weights.h5, or a preset name (the shipped network)")
     q.add_argument("--cache", type=Path, default=Path("runs/probe-crops"),
                    help="face crops of the probes, reused between runs")
     q.add_argument("--shifts", type=int, default=0,
