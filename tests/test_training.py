@@ -120,6 +120,15 @@ def test_a_config_key_that_nothing_reads_is_an_error(tmp_path, changes, message)
         read_config(path)
 
 
+def test_a_finetune_key_that_nothing_reads_is_an_error_naming_the_file(tmp_path):
+    path = tmp_path / "ft.yaml"
+    path.write_text(json.dumps({"preset": "default", "out": "r",
+                                "finetune": {"data": "d", "epcohs": 3}}))
+    with pytest.raises(EmotionEncoderError, match="ft.yaml: unknown key 'epcohs' in finetune "
+                                                  "\\(did you mean 'epochs'\\?\\)"):
+        read_config(path)
+
+
 def test_every_shipped_config_has_only_known_keys():
     from pathlib import Path
 

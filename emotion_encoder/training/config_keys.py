@@ -22,7 +22,7 @@ import difflib
 from emotion_encoder.errors import EmotionEncoderError
 
 RECIPE = {"preset", "out", "stills", "heads", "zoom", "probes"}
-FINETUNE = {"preset", "out", "init", "finetune"}  # the section's own keys: finetune.py
+FINETUNE = {"preset", "out", "init", "finetune"}  # the section's keys: finetune.py
 HEADS = {"epochs", "variants", "logit_adjust"}
 ZOOM = {"candidates"}
 #: the stills stage on one FER2013-layout folder (training/stills.py)
@@ -44,7 +44,7 @@ def _mapping(section: object, where: str, source: str) -> dict:
     return section
 
 
-def _known(section: object, known: set[str], where: str, source: str) -> dict:
+def known_keys(section: object, known: set[str], where: str, source: str) -> dict:
     """``section`` as a mapping whose keys are all in ``known``, or an error."""
     for key in _mapping(section, where, source):
         if key not in known:
@@ -68,25 +68,25 @@ def check_stills(stills: object, source: str) -> None:
                 f"{source}: stills option {mixture_only[0]!r} needs 'sources' (the mixture "
                 f"recipe); with one 'data' folder the stills stage reads only "
                 f"{', '.join(sorted(STILLS_FOLDER))}")
-        _known(stills, STILLS_FOLDER, "stills", source)
+        known_keys(stills, STILLS_FOLDER, "stills", source)
         return
-    _known(stills, STILLS_MIXTURE, "stills", source)
+    known_keys(stills, STILLS_MIXTURE, "stills", source)
     for name, spec in _mapping(stills["sources"], "stills sources", source).items():
-        if "path" not in _known(spec, SOURCE, f"stills source {name!r}", source):
+        if "path" not in known_keys(spec, SOURCE, f"stills source {name!r}", source):
             raise EmotionEncoderError(f"{source}: stills source {name!r} has no 'path'")
     if "distill" in stills:
-        distill = _known(stills["distill"], DISTILL, "stills distill", source)
+        distill = known_keys(stills["distill"], DISTILL, "stills distill", source)
         for teacher in distill.get("teachers") or []:
-            _known(teacher, TEACHER, "a distill teacher", source)
+            known_keys(teacher, TEACHER, "a distill teacher", source)
 
 
 def check_recipe(config: dict, source: str) -> None:
     """A whole config: a still-face recipe (``stills`` and ``heads``) or a ``finetune``."""
     if "finetune" in config:
-        _known(config, FINETUNE, "the config (a finetune config)", source)
+        known_keys(config, FINETUNE, "the config (a finetune config)", source)
         return
-    _known(config, RECIPE, "the config", source)
+    known_keys(config, RECIPE, "the config", source)
     check_stills(config["stills"], source)
-    _known(config["heads"], HEADS, "heads", source)
+    known_keys(config["heads"], HEADS, "heads", source)
     if config.get("zoom") is not None:
-        _known(config["zoom"], ZOOM, "zoom", source)
+        known_keys(config["zoom"], ZOOM, "zoom", source)

@@ -52,6 +52,7 @@ from emotion_encoder.evaluation import sequence_probs
 from emotion_encoder.models.emotion_classifier import EmotionClassifier
 from emotion_encoder.models.loading import build_model, load_encoder_model
 from emotion_encoder.training.clip_pipeline import clip_dataset
+from emotion_encoder.training.config_keys import known_keys
 from emotion_encoder.face_cache import CropSettings, FaceSequences, cache_faces
 
 DEFAULTS = {"validation": None, "validation_fraction": 0.2, "kfold": None, "labels": {},
@@ -63,10 +64,7 @@ DEFAULTS = {"validation": None, "validation_fraction": 0.2, "kfold": None, "labe
 
 def finetune_settings(section: dict, source: str = "config") -> dict:
     """The ``finetune`` section with defaults filled in; unknown keys are errors."""
-    unknown = sorted(set(section) - set(DEFAULTS) - {"data"})
-    if unknown:
-        raise EmotionEncoderError(f"{source}: unknown finetune keys {unknown}; "
-                                  f"known: {sorted(DEFAULTS) + ['data']}")
+    known_keys(section, set(DEFAULTS) | {"data"}, "finetune", source)
     if "data" not in section:
         raise EmotionEncoderError(f"{source}: the finetune section needs 'data'")
     return {**DEFAULTS, **section}

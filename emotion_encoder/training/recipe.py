@@ -30,7 +30,7 @@ from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.provenance import git_commit
 from emotion_encoder.training.config_keys import check_recipe
 from emotion_encoder.training.export import export_weights
-from emotion_encoder.training.finetune import run_finetune
+from emotion_encoder.training.finetune import finetune_settings, run_finetune
 from emotion_encoder.training.heads import train_heads
 from emotion_encoder.training.mixture import train_mixture
 from emotion_encoder.training.stills import train
@@ -68,6 +68,8 @@ def read_config(path: str | Path) -> dict:
         raise EmotionEncoderError(f"{path}: 'zoom' must be a mapping with a list of "
                                   "'candidates', e.g. zoom: {candidates: [1.0, 1.09]}")
     check_recipe(config, str(path))
+    if "finetune" in config:
+        finetune_settings(config["finetune"], str(path))  # its own keys, before training
     return config
 
 
