@@ -270,7 +270,8 @@ def tiny_stills(sources: dict) -> dict:
 def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
     sources = write_three_sources(tmp_path)
     run_config(tmp_path / "mix.yaml", {"preset": "fast", "out": str(tmp_path / "run"),
-                                       "stills": tiny_stills(sources),
+                                       "stills": {**tiny_stills(sources), "epochs": 2,
+                                                  "keep": "final"},
                                        "heads": {"epochs": 1, "variants": 1}},
                "emotion_encoder", "train")
     run = tmp_path / "run"
@@ -286,7 +287,18 @@ def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
     assert np.bincount(faces["s_validation"], minlength=3).tolist() == [7, 4, 1]
     state = json.loads((run / "stills" / "state.json").read_text())
     assert set(state["history"][0]) >= {"fer2013", "ckplus", "lfw", "mean_balanced"}
-    assert state["best_epoch"] == 1 and abs(sum(state["prior"].values()) - 1) < 1e-3
+    assert len(state["history"]) == 2 and abs(sum(state["prior"].values()) - 1) < 1e-3
+    assert state["best_epoch"] in (1, 2) and state["kept"] == "final"
+    assert state["kept_validation"] == state["history"][-1]["mean_balanced"]
+    import keras
+
+    from emotion_encoder.training.mixture import initial_model
+
+    last = keras.saving.load_model(run / "stills" / "last.keras")
+    for name in ("final.weights.h5", "best.weights.h5"):  # keep: final: the last epoch kept
+        final = initial_model("fast", str(run / "stills" / name))
+        for w, v in zip(last.get_weights(), final.get_weights(), strict=True):
+            np.testing.assert_array_equal(w, v)  # the last epoch's weights, as a 2D init
     from emotion_encoder.errors import EmotionEncoderError
     from emotion_encoder.training.mixture import build_mixture
 
@@ -400,6 +412,23 @@ def test_the_mixture_starts_from_a_shipped_or_saved_network(tmp_path):
         np.testing.assert_array_equal(np.asarray(w), np.asarray(v))
     with pytest.raises(EmotionEncoderError, match="nope.weights.h5: init weights file"):
         initial_model("fast", str(tmp_path / "nope.weights.h5"))
+    # a stills stage's 2D weights (best/final.weights.h5) are taken whole, classifier included
+    a.get_layer("probs").set_weights([w + 0.5 for w in a.get_layer("probs").get_weights()])
+    a.save_weights(tmp_path / "final.weights.h5")
+    twin = initial_model("fast", str(tmp_path / "final.weights.h5"))
+    np.testing.assert_allclose(twin(x), a(x), atol=1e-6)
+    assert not np.allclose(twin(x), b(x), atol=1e-3)
+    with pytest.raises(EmotionEncoderError, match="final.weights.h5: neither the 'default' "):
+        initial_model("default", str(tmp_path / "final.weights.h5"))
+
+
+def test_the_stills_stage_keeps_the_best_or_the_final_epoch_only(tmp_path):
+    from emotion_encoder.errors import EmotionEncoderError
+    from emotion_encoder.training.mixture import train_mixture
+
+    with pytest.raises(EmotionEncoderError, match="stills keep 'middle': 'best' .* or 'final'"):
+        train_mixture({"keep": "middle", "sources": {}}, tmp_path / "stills", "fast")
+    assert not (tmp_path / "stills").exists()
 
 
 def test_a_recipe_refuses_stills_at_another_size_than_its_preset(tmp_path):
@@ -450,6 +479,22 @@ def test_distillation_targets_are_the_teachers_mirror_averaged_geometric_mean(tm
     np.testing.assert_allclose(adjusted(got, prior, 1.0), got, atol=1e-6)
     skewed = adjusted(got, np.array([0.1, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1]), 1.0)
     assert np.all(skewed[:, 3] > got[:, 3])
+    # a soup seed's .npz (float16) is the same teacher as its .weights.h5
+    from emotion_encoder.training.soup import save_weights
+
+    model = build_still_classifier("fast", 7)
+    model.load_weights(paths[1])
+    seed = save_weights(model.get_weights(), tmp_path / "seed-1-final.npz")
+    as_seed = teacher_probabilities([{"preset": "fast", "weights": str(seed)}], faces, targets,
+                                    prior, 1.0)
+    as_stage = teacher_probabilities([teachers[1]], faces, targets, prior, 1.0)
+    np.testing.assert_allclose(as_seed, as_stage, atol=2e-3)
+    assert not np.allclose(as_seed, teacher_probabilities([teachers[0]], faces, targets, prior,
+                                                          1.0), atol=2e-3)
+    other = save_weights(model.get_weights()[:-2], tmp_path / "headless.npz")
+    with pytest.raises(EmotionEncoderError, match="headless.npz: not a fast 2D network"):
+        teacher_probabilities([{"preset": "fast", "weights": str(other)}], faces, targets,
+                              prior, 1.0)
     with pytest.raises(EmotionEncoderError, match="nope.weights.h5: teacher weights not found"):
         teacher_probabilities([{"preset": "fast", "weights": str(tmp_path / "nope.weights.h5")}],
                               faces, targets, prior, 1.0)

@@ -6,7 +6,7 @@ cost inference time. Distillation (Hinton et al. 2015) moves that into one netwo
 stills stage trains on ``(1 - weight) * labels + weight * teacher`` where ``teacher`` is
 the geometric mean, over the teachers and over each face and its mirror, of the teachers'
 probabilities. A teacher is a still network: ``{preset, weights}`` (a stills stage's
-``best.weights.h5``) or ``{preset, init}`` (a shipped preset or a ``.keras`` model: its
+``best.weights.h5`` or a soup seed's ``.npz``) or ``{preset, init}`` (a shipped preset or a ``.keras`` model: its
 backbone with a softmax head fitted on the run's own training faces).
 
 The teachers' scores are balanced (they trained with logit adjustment); the student's loss
@@ -77,12 +77,31 @@ def _fitted_head(teacher: dict, faces: np.ndarray, targets: np.ndarray, prior: n
     return model
 
 
+def _still_network(preset: str, weights: Path, classes: int, size: int) -> keras.Model:
+    """A 2D twin with ``weights``: a stills stage's ``best.weights.h5`` or a soup seed's
+    ``.npz`` (:func:`~emotion_encoder.training.soup.save_weights`, any width)."""
+    from emotion_encoder.models.still_classifier import build_still_classifier
+    from emotion_encoder.training.soup import load_weights, weights_width
+
+    if not weights.is_file():
+        raise EmotionEncoderError(f"{weights}: teacher weights not found")
+    if weights.suffix == ".npz":
+        values = load_weights(weights)
+        model = build_still_classifier(preset, classes, size, width=weights_width(values))
+        try:
+            model.set_weights(values)
+        except ValueError as exc:
+            raise EmotionEncoderError(f"{weights}: not a {preset} 2D network ({exc})") from None
+        return model
+    model = build_still_classifier(preset, classes, size)
+    model.load_weights(weights)
+    return model
+
+
 def teacher_probabilities(teachers: list[dict], faces: np.ndarray, targets: np.ndarray,
                           prior: np.ndarray, tau: float) -> np.ndarray:
     """The teachers' balanced probabilities for ``faces`` ``(n, s, s, 1)`` uint8: the
     geometric mean over teachers and mirror images, renormalised."""
-    from emotion_encoder.models.still_classifier import build_still_classifier
-
     if not teachers:
         raise EmotionEncoderError("distill: no teachers (a list of {preset, weights} or "
                                   "{preset, init})")
@@ -94,15 +113,13 @@ def teacher_probabilities(teachers: list[dict], faces: np.ndarray, targets: np.n
             raise EmotionEncoderError(f"distill teacher {teacher}: 'preset' must be one of "
                                       f"{sorted(PRESETS)}")
         if "weights" in teacher:
-            if not Path(teacher["weights"]).is_file():
-                raise EmotionEncoderError(f"{teacher['weights']}: teacher weights not found")
-            model = build_still_classifier(preset, targets.shape[1], size)
-            model.load_weights(teacher["weights"])
+            model = _still_network(preset, Path(teacher["weights"]), targets.shape[1], size)
         elif "init" in teacher:
             model = _fitted_head(teacher, faces, targets, prior, tau, size)
         else:
             raise EmotionEncoderError(f"distill teacher {teacher}: needs 'weights' (a stills "
-                                      "best.weights.h5) or 'init' (a preset or .keras model)")
+                                      "best.weights.h5 or a soup seed's .npz) or 'init' (a "
+                                      "preset or .keras model)")
         total += _log_probs(model, faces, PRESETS[preset]["backbone"]["channels"])
         print(f"distill: teacher {teacher} done", flush=True)
     return _softmax(total / len(teachers))

@@ -17,9 +17,11 @@ CK+ and manifests are split by subject (:func:`subject_split`): the train part t
 validation part selects, the test part is never seen (the probe panel scores it). Each
 source can be repeated (``repeat``) to weigh it up. Class imbalance is met by logit
 adjustment (Menon et al. 2021): the loss sees ``log p + tau * log prior``, so the network
-itself learns balanced scores. The epoch kept is the one with the best mean, over the
-sources, of the validation part's balanced accuracy (mean per-class recall), never
-FER2013 validation alone. ``distill`` blends the targets with what trained still
+itself learns balanced scores. The epoch kept (``best.weights.h5``) is the one with the
+best mean, over the sources, of the validation part's balanced accuracy (mean per-class
+recall), never FER2013 validation alone; ``keep: final`` keeps the last epoch instead (a
+long cosine schedule, where a few validation stills swing the mean between epochs). The
+last epoch is always written too (``final.weights.h5``). ``distill`` blends the targets with what trained still
 networks read (:mod:`emotion_encoder.training.distill`). ``init: default`` starts from a
 shipped preset's backbone; ``image_size`` trains the (fully convolutional) twin at
 another input side than the preset's (FER2013's and CK+'s 48 px faces are enlarged, the
@@ -31,6 +33,7 @@ fitting here.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -205,14 +208,24 @@ def initial_model(preset: str, init: str | None, image_size: int | None = None,
     """The 2D twin (at ``image_size``, default the preset's; ``style_mixing``: see
     :func:`build_still_classifier`), its backbone taken from ``init`` (or fresh): a preset
     name, a ``.keras`` model, or a ``.weights.h5`` file of the preset's network (what a
-    recipe run writes as ``<run>/<preset>.weights.h5``)."""
+    recipe run writes as ``<run>/<preset>.weights.h5``) or of its 2D twin (a stills stage's
+    ``best.weights.h5`` or ``final.weights.h5``: taken whole, classifier included)."""
     model = build_still_classifier(preset, len(LABELS), image_size, style_mixing=style_mixing)
     if init:
         if str(init).endswith(".weights.h5"):
             if not Path(init).is_file():
                 raise EmotionEncoderError(f"{init}: init weights file not found")
             network = build_model(preset)
-            network.load_weights(init)
+            try:
+                network.load_weights(init)
+            except ValueError:  # not the preset's network: its 2D twin, or neither
+                try:
+                    model.load_weights(init)
+                except ValueError:
+                    raise EmotionEncoderError(
+                        f"{init}: neither the {preset!r} network's weights nor its 2D "
+                        "twin's (a stills stage's best.weights.h5)") from None
+                return model
         else:
             loaded = load_encoder_model(init)
             if not loaded.weights_trained:
@@ -245,7 +258,12 @@ def distilled_targets(distill: dict, arrays, prior: np.ndarray, tau: float, out:
 
 def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     """Train (or resume) stage 1 on the mixture; keep the best epoch by the mean of the
-    sources' balanced validation accuracy; return the state (also ``state.json``)."""
+    sources' balanced validation accuracy (or the last, ``keep: final``) as
+    ``best.weights.h5``; return the state (also ``state.json``)."""
+    keep = stills.get("keep", "best")
+    if keep not in ("best", "final"):
+        raise EmotionEncoderError(f"stills keep {keep!r}: 'best' (the best validation epoch) "
+                                  "or 'final' (the last epoch)")
     out.mkdir(parents=True, exist_ok=True)
     channels = PRESETS[preset]["backbone"]["channels"]
     size = int(stills.get("image_size", PRESETS[preset]["backbone"]["image_size"]))
@@ -308,6 +326,13 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
 
     model.fit(train_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=2,
               callbacks=[Select(), keras.callbacks.CSVLogger(out / "log.csv", append=True)])
+    model.save_weights(out / "final.weights.h5")  # the last epoch's, beside the chosen one
+    state["kept"] = keep
+    if keep == "final":
+        with atomic_path(out / "best.weights.h5", ".weights.h5") as tmp:
+            shutil.copyfile(out / "final.weights.h5", tmp)
+    state["kept_validation"] = state["history"][-1]["mean_balanced"] if keep == "final" \
+        else state["best"]
     model.load_weights(out / "best.weights.h5")
     return _finish(model, arrays, out, size, channels, state)
 

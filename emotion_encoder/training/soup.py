@@ -565,11 +565,14 @@ def _row_name(file: Path) -> str:
 
 def _validation_score(path: Path) -> float:
     """A weight file's mean balanced validation score from its run's ``soup.json`` (a
-    stills stage's: its ``state.json``)."""
+    stills stage's from its ``state.json``: the kept epoch's for ``best.weights.h5``, the
+    last epoch's for ``final.weights.h5``)."""
     if path.name.endswith(".weights.h5"):
-        state = path.parent / "state.json"
-        return float(json.loads(state.read_text()).get("best", "nan")) if state.is_file() \
-            else float("nan")
+        file = path.parent / "state.json"
+        state = json.loads(file.read_text()) if file.is_file() else {}
+        if path.name == "final.weights.h5" and state.get("history"):
+            return float(state["history"][-1]["mean_balanced"])
+        return float(state.get("kept_validation", state.get("best", "nan")))
     summary = path.parent / "soup.json"
     scored = json.loads(summary.read_text()) if summary.is_file() else {}
     own = scored.get(path.stem, {}).get("mean_balanced", float("nan"))
