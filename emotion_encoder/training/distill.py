@@ -6,8 +6,9 @@ cost inference time. Distillation (Hinton et al. 2015) moves that into one netwo
 stills stage trains on ``(1 - weight) * labels + weight * teacher`` where ``teacher`` is
 the geometric mean, over the teachers and over each face and its mirror, of the teachers'
 probabilities. A teacher is a still network: ``{preset, weights}`` (a stills stage's
-``best.weights.h5`` or a soup seed's ``.npz``) or ``{preset, init}`` (a shipped preset or a ``.keras`` model: its
-backbone with a softmax head fitted on the run's own training faces).
+``best.weights.h5`` or a soup seed's ``.npz``) or ``{preset, init}`` (a shipped preset or
+a ``.keras`` model: its backbone with a softmax head fitted on the run's own training
+faces).
 
 The teachers' scores are balanced (they trained with logit adjustment); the student's loss
 adds ``tau * log prior`` to its own scores, so the targets get the same shift

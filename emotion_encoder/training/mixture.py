@@ -21,10 +21,11 @@ itself learns balanced scores. The epoch kept (``best.weights.h5``) is the one w
 best mean, over the sources, of the validation part's balanced accuracy (mean per-class
 recall), never FER2013 validation alone; ``keep: final`` keeps the last epoch instead (a
 long cosine schedule, where a few validation stills swing the mean between epochs). The
-last epoch is always written too (``final.weights.h5``). ``distill`` blends the targets with what trained still
-networks read (:mod:`emotion_encoder.training.distill`). ``init: default`` starts from a
-shipped preset's backbone; ``image_size`` trains the (fully convolutional) twin at
-another input side than the preset's (FER2013's and CK+'s 48 px faces are enlarged, the
+last epoch is always written too (``final.weights.h5``). ``distill`` blends the targets
+with what trained still networks read (:mod:`emotion_encoder.training.distill`).
+``init: default`` starts from a shipped preset's backbone (a stills stage's weights file:
+that 2D network whole); ``image_size`` trains the (fully convolutional) twin at another
+input side than the preset's (FER2013's and CK+'s 48 px faces are enlarged, the
 other sets cut at that side). ``weights`` takes the stage's result from a file of
 :mod:`emotion_encoder.training.soup` (seeds trained elsewhere and averaged) instead of
 fitting here.
