@@ -78,27 +78,6 @@ def _fitted_head(teacher: dict, faces: np.ndarray, targets: np.ndarray, prior: n
     return model
 
 
-def _still_network(preset: str, weights: Path, classes: int, size: int) -> keras.Model:
-    """A 2D twin with ``weights``: a stills stage's ``best.weights.h5`` or a soup seed's
-    ``.npz`` (:func:`~emotion_encoder.training.soup.save_weights`, any width)."""
-    from emotion_encoder.models.still_classifier import build_still_classifier
-    from emotion_encoder.training.soup import load_weights, weights_width
-
-    if not weights.is_file():
-        raise EmotionEncoderError(f"{weights}: teacher weights not found")
-    if weights.suffix == ".npz":
-        values = load_weights(weights)
-        model = build_still_classifier(preset, classes, size, width=weights_width(values))
-        try:
-            model.set_weights(values)
-        except ValueError as exc:
-            raise EmotionEncoderError(f"{weights}: not a {preset} 2D network ({exc})") from None
-        return model
-    model = build_still_classifier(preset, classes, size)
-    model.load_weights(weights)
-    return model
-
-
 def teacher_probabilities(teachers: list[dict], faces: np.ndarray, targets: np.ndarray,
                           prior: np.ndarray, tau: float) -> np.ndarray:
     """The teachers' balanced probabilities for ``faces`` ``(n, s, s, 1)`` uint8: the
@@ -114,7 +93,11 @@ def teacher_probabilities(teachers: list[dict], faces: np.ndarray, targets: np.n
             raise EmotionEncoderError(f"distill teacher {teacher}: 'preset' must be one of "
                                       f"{sorted(PRESETS)}")
         if "weights" in teacher:
-            model = _still_network(preset, Path(teacher["weights"]), targets.shape[1], size)
+            from emotion_encoder.training.soup import still_network
+
+            if not Path(teacher["weights"]).is_file():
+                raise EmotionEncoderError(f"{teacher['weights']}: teacher weights not found")
+            model = still_network(preset, Path(teacher["weights"]), targets.shape[1], size)
         elif "init" in teacher:
             model = _fitted_head(teacher, faces, targets, prior, tau, size)
         else:

@@ -509,7 +509,6 @@ def probe(config_path: Path, weights: list[Path], cache: Path, shifts: int = 0) 
     recipe's stills stage (``runs/X/stills/best.weights.h5``) is read as the preset's 2D
     twin."""
     from emotion_encoder.models.loading import load_encoder_model
-    from emotion_encoder.models.still_classifier import build_still_classifier
     from emotion_encoder.training.ablation import (ablation_table, probe_scores,
                                                    still_as_clips)
     from emotion_encoder.training.recipe import read_yaml
@@ -534,18 +533,8 @@ def probe(config_path: Path, weights: list[Path], cache: Path, shifts: int = 0) 
                     static_clips, config["preset"], config["probes"], cache)}
             continue
         files = [Path(part) for part in str(path).split("+")]
-        stills = []
-        for file in files:
-            if file.name.endswith(".weights.h5"):  # a recipe's stills stage (best.weights.h5)
-                if not file.is_file():
-                    raise EmotionEncoderError(f"{file}: weights file not found")
-                stills.append(build_still_classifier(config["preset"], len(CANONICAL_LABELS)))
-                stills[-1].load_weights(file)
-                continue
-            weights = load_weights(file)
-            stills.append(build_still_classifier(config["preset"], len(CANONICAL_LABELS),
-                                                 width=weights_width(weights)))
-            stills[-1].set_weights(weights)
+        stills = [still_network(config["preset"], file, len(CANONICAL_LABELS))
+                  for file in files]
 
         def ensemble(x, training=False, stills=stills):
             return np.mean([np.asarray(still(x, training=training)) for still in stills], axis=0)
@@ -554,6 +543,28 @@ def probe(config_path: Path, weights: list[Path], cache: Path, shifts: int = 0) 
             "validation": own, "probes": probe_scores(still_as_clips(ensemble), config["preset"],
                                                       config["probes"], cache, shifts=shifts)}
     return ablation_table(rows, list(config["probes"]))
+
+
+def still_network(preset: str, path: Path, classes: int, size: int | None = None):
+    """``preset``'s 2D twin (at ``size``) with the weights in ``path``: a stills stage's
+    ``best.weights.h5`` / ``final.weights.h5`` or a seed's ``.npz`` of :func:`save_weights`
+    (any width)."""
+    from emotion_encoder.models.still_classifier import build_still_classifier
+
+    path = Path(path)
+    if not path.is_file():
+        raise EmotionEncoderError(f"{path}: weights file not found")
+    if path.name.endswith(".weights.h5"):
+        model = build_still_classifier(preset, classes, size)
+        model.load_weights(path)
+        return model
+    weights = load_weights(path)
+    model = build_still_classifier(preset, classes, size, width=weights_width(weights))
+    try:
+        model.set_weights(weights)
+    except ValueError as exc:
+        raise EmotionEncoderError(f"{path}: not a {preset} 2D network ({exc})") from None
+    return model
 
 
 def _row_name(file: Path) -> str:
