@@ -224,6 +224,42 @@ def test_finetune_kfold_reports_every_fold(v2c_set, tmp_path):
         assert a * 7 == pytest.approx(round(a * 7))
 
 
+@pytest.mark.slow
+@pytest.mark.training
+def test_finetune_head_epochs_freeze_the_backbone_first(v2c_set, tmp_path):
+    import keras
+
+    from emotion_encoder.training.finetune import _probs_model, init_model
+
+    run = tmp_path / "lpft"
+    config = tmp_path / "lpft.yaml"
+    config.write_text(json.dumps({
+        "preset": "default", "init": "default", "out": str(run),
+        "finetune": {"data": str(v2c_set / "clean.csv"), "epochs": 1, "head_epochs": 1,
+                     "batch_size": 4, "learning_rate": 1e-3, "train_backbone": True,
+                     "labels": {"others": "drop"}, "validation_fraction": 0.5}}))
+    proc = run_cli("train", str(config))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len((run / "train" / "heads" / "log.csv").read_text().strip().splitlines()) == 2
+    assert len((run / "train" / "log.csv").read_text().strip().splitlines()) == 2
+
+    labels = tuple(json.loads((run / "result.json").read_text())["labels"])
+    start, heads, final = (init_model("default", "default", labels) for _ in range(3))
+    _probs_model(heads).load_weights(run / "train" / "heads" / "final.weights.h5")
+    _probs_model(final).load_weights(run / "train" / "final.weights.h5")
+
+    def weights(model, name):
+        return [keras.ops.convert_to_numpy(w) for w in model.get_layer(name).weights]
+
+    # the first epoch moved the heads and the classifier only; the second the backbone too
+    assert all(np.array_equal(a, b) for a, b in zip(weights(start, "backbone"),
+                                                    weights(heads, "backbone")))
+    assert not all(np.array_equal(a, b) for a, b in zip(weights(start, "probs"),
+                                                        weights(heads, "probs")))
+    assert not all(np.array_equal(a, b) for a, b in zip(weights(heads, "backbone"),
+                                                        weights(final, "backbone")))
+
+
 def test_evaluate_errors_are_one_line(v2c_set, tmp_path):
     proc = run_cli("evaluate", "default", str(tmp_path / "missing.csv"))
     assert proc.returncode == 2

@@ -30,6 +30,8 @@ Config (YAML; paths relative to where the command runs)::
       weight_decay: 0.0001     # AdamW; 0 makes it Adam
       label_smoothing: 0.1
       train_backbone: false    # false: train the temporal heads and classifier only
+      head_epochs: 0           # with train_backbone: first this many epochs with the
+                               # backbone frozen, so the new heads settle before it moves
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from emotion_encoder.face_cache import CropSettings, FaceSequences, cache_faces
 DEFAULTS = {"validation": None, "validation_fraction": 0.2, "kfold": None, "labels": {},
             "detect": None, "zoom": None, "epochs": 10, "batch_size": 8, "learning_rate": 3e-4,
             "weight_decay": 1e-4, "label_smoothing": 0.1, "schedule": "cosine",
-            "train_backbone": False, "seed": 0,
+            "train_backbone": False, "head_epochs": 0, "seed": 0,
             "sample_fps": 10.0, "split": None}
 
 
@@ -104,7 +106,9 @@ def train_model(model: EmotionClassifier, train: FaceSequences, validation: Face
                 out: Path, settings: dict, keep_best: bool = True) -> dict:
     """Fit ``model`` in place, backing up every epoch in ``out`` so that a rerun resumes;
     return the validation accuracy of the weights kept: the best validation epoch's with
-    ``keep_best``, else the last epoch's (a test fold must not pick the epoch)."""
+    ``keep_best``, else the last epoch's (a test fold must not pick the epoch). With
+    ``train_backbone`` and ``head_epochs``, a first run in ``out/heads`` trains the rest of
+    the network with the backbone frozen (linear probing, then fine-tuning)."""
     out.mkdir(parents=True, exist_ok=True)
     final, done = out / "final.weights.h5", out / "result.json"
     trainer = _probs_model(model)
@@ -115,6 +119,10 @@ def train_model(model: EmotionClassifier, train: FaceSequences, validation: Face
             result["validation_accuracy_mirror"] = mirrored_accuracy(model, validation)
             done.write_text(json.dumps(result, indent=2))
         return result
+    if settings["train_backbone"] and int(settings["head_epochs"]) > 0:
+        train_model(model, train, None, out / "heads",
+                    {**settings, "train_backbone": False, "head_epochs": 0,
+                     "epochs": int(settings["head_epochs"])})
     frames, channels = model.backbone.num_frames, model.backbone.channels
     batch = int(settings["batch_size"])
     keras.utils.set_random_seed(int(settings["seed"]))
