@@ -271,7 +271,7 @@ def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
     sources = write_three_sources(tmp_path)
     run_config(tmp_path / "mix.yaml", {"preset": "fast", "out": str(tmp_path / "run"),
                                        "stills": {**tiny_stills(sources), "epochs": 2,
-                                                  "keep": "final"},
+                                                  "keep": "final", "snapshots": [1]},
                                        "heads": {"epochs": 1, "variants": 1}},
                "emotion_encoder", "train")
     run = tmp_path / "run"
@@ -299,6 +299,10 @@ def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
         final = initial_model("fast", str(run / "stills" / name))
         for w, v in zip(last.get_weights(), final.get_weights(), strict=True):
             np.testing.assert_array_equal(w, v)  # the last epoch's weights, as a 2D init
+    first = initial_model("fast", str(run / "stills" / "epoch1.weights.h5"))  # snapshots: [1]
+    assert not (run / "stills" / "epoch2.weights.h5").exists()
+    assert any(not np.array_equal(w, v) for w, v in zip(first.get_weights(),
+                                                        last.get_weights(), strict=True))
     from emotion_encoder.errors import EmotionEncoderError
     from emotion_encoder.training.mixture import build_mixture
 
@@ -422,12 +426,14 @@ def test_the_mixture_starts_from_a_shipped_or_saved_network(tmp_path):
         initial_model("default", str(tmp_path / "final.weights.h5"))
 
 
-def test_the_stills_stage_keeps_the_best_or_the_final_epoch_only(tmp_path):
+def test_the_stills_stage_checks_keep_and_snapshots_before_it_starts(tmp_path):
     from emotion_encoder.errors import EmotionEncoderError
     from emotion_encoder.training.mixture import train_mixture
 
     with pytest.raises(EmotionEncoderError, match="stills keep 'middle': 'best' .* or 'final'"):
         train_mixture({"keep": "middle", "sources": {}}, tmp_path / "stills", "fast")
+    with pytest.raises(EmotionEncoderError, match=r"snapshots \[3\]: a list of epochs from 1 to 2"):
+        train_mixture({"snapshots": [3], "epochs": 2, "sources": {}}, tmp_path / "stills", "fast")
     assert not (tmp_path / "stills").exists()
 
 

@@ -21,7 +21,9 @@ itself learns balanced scores. The epoch kept (``best.weights.h5``) is the one w
 best mean, over the sources, of the validation part's balanced accuracy (mean per-class
 recall), never FER2013 validation alone; ``keep: final`` keeps the last epoch instead (a
 long cosine schedule, where a few validation stills swing the mean between epochs). The
-last epoch is always written too (``final.weights.h5``). ``distill`` blends the targets
+last epoch is always written too (``final.weights.h5``), and ``snapshots`` (a list of
+epochs) writes those epochs' weights as ``epochN.weights.h5`` (how far the probes swing
+along one run). ``distill`` blends the targets
 with what trained still networks read (:mod:`emotion_encoder.training.distill`).
 ``init: default`` starts from a shipped preset's backbone (a stills stage's weights file:
 that 2D network whole); ``image_size`` trains the (fully convolutional) twin at another
@@ -257,6 +259,24 @@ def distilled_targets(distill: dict, arrays, prior: np.ndarray, tau: float, out:
             ).astype(np.float32)
 
 
+def _snapshot_epochs(snapshots: object, epochs: int) -> set[int]:
+    """The ``snapshots`` option checked: epochs (1 to ``epochs``) whose weights are kept.
+
+    >>> sorted(_snapshot_epochs([12, 24], 40))
+    [12, 24]
+    >>> _snapshot_epochs([0], 40)
+    Traceback (most recent call last):
+    ...
+    emotion_encoder.errors.EmotionEncoderError: stills snapshots [0]: a list of epochs from 1 to 40
+    """
+    if not isinstance(snapshots, list) or not all(
+            isinstance(e, int) and not isinstance(e, bool) and 1 <= e <= epochs
+            for e in snapshots):
+        raise EmotionEncoderError(f"stills snapshots {snapshots!r}: a list of epochs from 1 "
+                                  f"to {epochs}")
+    return set(snapshots)
+
+
 def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     """Train (or resume) stage 1 on the mixture; keep the best epoch by the mean of the
     sources' balanced validation accuracy (or the last, ``keep: final``) as
@@ -265,12 +285,13 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     if keep not in ("best", "final"):
         raise EmotionEncoderError(f"stills keep {keep!r}: 'best' (the best validation epoch) "
                                   "or 'final' (the last epoch)")
+    epochs, batch_size = int(stills.get("epochs", 10)), int(stills.get("batch_size", 64))
+    snapshots = _snapshot_epochs(stills.get("snapshots", []), epochs)
     out.mkdir(parents=True, exist_ok=True)
     channels = PRESETS[preset]["backbone"]["channels"]
     size = int(stills.get("image_size", PRESETS[preset]["backbone"]["image_size"]))
     summary = build_mixture(stills["sources"], out, size)
     arrays = np.load(out / "faces.npz")
-    epochs, batch_size = int(stills.get("epochs", 10)), int(stills.get("batch_size", 64))
     state_file, last = out / "state.json", out / "last.keras"
     state = json.loads(state_file.read_text()) if state_file.exists() else \
         {"epoch": 0, "best": -1.0, "epochs": epochs, "history": []}
@@ -320,6 +341,9 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
             if mean > state["best"]:
                 state["best"], state["best_epoch"] = mean, epoch + 1
                 self.model.save_weights(out / "best.weights.h5")
+            if epoch + 1 in snapshots:
+                with atomic_path(out / f"epoch{epoch + 1}.weights.h5", ".weights.h5") as tmp:
+                    self.model.save_weights(tmp)
             state["epoch"] = epoch + 1
             with atomic_path(last, ".keras") as tmp:
                 self.model.save(tmp)
