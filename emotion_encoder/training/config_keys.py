@@ -55,6 +55,26 @@ def known_keys(section: object, known: set[str], where: str, source: str) -> dic
     return section
 
 
+def snapshot_epochs(stills: dict, source: str) -> set[int]:
+    """The stills option ``snapshots`` checked: the epochs (1 to ``epochs``) whose weights
+    the stage keeps as ``epochN.weights.h5``.
+
+    >>> sorted(snapshot_epochs({"epochs": 40, "snapshots": [12, 24]}, "c.yaml"))
+    [12, 24]
+    >>> snapshot_epochs({"epochs": 40, "snapshots": [0]}, "c.yaml")
+    Traceback (most recent call last):
+    ...
+    emotion_encoder.errors.EmotionEncoderError: c.yaml: stills snapshots [0]: a list of epochs from 1 to 40
+    """
+    epochs, snapshots = int(stills.get("epochs", 10)), stills.get("snapshots", [])
+    if not isinstance(snapshots, list) or not all(
+            isinstance(e, int) and not isinstance(e, bool) and 1 <= e <= epochs
+            for e in snapshots):
+        raise EmotionEncoderError(f"{source}: stills snapshots {snapshots!r}: a list of epochs "
+                                  f"from 1 to {epochs}")
+    return set(snapshots)
+
+
 def check_stills(stills: object, source: str) -> None:
     """The ``stills`` section: one ``data`` folder or a mixture of ``sources``, each with
     only the options its stage reads."""
@@ -71,6 +91,7 @@ def check_stills(stills: object, source: str) -> None:
         known_keys(stills, STILLS_FOLDER, "stills", source)
         return
     known_keys(stills, STILLS_MIXTURE, "stills", source)
+    snapshot_epochs(stills, source)
     for name, spec in _mapping(stills["sources"], "stills sources", source).items():
         if "path" not in known_keys(spec, SOURCE, f"stills source {name!r}", source):
             raise EmotionEncoderError(f"{source}: stills source {name!r} has no 'path'")

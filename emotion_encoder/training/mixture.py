@@ -56,6 +56,7 @@ from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.loading import build_model, load_encoder_model
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.face_cache import CropSettings, cache_faces
+from emotion_encoder.training.config_keys import snapshot_epochs
 from emotion_encoder.training.distill import adjusted, teacher_probabilities
 from emotion_encoder.training.inflate import deflate_into
 from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
@@ -259,24 +260,6 @@ def distilled_targets(distill: dict, arrays, prior: np.ndarray, tau: float, out:
             ).astype(np.float32)
 
 
-def _snapshot_epochs(snapshots: object, epochs: int) -> set[int]:
-    """The ``snapshots`` option checked: epochs (1 to ``epochs``) whose weights are kept.
-
-    >>> sorted(_snapshot_epochs([12, 24], 40))
-    [12, 24]
-    >>> _snapshot_epochs([0], 40)
-    Traceback (most recent call last):
-    ...
-    emotion_encoder.errors.EmotionEncoderError: stills snapshots [0]: a list of epochs from 1 to 40
-    """
-    if not isinstance(snapshots, list) or not all(
-            isinstance(e, int) and not isinstance(e, bool) and 1 <= e <= epochs
-            for e in snapshots):
-        raise EmotionEncoderError(f"stills snapshots {snapshots!r}: a list of epochs from 1 "
-                                  f"to {epochs}")
-    return set(snapshots)
-
-
 def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     """Train (or resume) stage 1 on the mixture; keep the best epoch by the mean of the
     sources' balanced validation accuracy (or the last, ``keep: final``) as
@@ -286,7 +269,7 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
         raise EmotionEncoderError(f"stills keep {keep!r}: 'best' (the best validation epoch) "
                                   "or 'final' (the last epoch)")
     epochs, batch_size = int(stills.get("epochs", 10)), int(stills.get("batch_size", 64))
-    snapshots = _snapshot_epochs(stills.get("snapshots", []), epochs)
+    snapshots = snapshot_epochs(stills, str(out))
     out.mkdir(parents=True, exist_ok=True)
     channels = PRESETS[preset]["backbone"]["channels"]
     size = int(stills.get("image_size", PRESETS[preset]["backbone"]["image_size"]))
