@@ -51,6 +51,15 @@ def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
+def train_finetune(config: Path, out: Path, finetune: dict) -> None:
+    """Write a fine-tune config of the shipped ``default`` to ``config`` and train it with
+    ``emotion-encoder train``; it must succeed."""
+    config.write_text(json.dumps({"preset": "default", "init": "default", "out": str(out),
+                                  "finetune": finetune}))
+    proc = run_cli("train", str(config))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 def test_open_dataset_recognises_layouts(v2c_set, tmp_path):
     manifest, cropped = open_dataset(v2c_set / "train.csv")
     assert not cropped and len(manifest) == 18 and "others" in manifest.labels
@@ -149,12 +158,9 @@ def test_init_model_keeps_known_label_rows():
 def test_finetune_v2c_labels_end_to_end_then_evaluate(v2c_set, tmp_path):
     run = tmp_path / "run"
     config = tmp_path / "ft.yaml"
-    config.write_text(json.dumps({
-        "preset": "default", "init": "default", "out": str(run),
-        "finetune": {"data": str(v2c_set / "train.csv"), "epochs": 2, "batch_size": 4,
-                     "learning_rate": 1e-3, "validation_fraction": 0.5}}))
-    proc = run_cli("train", str(config))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    train_finetune(config, run, {"data": str(v2c_set / "train.csv"), "epochs": 2,
+                                 "batch_size": 4, "learning_rate": 1e-3,
+                                 "validation_fraction": 0.5})
     result = json.loads((run / "result.json").read_text())
     assert result["labels"] == ["anger", "disgust", "fear", "happiness", "sadness", "surprise",
                                 "neutral", "others"]
@@ -209,12 +215,9 @@ def test_finetune_v2c_labels_end_to_end_then_evaluate(v2c_set, tmp_path):
 
 def test_finetune_kfold_reports_every_fold(v2c_set, tmp_path):
     config = tmp_path / "kfold.yaml"
-    config.write_text(json.dumps({
-        "preset": "default", "init": "default", "out": str(tmp_path / "cv"),
-        "finetune": {"data": str(v2c_set / "clean.csv"), "kfold": 2, "epochs": 1,
-                     "batch_size": 8, "labels": {"others": "drop"}}}))
-    proc = run_cli("train", str(config))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    train_finetune(config, tmp_path / "cv", {"data": str(v2c_set / "clean.csv"), "kfold": 2,
+                                             "epochs": 1, "batch_size": 8,
+                                             "labels": {"others": "drop"}})
     result = json.loads((tmp_path / "cv" / "result.json").read_text())
     assert result["kfold"] == 2 and len(result["fold_accuracies"]) == 2
     assert result["samples"] == 14 and "others" not in result["labels"]
@@ -233,13 +236,10 @@ def test_finetune_head_epochs_freeze_the_backbone_first(v2c_set, tmp_path):
 
     run = tmp_path / "lpft"
     config = tmp_path / "lpft.yaml"
-    config.write_text(json.dumps({
-        "preset": "default", "init": "default", "out": str(run),
-        "finetune": {"data": str(v2c_set / "clean.csv"), "epochs": 1, "head_epochs": 1,
-                     "batch_size": 4, "learning_rate": 1e-3, "train_backbone": True,
-                     "labels": {"others": "drop"}, "validation_fraction": 0.5}}))
-    proc = run_cli("train", str(config))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    train_finetune(config, run, {"data": str(v2c_set / "clean.csv"), "epochs": 1,
+                                 "head_epochs": 1, "batch_size": 4, "learning_rate": 1e-3,
+                                 "train_backbone": True, "labels": {"others": "drop"},
+                                 "validation_fraction": 0.5})
     assert len((run / "train" / "heads" / "log.csv").read_text().strip().splitlines()) == 2
     assert len((run / "train" / "log.csv").read_text().strip().splitlines()) == 2
 
