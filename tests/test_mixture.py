@@ -251,6 +251,38 @@ def test_a_mixture_folder_is_reused_only_for_the_sources_it_was_cut_from(tmp_pat
     assert build_mixture(changed, out, 48)["sources"] == list(sources)  # before the spec was kept
 
 
+def test_ckplus_apexes_are_blended_with_their_registered_first_frames(tmp_path):
+    """Only train subjects' sequences with a registered first frame are blended, the pixels
+    and targets mixed at each level; a blend needs the first frames."""
+    from emotion_encoder.errors import EmotionEncoderError
+    from emotion_encoder.face_cache import CropSettings
+    from emotion_encoder.training.mixture import _ckplus_blends, build_mixture
+
+    onset = tmp_path / "onset"
+    lines = ["sequence,subject,label,peak_frames,first_frame,last_frame"]
+    for subject, label, registered in [(TRAIN[0], "anger", True), (TRAIN[1], "fear", False),
+                                       (VALIDATION[0], "anger", True), (TEST[0], "fear", True)]:
+        names = []
+        for k, shade in enumerate((20, 100, 220)):  # first frame, then two peaks
+            path = onset / f"{subject}_{k}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((48, 48), shade, np.uint8)).save(path)
+            names.append(str(path))
+        first = names[0] if registered else ""
+        peaks = names if registered else names[1:]
+        lines.append(f"{subject}_1,{subject},{label},{';'.join(peaks)},{first},{names[-1]}")
+    (onset / "sequences.csv").write_text("\n".join(lines) + "\n")
+    x, p = _ckplus_blends(onset, tmp_path / "crops", CropSettings(48, detect=False), [0.25, 0.5])
+    assert x.shape == (2, 48, 48, 1) and x[:, 0, 0, 0].tolist() == [70, 120]  # 20 -> 220
+    np.testing.assert_allclose(p, [[0.25, 0, 0, 0, 0, 0, 0.75], [0.5, 0, 0, 0, 0, 0, 0.5]])
+    with pytest.raises(EmotionEncoderError, match="strictly between 0 and 1"):
+        build_mixture({"ckplus": {"path": str(onset), "neutral_first_frames": True,
+                                  "intensity_levels": [1.5]}}, tmp_path / "run", 48)
+    with pytest.raises(EmotionEncoderError, match="needs a ckplus source with neutral_first"):
+        build_mixture({"ckplus": {"path": str(onset), "intensity_levels": [0.5]}},
+                      tmp_path / "run", 48)
+
+
 def run_config(config: Path, settings: dict, *command: str) -> subprocess.CompletedProcess:
     """Write ``settings`` to ``config`` and run ``python -m COMMAND config``; it must succeed."""
     config.write_text(json.dumps(settings))

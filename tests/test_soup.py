@@ -119,6 +119,27 @@ def test_weights_average_and_round_trip_as_float16(tmp_path):
         np.testing.assert_array_equal(mine, theirs)
 
 
+def test_recipes_still_networks_average_with_seed_files(tmp_path):
+    """A recipe's ``stills/*.weights.h5`` (the preset's 2D twin) averages with a seed's
+    .npz in one weight order."""
+    from emotion_encoder.models.still_classifier import build_still_classifier
+
+    model = build_still_classifier("fast", 7)
+    first = model.get_weights()
+    model.save_weights(tmp_path / "first.weights.h5")
+    second = [w + 1.0 for w in first]
+    save_weights(second, tmp_path / "second.npz")
+    done = subprocess.run([sys.executable, "-m", "emotion_encoder.training.soup", "average",
+                           str(tmp_path / "first.weights.h5"), str(tmp_path / "second.npz"),
+                           "--preset", "fast", "--out", str(tmp_path / "both.npz")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    both = load_weights(tmp_path / "both.npz")
+    assert len(both) == len(first)
+    for mine, a, b in zip(both, first, load_weights(tmp_path / "second.npz"), strict=True):
+        np.testing.assert_allclose(mine, (a + b) / 2, rtol=2e-3, atol=2e-3)  # float16 file
+
+
 @pytest.mark.slow
 @pytest.mark.training
 def test_seeds_are_bundled_trained_averaged_and_feed_the_recipe(tmp_path, face_models):

@@ -32,7 +32,8 @@ STILLS_FOLDER = {"data", "epochs", "batch_size", "learning_rate", "mixup", "eras
 STILLS_MIXTURE = (STILLS_FOLDER - {"data"}) | {
     "sources", "init", "weights", "distill", "logit_adjust", "mouth_swap", "gamma",
     "style_mixing", "keep", "snapshots"}
-SOURCE = {"path", "kind", "ferplus", "ferplus_weight", "neutral_first_frames", "repeat"}
+SOURCE = {"path", "kind", "ferplus", "ferplus_weight", "neutral_first_frames", "repeat",
+          "intensity_levels"}
 DISTILL = {"weight", "teachers"}
 TEACHER = {"preset", "weights", "init"}
 

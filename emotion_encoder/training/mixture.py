@@ -9,7 +9,8 @@ studio faces poorly. This stage trains the 2D twin of the backbone on a mixture:
   "not a face" are left out); its validation split (FER+ majority) for model selection.
 * ``ckplus``: the cut-down CK+'s peak frames, and with ``neutral_first_frames`` each
   sequence's first frame as neutral (registered into the peak framing by
-  :mod:`emotion_encoder.data.ckplus_onset`).
+  :mod:`emotion_encoder.data.ckplus_onset`); ``intensity_levels`` adds the train
+  sequences' apexes blended with that frame (:mod:`emotion_encoder.training.intensity`).
 * ``manifest``: any ``path,label,subject`` CSV of stills (LFW expressions); faces are
   detected and cut the way the encoder does (:mod:`emotion_encoder.face_cache`).
 
@@ -59,6 +60,7 @@ from emotion_encoder.face_cache import CropSettings, cache_faces
 from emotion_encoder.training.config_keys import snapshot_epochs
 from emotion_encoder.training.distill import adjusted, teacher_probabilities
 from emotion_encoder.training.inflate import deflate_into
+from emotion_encoder.training.intensity import blend_intensities, check_levels
 from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
 from emotion_encoder.models.still_classifier import build_still_classifier
 from emotion_encoder.training.selection import source_scores
@@ -125,6 +127,24 @@ def _by_subject(dataset, cache: Path, settings: CropSettings, neutral=None
     return parts
 
 
+def _ckplus_blends(onset: Path, cache: Path, settings: CropSettings, levels: list[float]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Each train-part CK+ sequence with a registered first frame: its apex crop blended
+    with that frame at ``levels`` (:mod:`emotion_encoder.training.intensity`)."""
+    dataset = load_ckplus_cutdown(onset, with_neutral=True, contempt="drop")
+    registered = {s.sequence for s in dataset.samples if s.label == "neutral"}
+    chosen = subject_split(dataset, "train").filter(
+        lambda s: s.label in LABELS and s.label != "neutral" and s.sequence in registered)
+    faces = cache_faces(chosen, cache, settings, progress=False)
+    images, targets = [], []
+    for crops, label in zip(faces.sequences, faces.labels):  # crops: first, *peaks
+        x, p = blend_intensities(crops[0], crops[-1], faces.label_names[label], levels)
+        images.append(x)
+        targets.append(p)
+    print(f"ckplus: {len(images)} sequences blended at {levels}", flush=True)
+    return np.concatenate(images), np.concatenate(targets)
+
+
 def _stale(summary: dict, spec: dict, size: int) -> str | None:
     """How the faces of ``summary`` (a ``sources.json``) differ from those ``spec`` and
     ``size`` would cut, or None. Runs before 2026-12-05 kept only the sources' names.
@@ -149,6 +169,12 @@ def build_mixture(sources: dict, out: Path, size: int = 48) -> dict:
     ``x_test``, ``y_test`` when given) and return its summary (``sources.json``). A folder
     that already holds them is reused if they were cut from the same sources at ``size``,
     else an error (a changed ``repeat`` or source would otherwise be ignored)."""
+    for name, spec in sources.items():
+        if "intensity_levels" in spec:  # before minutes of cutting faces
+            check_levels(spec["intensity_levels"])
+            if spec.get("kind", name) != "ckplus" or not spec.get("neutral_first_frames"):
+                raise EmotionEncoderError(f"stills source {name!r}: intensity_levels needs a "
+                                          "ckplus source with neutral_first_frames: true")
     cache = out / "faces.npz"
     wanted = json.loads(json.dumps(sources))  # as sources.json will hold it
     if cache.exists():
@@ -174,6 +200,12 @@ def build_mixture(sources: dict, out: Path, size: int = 48) -> dict:
             parts[name] = _by_subject(load_ckplus_cutdown(spec["path"], contempt="drop"),
                                       out / "crops", CropSettings(size, detect=False),
                                       neutral)
+            if spec.get("intensity_levels"):
+                x, p = parts[name]["train"]
+                bx, bp = _ckplus_blends(out / "ckplus-onset", out / "crops",
+                                        CropSettings(size, detect=False),
+                                        spec["intensity_levels"])
+                parts[name]["train"] = (np.concatenate([x, bx]), np.concatenate([p, bp]))
         elif kind == "manifest":
             parts[name] = _by_subject(load_manifest(spec["path"], unknown="drop",
                                                     contempt="drop"), out / "crops",

@@ -32,7 +32,7 @@ and each seed's last epoch (``seed-K-final``). More seeds of the same start can 
 (``train --first-seed 2``: one start for every seed, whatever the run) and join by
 ``average`` (``python -m emotion_encoder.training.soup average runs/a/uniform-final.npz
 runs/b/uniform-final.npz --out runs/ab.npz``: two averages of two seeds each give the
-average of the four). ``widen`` makes a bundle whose start is the same network made wider
+average of the four; a recipe's ``stills/best.weights.h5`` files average the same way). ``widen`` makes a bundle whose start is the same network made wider
 (:mod:`~emotion_encoder.training.widen`: ``... soup widen runs/bundle.npz --width 48 --out
 runs/bundle-w48.npz``), so that width is measured from the same start; ``probe`` reads each
 file's width from its weights.
@@ -351,6 +351,14 @@ def load_weights(path: Path) -> list[np.ndarray]:
     return [z[f"w_{i}"].astype(np.float32) for i in range(len(z.files))]
 
 
+def _weight_list(path: Path, preset: str) -> list[np.ndarray]:
+    """The weight list of a file of :func:`save_weights` or of a recipe's stills stage
+    (``stills/best.weights.h5``: ``preset``'s 2D twin), in one order."""
+    if Path(path).name.endswith(".weights.h5"):
+        return still_network(preset, path, len(CANONICAL_LABELS)).get_weights()
+    return load_weights(path)
+
+
 def recalibrate_batch_norm(model, x: np.ndarray, batch_size: int = 256) -> None:
     """Set the moving statistics of every batch normalisation in ``model`` to the mean of
     its batch statistics over ``x``: averaged weights have statistics of their own, which
@@ -618,7 +626,9 @@ def main() -> None:
                    help="noise on the new channels, a fraction of each kernel's spread")
     w.add_argument("--out", type=Path, required=True, help="the new bundle (.npz)")
     a = commands.add_parser("average", help="the uniform average of weight files")
-    a.add_argument("weights", type=Path, nargs="+", help="files written by train")
+    a.add_argument("weights", type=Path, nargs="+",
+                   help="files written by train, or recipes' stills/*.weights.h5")
+    a.add_argument("--preset", default="default", help="the stills files' preset")
     a.add_argument("--out", type=Path, required=True, help="the averaged file (.npz)")
     q = commands.add_parser("probe", help="score weight files on the config's probes")
     q.add_argument("config", type=Path, help="a config with a 'probes' section")
@@ -635,7 +645,8 @@ def main() -> None:
             print(probe(args.config, args.weights, args.cache, args.shifts))
             return
         if args.command == "average":
-            save_weights(average_weights([load_weights(w) for w in args.weights]), args.out)
+            save_weights(average_weights([_weight_list(w, args.preset) for w in args.weights]),
+                         args.out)
             print(f"{args.out}: the average of {len(args.weights)} files")
             return
         if args.command == "widen":
