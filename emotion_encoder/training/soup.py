@@ -32,7 +32,8 @@ and each seed's last epoch (``seed-K-final``). More seeds of the same start can 
 (``train --first-seed 2``: one start for every seed, whatever the run) and join by
 ``average`` (``python -m emotion_encoder.training.soup average runs/a/uniform-final.npz
 runs/b/uniform-final.npz --out runs/ab.npz``: two averages of two seeds each give the
-average of the four; a recipe's ``stills/best.weights.h5`` files average the same way). ``widen`` makes a bundle whose start is the same network made wider
+average of the four; a recipe's ``stills/best.weights.h5`` files average the same way).
+``widen`` makes a bundle whose start is the same network made wider
 (:mod:`~emotion_encoder.training.widen`: ``... soup widen runs/bundle.npz --width 48 --out
 runs/bundle-w48.npz``), so that width is measured from the same start; ``probe`` reads each
 file's width from its weights.
