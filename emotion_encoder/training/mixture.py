@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -252,9 +253,14 @@ def initial_model(preset: str, init: str | None, image_size: int | None = None,
             if not Path(init).is_file():
                 raise EmotionEncoderError(f"{init}: init weights file not found")
             network = build_model(preset)
-            try:
-                network.load_weights(init)
-            except ValueError:  # not the preset's network: its 2D twin, or neither
+            with warnings.catch_warnings(record=True) as caught:  # a twin's file makes Keras
+                warnings.simplefilter("always")  # warn of every container before it fails
+                try:
+                    network.load_weights(init)
+                    twin = False
+                except ValueError:  # not the preset's network: its 2D twin, or neither
+                    twin = True
+            if twin:
                 try:
                     model.load_weights(init)
                 except ValueError:
@@ -262,6 +268,9 @@ def initial_model(preset: str, init: str | None, image_size: int | None = None,
                         f"{init}: neither the {preset!r} network's weights nor its 2D "
                         "twin's (a stills stage's best.weights.h5)") from None
                 return model
+            for warning in caught:  # the preset's network loaded: its warnings are real
+                warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                       warning.lineno)
         else:
             loaded = load_encoder_model(init)
             if not loaded.weights_trained:
