@@ -21,14 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
-import keras
-
 from emotion_encoder.data import load_ckplus_cutdown, subject_kfold, summarize_folds
-from emotion_encoder.models.loading import build_model
+from emotion_encoder.models.loading import build_model  # turns oneDNN on before TF loads
 from emotion_encoder.sampling import fixed_interval_indices
 from emotion_encoder.training.crossval import read_sequence
 from emotion_encoder.training.heads import features_of
+import keras  # noqa: E402  (after the package, which sets TensorFlow's options)
 
 
 def pooled_features(backbone, clips: np.ndarray) -> np.ndarray:
