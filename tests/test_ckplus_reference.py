@@ -26,7 +26,7 @@ def test_the_reference_recovers_a_class_hidden_under_each_subjects_own_face():
     features alone cannot generalise to new subjects; apex minus the subject's neutral can."""
     rng = np.random.default_rng(0)
     subjects, classes, dims = 30, 3, 8
-    directions = np.eye(dims)[:classes] * 1.0
+    directions = np.eye(dims)[:classes]
     identity = rng.normal(0, 3.0, (subjects, dims))
     y = np.tile(np.arange(classes), subjects)
     who = np.repeat(np.arange(subjects), classes)
