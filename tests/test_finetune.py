@@ -227,6 +227,41 @@ def test_finetune_kfold_reports_every_fold(v2c_set, tmp_path):
         assert a * 7 == pytest.approx(round(a * 7))
 
 
+def test_finetune_kfold_seed_ensemble_scores_mean_probabilities(v2c_set, tmp_path):
+    run = tmp_path / "seeds"
+    train_finetune(tmp_path / "seeds.yaml", run, {
+        "data": str(v2c_set / "clean.csv"), "kfold": 2, "seeds": 2, "epochs": 1,
+        "batch_size": 8, "learning_rate": 3e-3, "labels": {"others": "drop"}})
+    result = json.loads((run / "result.json").read_text())
+    assert result["seeds"] == result["seeds_done"] == 2 and result["kfold"] == 2
+    assert len(result["member_mean_accuracies"]) == 2
+    for fold in range(2):
+        members = [np.load(run / name / "test_probs.npz")
+                   for name in (f"fold{fold:02d}", f"fold{fold:02d}-seed1")]
+        labels = members[0]["labels"]
+        assert len(labels) == 7 and np.array_equal(labels, members[1]["labels"])
+        probs = [m["probs"] for m in members]  # (as is, mirror-averaged) x clips x labels
+        assert probs[0].shape == (2, 7, 7)
+        assert np.allclose(probs[0].sum(-1), 1, atol=1e-4)
+        assert not np.allclose(probs[0], probs[1], atol=1e-4)  # another seed, another net
+        for view, key in ((0, "fold_accuracies"), (1, "fold_accuracies_mirror")):
+            mean = (probs[0][view] + probs[1][view]) / 2
+            assert result[key][fold] == pytest.approx(np.mean(mean.argmax(-1) == labels))
+    assert result["mean_accuracy"] == pytest.approx(np.mean(result["fold_accuracies"]))
+
+
+def test_finetune_seeds_need_kfold_and_a_count():
+    from emotion_encoder.errors import EmotionEncoderError
+    from emotion_encoder.training.finetune import finetune_settings
+
+    assert finetune_settings({"data": "x", "kfold": 10, "seeds": 3})["seeds"] == 3
+    with pytest.raises(EmotionEncoderError, match="c.yaml: finetune seeds > 1 needs kfold"):
+        finetune_settings({"data": "x", "seeds": 2}, "c.yaml")
+    for bad in (0, 2.5, "3", True):
+        with pytest.raises(EmotionEncoderError, match="seeds must be a whole number >= 1"):
+            finetune_settings({"data": "x", "kfold": 5, "seeds": bad})
+
+
 @pytest.mark.slow
 @pytest.mark.training
 def test_finetune_head_epochs_freeze_the_backbone_first(v2c_set, tmp_path):

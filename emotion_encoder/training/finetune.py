@@ -6,7 +6,9 @@ labels, Oulu-CASIA's 6, ...; labels the init model knows keep their classifier r
 caches face crops once (:mod:`face_cache`), and trains on clips with temporal and spatial
 jitter (:mod:`clip_pipeline`). Each epoch is backed up, so an interrupted run resumes
 where it stopped. With ``kfold: K`` it runs the subject-independent K-fold protocol and
-reports the mean accuracy.
+reports the mean accuracy; with ``seeds: N`` as well, each fold is trained N times (seed
+rounds over all folds, so a stopped run has whole rounds) and scored by the N networks'
+mean probabilities.
 
     emotion-encoder train configs/finetune-example.yaml
 
@@ -20,6 +22,7 @@ Config (YAML; paths relative to where the command runs)::
       validation: clips/val.csv    # optional; else validation_fraction by subject
       validation_fraction: 0.2
       kfold: null              # K for subject-independent K-fold cross-validation
+      seeds: 1                 # with kfold: networks per fold, scored by their mean
       labels: {others: keep, contempt: keep, map: {}}   # label options
       detect: null             # null: auto (already-cropped face sets are not re-detected)
       zoom: null               # crop zoom for training and the saved model; null: init's
@@ -61,7 +64,7 @@ DEFAULTS = {"validation": None, "validation_fraction": 0.2, "kfold": None, "labe
             "detect": None, "zoom": None, "epochs": 10, "batch_size": 8, "learning_rate": 3e-4,
             "weight_decay": 1e-4, "label_smoothing": 0.1, "schedule": "cosine",
             "train_backbone": False, "head_epochs": 0, "seed": 0,
-            "sample_fps": 10.0, "split": None}
+            "seeds": 1, "sample_fps": 10.0, "split": None}
 
 
 def finetune_settings(section: dict, source: str = "config") -> dict:
@@ -69,7 +72,15 @@ def finetune_settings(section: dict, source: str = "config") -> dict:
     known_keys(section, set(DEFAULTS) | {"data"}, "finetune", source)
     if "data" not in section:
         raise EmotionEncoderError(f"{source}: the finetune section needs 'data'")
-    return {**DEFAULTS, **section}
+    settings = {**DEFAULTS, **section}
+    seeds = settings["seeds"]
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise EmotionEncoderError(f"{source}: finetune seeds must be a whole number >= 1, "
+                                  f"got {seeds!r}")
+    if seeds > 1 and not settings["kfold"]:
+        raise EmotionEncoderError(f"{source}: finetune seeds > 1 needs kfold (an ensemble "
+                                  "per fold)")
+    return settings
 
 
 def init_model(init: str | None, preset: str, labels: tuple[str, ...],
@@ -202,6 +213,71 @@ def _holdout(dataset: Dataset, fraction: float, seed: int) -> tuple[np.ndarray, 
     return np.sort(order[cut:]), np.sort(order[:cut])
 
 
+def run_kfold(init: str | None, preset: str, dataset: Dataset, faces: FaceSequences,
+              settings: dict, run: Path) -> dict:
+    """The subject-independent K-fold protocol on cached ``faces``: per fold a network
+    trained on the other folds (``run/foldKK``; seed round s > 0 in ``run/foldKK-seedS``),
+    scored on its test fold by the mean probabilities of its ``seeds`` networks. Each seed
+    round writes ``run/result.json`` with the rounds done so far."""
+    folds = subject_kfold(Dataset(dataset.name, tuple(faces.samples), dataset.labels),
+                          k=int(settings["kfold"]), seed=int(settings["seed"]))
+    seeds = int(settings["seeds"])
+    members: list[list[dict]] = []
+    probs: list[list[np.ndarray]] = [[] for _ in folds]  # (2, n, labels) per fold per seed
+    result: dict = {}
+    for member in range(seeds):
+        members.append([])
+        for fold, (train, test) in enumerate(folds):
+            out = run / (f"fold{fold:02d}" + (f"-seed{member}" if member else ""))
+            model = init_model(init, preset, dataset.labels, settings["zoom"])
+            fold_seed = int(settings["seed"]) + fold + 1000 * member
+            done = train_model(model, faces.select(train), faces.select(test), out,
+                               {**settings, "seed": fold_seed}, keep_best=False)
+            members[-1].append(done)
+            if seeds > 1:
+                probs[fold].append(_test_probs(model, faces.select(test), out))
+            print(f"{f'seed {member + 1}/{seeds} ' if seeds > 1 else ''}"
+                  f"fold {fold + 1}/{len(folds)}: "
+                  f"{done['validation_accuracy']:.2%} "
+                  f"({done['validation_accuracy_mirror']:.2%} with mirror averaging)",
+                  flush=True)
+        if seeds == 1:
+            accuracies = [m["validation_accuracy"] for m in members[0]]
+            mirrored = [m["validation_accuracy_mirror"] for m in members[0]]
+        else:
+            accuracies, mirrored = (
+                [float(np.mean(np.argmax(np.mean(p, axis=0)[view], -1)
+                               == faces.labels[test]))
+                 for p, (_, test) in zip(probs, folds)] for view in (0, 1))
+        summary, with_mirror = summarize_folds(accuracies), summarize_folds(mirrored)
+        result = dict(kfold=len(folds), seeds=seeds, seeds_done=member + 1,
+                      fold_accuracies=accuracies, mean_accuracy=summary.mean,
+                      std_accuracy=summary.std, fold_accuracies_mirror=mirrored,
+                      mean_accuracy_mirror=with_mirror.mean, std_accuracy_mirror=with_mirror.std)
+        if seeds > 1:
+            result["member_mean_accuracies"] = [
+                float(np.mean([m["validation_accuracy"] for m in round_])) for round_ in members]
+            print(f"{member + 1} of {seeds} seeds: {summary.mean:.2%} +- {summary.std:.2%} "
+                  f"({with_mirror.mean:.2%} with mirror averaging)", flush=True)
+            with atomic_path(run / "result.json", ".json") as tmp:
+                tmp.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _test_probs(model: EmotionClassifier, faces: FaceSequences, out: Path) -> np.ndarray:
+    """``(2, n, labels)``: the trained ``model``'s probabilities of the test ``faces``, as
+    is and mirror-averaged (uncalibrated), cached with their labels in
+    ``out/test_probs.npz``."""
+    path = out / "test_probs.npz"
+    if path.exists():
+        return np.load(path)["probs"]
+    probs = np.stack([sequence_probs(model, faces.sequences, "fixed", mirror, 16, 1.0)
+                      for mirror in (False, True)])
+    with atomic_path(path, ".npz") as tmp:
+        np.savez(tmp, probs=probs, labels=faces.labels)
+    return probs
+
+
 def run_finetune(config: dict, run: Path) -> dict:
     """Run (or resume) a ``finetune`` config in the folder ``run``; return its result."""
     settings = finetune_settings(config["finetune"])
@@ -214,23 +290,7 @@ def run_finetune(config: dict, run: Path) -> dict:
     result: dict = {"data": str(settings["data"]), "labels": list(dataset.labels),
                     "samples": len(dataset), "skipped": faces.skipped}
     if settings["kfold"]:
-        accuracies, mirrored = [], []
-        folds = subject_kfold(Dataset(dataset.name, tuple(faces.samples), dataset.labels),
-                              k=int(settings["kfold"]), seed=int(settings["seed"]))
-        for fold, (train, test) in enumerate(folds):
-            model = init_model(init, preset, dataset.labels, settings["zoom"])
-            fold_result = train_model(model, faces.select(train), faces.select(test),
-                                      run / f"fold{fold:02d}",
-                                      {**settings, "seed": int(settings["seed"]) + fold},
-                                      keep_best=False)
-            accuracies.append(fold_result["validation_accuracy"])
-            mirrored.append(fold_result["validation_accuracy_mirror"])
-            print(f"fold {fold + 1}/{len(folds)}: {accuracies[-1]:.2%} "
-                  f"({mirrored[-1]:.2%} with mirror averaging)", flush=True)
-        summary, with_mirror = summarize_folds(accuracies), summarize_folds(mirrored)
-        result.update(kfold=len(folds), fold_accuracies=accuracies, mean_accuracy=summary.mean,
-                      std_accuracy=summary.std, fold_accuracies_mirror=mirrored,
-                      mean_accuracy_mirror=with_mirror.mean, std_accuracy_mirror=with_mirror.std)
+        result.update(run_kfold(init, preset, dataset, faces, settings, run))
     else:
         if settings["validation"]:
             validation, _ = _labelled(settings, "validation")
