@@ -26,6 +26,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from ai_edge_litert.interpreter import Interpreter
 
 from emotion_encoder import _runtime  # noqa: F401  (oneDNN before TF)
 import tensorflow as tf
@@ -68,7 +69,7 @@ def export_litert(preset: str, cache: Path, quantized: bool = False) -> Path:
     if quantized:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]  # int8 weights, float I/O
     graph = converter.convert()
-    interpreter = tf.lite.Interpreter(model_content=graph, num_threads=1)
+    interpreter = Interpreter(model_content=graph, num_threads=1)  # as the backend runs it
     interpreter.allocate_tensors()
     entry = interpreter.get_input_details()[0]["index"]
     x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
