@@ -374,6 +374,7 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
             state_file.write_text(json.dumps(state, indent=2))
 
     model.fit(train_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=2,
+              shuffle=False,  # the dataset shuffles itself each epoch
               callbacks=[Select(), keras.callbacks.CSVLogger(out / "log.csv", append=True)])
     model.save_weights(out / "final.weights.h5")  # the last epoch's, beside the chosen one
     state["kept"] = keep

@@ -233,7 +233,7 @@ def train(data: Path, out: Path, preset: str, epochs: int, batch_size: int,
     val_ds = dataset(arrays["x_validation"], arrays["y_validation"], False)
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=state["epoch"],
               callbacks=[Checkpoint(), keras.callbacks.CSVLogger(out / "log.csv", append=True)],
-              verbose=2)
+              shuffle=False, verbose=2)  # the dataset shuffles itself each epoch
     model.load_weights(out / "best.weights.h5")
     _, test_accuracy = model.evaluate(dataset(arrays["x_test"], arrays["y_test"], False),
                                       verbose=0)
