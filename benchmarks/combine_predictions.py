@@ -13,7 +13,11 @@ hold, for each ``w``, and prints accuracy and balanced accuracy (mean per-class 
 ``--baseline`` reads each face against its person's own (``--manifest``'s ``subject``
 column): minus the mean log probabilities of that person's other neutral faces
 (``neutral``) or other faces (``mean``), plus the same mean over everybody else's;
-``--people`` scores only those people.
+``--people`` scores only those people. ``--em`` adds the log of the class prior that EM
+estimates from the scored samples themselves (label-shift adaptation, Saerens et al. 2002;
+labels unused), printed beside the true one:
+
+    python benchmarks/combine_predictions.py runs/probes-keras/ferplus --em
 """
 
 from __future__ import annotations
@@ -49,6 +53,26 @@ def person_baseline(logits: np.ndarray, truth: list[str], people: list[str],
     return out
 
 
+def em_prior(logits: np.ndarray, iterations: int = 1000) -> np.ndarray:
+    """The class prior of a collection by EM on the model's posteriors, which are taken to
+    be balanced (trained for a uniform prior, as the logit-adjusted presets are).
+
+    >>> p = np.log(np.array([[0.9, 0.1]] * 6 + [[0.1, 0.9]] * 4))
+    >>> em_prior(p).round(3).tolist()      # the likelihood's maximum
+    [0.625, 0.375]
+    """
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    prior = np.full(p.shape[1], 1.0 / p.shape[1])
+    for _ in range(iterations):
+        q = p * prior
+        new = (q / q.sum(1, keepdims=True)).mean(0)
+        if np.abs(new - prior).max() < 1e-7:
+            return new
+        prior = new
+    return prior
+
+
 def score(logits: np.ndarray, truth: list[str], labels: tuple[str, ...]) -> str:
     predicted = np.array(labels)[logits.argmax(1)]
     truth = np.array(truth)
@@ -67,6 +91,8 @@ def main() -> None:
                         help="read each face against its person's other neutral / all faces")
     parser.add_argument("--manifest", type=Path, help="labels.csv with a subject column")
     parser.add_argument("--people", nargs="*", help="score only these people")
+    parser.add_argument("--em", action="store_true",
+                        help="add the log of the class prior EM estimates on these samples")
     args = parser.parse_args()
     if (args.baseline or args.people) and not args.manifest:
         parser.error("--baseline and --people need --manifest")
@@ -89,6 +115,12 @@ def main() -> None:
         logits = np.stack([a[n][0] + (w * b[n][0] if args.b else 0.0) for n in names]) + bias
         if args.baseline:
             logits = person_baseline(logits, truth, people, args.baseline)
+        if args.em:
+            prior = em_prior(logits[scored])
+            logits = logits + np.log(prior)
+            print("EM prior " + " ".join(f"{n} {v:.2f}" for n, v in zip(labels, prior))
+                  + "; true " + " ".join(f"{n} {np.mean([truth[i] == n for i in scored]):.2f}"
+                                         for n in labels))
         print(f"w = {w}: {score(logits[scored], [truth[i] for i in scored], labels)} "
               f"on {len(scored)} samples")
 

@@ -170,6 +170,43 @@ def test_logit_adjusted_loss_shifts_by_the_prior():
     assert float(loss(y, p)) > float(plain(y, p))  # a rare class's target costs more
     again = LogitAdjustedLoss.from_config(loss.get_config())
     assert float(again(y, p)) == pytest.approx(float(loss(y, p)))
+    import keras  # label smoothing as Keras's own cross-entropy smooths
+
+    smooth = LogitAdjustedLoss(prior, tau=0.0, label_smoothing=0.1)
+    assert float(smooth(y, p)) == pytest.approx(float(keras.losses.categorical_crossentropy(
+        y, np.log(p), from_logits=True, label_smoothing=0.1)[0]), rel=1e-5)
+
+
+def test_class_weights_give_each_class_the_same_share_of_the_loss():
+    from emotion_encoder.training.losses import LogitAdjustedLoss, mixture_prior
+
+    y = np.eye(3, dtype=np.float32)[[0] * 8 + [1] + [2]]
+    prior = mixture_prior(y)
+    p = np.full((10, 3), 1 / 3, np.float32)  # every face costs log 3 unweighted
+    weighted = LogitAdjustedLoss(prior, tau=0.0, label_smoothing=0.0, class_weighted=True)
+    per_face = np.asarray(weighted.call(y, p))
+    assert per_face[0] == pytest.approx(np.log(3) / (3 * 0.8), rel=1e-4)  # 8 of 10: light
+    assert per_face[9] == pytest.approx(np.log(3) / (3 * 0.1), rel=1e-4)  # 1 of 10: heavy
+    shares = [per_face[y.argmax(1) == k].sum() for k in range(3)]
+    assert shares == pytest.approx([shares[0]] * 3, rel=1e-3)
+    assert per_face.mean() == pytest.approx(np.log(3), rel=1e-4)  # 1 on average
+    again = LogitAdjustedLoss.from_config(weighted.get_config())
+    assert np.allclose(np.asarray(again.call(y, p)), per_face)
+
+
+def test_resampled_batches_draw_every_class_equally_often():
+    from emotion_encoder.training.stills import still_batches
+
+    x = np.zeros((400, 48, 48, 1), np.uint8)
+    x[360:] = 200  # the rare class's faces are bright, the rest dark
+    targets = np.eye(2, dtype=np.float32)[[0] * 360 + [1] * 40]
+    batches = list(still_batches(x, targets, 48, 1, 100, training=True, resample=True))
+    drawn = np.concatenate([b.numpy().argmax(1) for _, b in batches])
+    assert len(drawn) == 400                      # an epoch keeps its length
+    assert 0.35 < drawn.mean() < 0.65             # 10% of the faces, half of the draws
+    plain = np.concatenate([b.numpy().argmax(1) for _, b in
+                            still_batches(x, targets, 48, 1, 100, training=True)])
+    assert plain.mean() == pytest.approx(0.1)     # without: every face once
 
 
 def test_deflating_an_inflated_backbone_gives_back_the_still_network():
@@ -355,19 +392,25 @@ def test_ablation_trains_each_variant_and_scores_the_probes(tmp_path, face_model
     proc = run_config(tmp_path / "ablation.yaml", {
         "preset": "fast", "out": str(tmp_path / "ablation"), "stills": tiny_stills(sources),
         "variants": {"fer-only": {"sources": {"ckplus": None, "lfw": None}}, "all": None,
-                     "all-64": {"image_size": 64}},
+                     "all-64": {"image_size": 64},
+                     "all-resampled": {"logit_adjust": 0.0, "balance": "resample"}},
         "probes": {"stills": {"path": sources["lfw"]["path"]},
                    "ck-test": {"path": sources["ckplus"]["path"], "split": "test"}}},
         "emotion_encoder.training.ablation")
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| fer-only")
             or line.startswith("| all")]
-    assert len(rows) == 3 and (tmp_path / "ablation" / "ablation.md").exists()
+    assert len(rows) == 8 and (tmp_path / "ablation" / "ablation.md").exists()  # 2 tables
+    assert "| variant | stills: disgust / fear | ck-test: disgust / fear |" in proc.stdout
     only = json.loads((tmp_path / "ablation" / "fer-only" / "probes.json").read_text())
     assert list(only["stills"]["sources"]) == ["fer2013"]
     assert only["probes"]["stills"]["n"] == 5  # the no-face still counts, as a miss
     assert only["probes"]["ck-test"]["n"] == 2  # S001's two sequences
     both = json.loads((tmp_path / "ablation" / "all" / "probes.json").read_text())
     assert list(both["stills"]["sources"]) == ["fer2013", "ckplus", "lfw"]
+    for probe in both["probes"].values():  # the per-class recalls make up the balanced score
+        assert np.mean(list(probe["recall"].values())) == pytest.approx(probe["balanced"])
+    resampled = json.loads((tmp_path / "ablation" / "all-resampled" / "probes.json").read_text())
+    assert resampled["stills"]["balance"] == "resample" and resampled["probes"]["stills"]["n"] == 5
     faces = np.load(tmp_path / "ablation" / "fer-only" / "stills" / "faces.npz")
     assert set(faces["s_train"].tolist()) == {0}
     assert faces["x_train"].shape[1:] == (48, 48, 1)

@@ -109,6 +109,8 @@ def test_config_errors_name_the_file(tmp_path):
     ({"stills": {"sources": {"lfw": {"path": "l", "repaet": 8}}}},
      "unknown key 'repaet' in stills source 'lfw' \\(did you mean 'repeat'\\?\\)"),
     ({"heads": {"epoch": 6}}, "unknown key 'epoch' in heads \\(did you mean 'epochs'\\?\\)"),
+    ({"stills": {"sources": {"lfw": {"path": "l"}}, "balance": "oversample"}},
+     "c.yaml: stills balance 'oversample': 'reweight' .* or 'resample'"),
     ({"variants": {"a": None}}, "unknown key 'variants' in the config"),
 ])
 def test_a_config_key_that_nothing_reads_is_an_error(tmp_path, changes, message):

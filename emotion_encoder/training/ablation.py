@@ -4,7 +4,8 @@ Each variant is the mixture stage (:mod:`emotion_encoder.training.mixture`) with
 settings changed, trained into its own folder (resumable); its best 2D network then reads
 every probe's faces (the same crops the encoder cuts, the preset's preprocessor, mirror
 averaging; a still is scored as itself, so this measures the backbone without the temporal
-heads) and a markdown table compares the variants.
+heads) and markdown tables compare the variants: accuracy per probe, and the recall of
+the rare classes (disgust, fear).
 
     python -m emotion_encoder.training.ablation configs/ablation.yaml
 
@@ -122,12 +123,14 @@ def probe_scores(still, preset: str, probes: dict, cache: Path,
         truth = np.concatenate([found, missing])
         pred = np.concatenate([probs.argmax(1), np.full(len(truth) - len(found), -1)])
         scores[name] = {"accuracy": float(np.mean(pred == truth)),
-                        "balanced": balanced_accuracy(truth, pred), "n": int(len(truth))}
+                        "balanced": balanced_accuracy(truth, pred), "n": int(len(truth)),
+                        "recall": {LABELS[k]: float(np.mean(pred[truth == k] == k))
+                                   for k in np.unique(truth)}}
     return scores
 
 
 def run_ablation(config_path: str | Path) -> str:
-    """Train every variant of the config, score it on the probes, return the table."""
+    """Train every variant of the config, score it on the probes, return the tables."""
     config = read_yaml(config_path)
     out = Path(config["out"])
     rows = {}
@@ -147,7 +150,8 @@ def run_ablation(config_path: str | Path) -> str:
                                           "validation": state["best"], "probes": scores},
                                          indent=2))
         rows[name] = json.loads(result.read_text())
-    return ablation_table(rows, list(config["probes"]))
+    return ablation_table(rows, list(config["probes"])) + "\n\n" + recall_table(
+        rows, list(config["probes"]))
 
 
 def still_as_clips(still):
@@ -166,6 +170,29 @@ def ablation_table(rows: dict, probes: list[str]) -> str:
         mean = np.mean([row["probes"][p]["balanced"] for p in probes])
         lines.append(f"| {name} | {row['validation']:.1%} | " + " | ".join(cells)
                      + f" | **{mean:.1%}** |")
+    return "\n".join(lines)
+
+
+def recall_table(rows: dict, probes: list[str], classes: tuple[str, ...] = ("disgust", "fear")
+                 ) -> str:
+    """Markdown: each variant's recall of the rare ``classes`` on each probe that has them
+    ("-": the probe has none, or the variant was scored before recall was kept).
+
+    >>> row = {"probes": {"a": {"recall": {"disgust": 0.5, "fear": 0.25}}, "b": {}}}
+    >>> print(recall_table({"v": row}, ["a", "b"]))
+    | variant | a: disgust / fear | b: disgust / fear |
+    |---|---|---|
+    | v | 50% / 25% | - / - |
+    """
+    lines = ["| variant | " + " | ".join(f"{p}: {' / '.join(classes)}" for p in probes) + " |",
+             "|---" * (len(probes) + 1) + "|"]
+    for name, row in rows.items():
+        cells = []
+        for p in probes:
+            recall = row["probes"][p].get("recall", {})
+            cells.append(" / ".join(f"{recall[c]:.0%}" if c in recall else "-"
+                                    for c in classes))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

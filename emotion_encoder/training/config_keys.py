@@ -31,7 +31,7 @@ STILLS_FOLDER = {"data", "epochs", "batch_size", "learning_rate", "mixup", "eras
 #: the stills stage on a mixture of sources (training/mixture.py)
 STILLS_MIXTURE = (STILLS_FOLDER - {"data"}) | {
     "sources", "init", "weights", "distill", "logit_adjust", "mouth_swap", "gamma",
-    "style_mixing", "keep", "snapshots"}
+    "style_mixing", "keep", "snapshots", "balance"}
 SOURCE = {"path", "kind", "ferplus", "ferplus_weight", "neutral_first_frames", "repeat",
           "intensity_levels"}
 DISTILL = {"weight", "teachers"}
@@ -93,6 +93,10 @@ def check_stills(stills: object, source: str) -> None:
         return
     known_keys(stills, STILLS_MIXTURE, "stills", source)
     snapshot_epochs(stills, source)
+    if stills.get("balance") not in (None, "reweight", "resample"):
+        raise EmotionEncoderError(f"{source}: stills balance {stills['balance']!r}: 'reweight' "
+                                  "(class weights in the loss) or 'resample' (class-balanced "
+                                  "batches); the logit adjustment is 'logit_adjust'")
     for name, spec in _mapping(stills["sources"], "stills sources", source).items():
         if "path" not in known_keys(spec, SOURCE, f"stills source {name!r}", source):
             raise EmotionEncoderError(f"{source}: stills source {name!r} has no 'path'")

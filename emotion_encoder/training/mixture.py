@@ -18,7 +18,9 @@ CK+ and manifests are split by subject (:func:`subject_split`): the train part t
 validation part selects, the test part is never seen (the probe panel scores it). Each
 source can be repeated (``repeat``) to weigh it up. Class imbalance is met by logit
 adjustment (Menon et al. 2021): the loss sees ``log p + tau * log prior``, so the network
-itself learns balanced scores. The epoch kept (``best.weights.h5``) is the one with the
+itself learns balanced scores; ``balance`` adds the older remedies, class weights in the
+loss (``reweight``) or class-balanced batches (``resample``), measured against it in
+``configs/ablation-balance-methods.yaml``. The epoch kept (``best.weights.h5``) is the one with the
 best mean, over the sources, of the validation part's balanced accuracy (mean per-class
 recall), never FER2013 validation alone; ``keep: final`` keeps the last epoch instead (a
 long cosine schedule, where a few validation stills swing the mean between epochs). The
@@ -325,6 +327,7 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     prior = mixture_prior(arrays["p_train"])
     state["prior"] = dict(zip(LABELS, prior.round(4).tolist()))
     tau = float(stills.get("logit_adjust", 1.0))
+    balance = stills.get("balance")  # checked with the config (config_keys.check_stills)
     if stills.get("weights"):  # trained elsewhere: seeds averaged on a GPU (training/soup.py)
         return _take_weights(Path(stills["weights"]), arrays, summary["sources"], out, preset,
                              size, channels, state)
@@ -341,14 +344,16 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, max(1, steps * (epochs - 1)), warmup_target=rate, warmup_steps=steps)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
-                      loss=LogitAdjustedLoss(prior, tau),
+                      loss=LogitAdjustedLoss(prior, tau,
+                                             class_weighted=balance == "reweight"),
                       metrics=["accuracy"])
     train_ds = still_batches(arrays["x_train"], targets, size, channels, batch_size,
                              training=True, mixup_alpha=float(stills.get("mixup", 0.0)),
                              erasing=float(stills.get("erasing", 0.0)),
                              rotation=float(stills.get("rotation", 0.0)),
                              mouth_swap_rate=float(stills.get("mouth_swap", 0.0)),
-                             gamma=float(stills.get("gamma", 0.0)))
+                             gamma=float(stills.get("gamma", 0.0)),
+                             resample=balance == "resample")
     val_x = still_batches(arrays["x_validation"], arrays["p_validation"], size, channels,
                           256, training=False)
     names = summary["sources"]

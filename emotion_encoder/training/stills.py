@@ -147,18 +147,42 @@ def mixup(x: tf.Tensor, y: tf.Tensor, alpha: float) -> tuple[tf.Tensor, tf.Tenso
             lam[:, None] * y + (1.0 - lam[:, None]) * tf.reverse(y, [0]))
 
 
+def class_balanced(x: np.ndarray, targets: np.ndarray) -> tf.data.Dataset:
+    """``len(x)`` (face, target) pairs drawn so that every class (a target's largest entry)
+    comes up equally often: rare classes' faces repeat within an epoch, frequent ones'
+    are a random part of theirs; a new draw on every pass.
+
+    >>> y = np.eye(2, dtype=np.float32)[[0] * 900 + [1] * 100]
+    >>> drawn = [int(b.numpy().argmax()) for _, b in class_balanced(np.zeros((1000, 1)), y)]
+    >>> len(drawn), 400 < sum(drawn) < 600     # about half of the draws are class 1
+    (1000, True)
+    """
+    top = targets.argmax(1)
+    streams = [tf.data.Dataset.from_tensor_slices((x[top == k], targets[top == k]))
+               .shuffle(int((top == k).sum()), reshuffle_each_iteration=True).repeat()
+               for k in np.unique(top)]
+    return tf.data.Dataset.sample_from_datasets(
+        streams, weights=[1.0 / len(streams)] * len(streams)).take(len(x))
+
+
 def still_batches(x: np.ndarray, targets: np.ndarray, size: int, channels: int,
                   batch_size: int, training: bool, mixup_alpha: float = 0.0,
                   erasing: float = 0.0, rotation: float = 0.0,
-                  mouth_swap_rate: float = 0.0, gamma: float = 0.0) -> tf.data.Dataset:
+                  mouth_swap_rate: float = 0.0, gamma: float = 0.0,
+                  resample: bool = False) -> tf.data.Dataset:
     """Batches of standardised stills ``(n, size, size, 1)`` uint8 and ``(n, k)`` targets;
-    training batches are shuffled, augmented (a gamma curve when ``gamma`` > 1, see
+    training batches are shuffled (or drawn class-balanced, ``resample``:
+    :func:`class_balanced`), augmented (a gamma curve when ``gamma`` > 1, see
     :func:`random_gamma`; rotated by up to ``rotation`` degrees),
     optionally erased, given other faces' mouths (:func:`mouth_swap`) and mixed. Grey faces
     feed RGB nets as three copies."""
-    ds = tf.data.Dataset.from_tensor_slices((x, targets))
+    if training and resample:
+        ds = class_balanced(x, targets)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((x, targets))
+        if training:
+            ds = ds.shuffle(len(x), reshuffle_each_iteration=True)
     if training:
-        ds = ds.shuffle(len(x), reshuffle_each_iteration=True)
         if gamma > 1:
             ds = ds.map(lambda a, b: (random_gamma(a, gamma), b), tf.data.AUTOTUNE)
         ds = ds.map(lambda a, b: (augment(a, size), b), tf.data.AUTOTUNE)
