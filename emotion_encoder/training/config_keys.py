@@ -94,9 +94,10 @@ def check_stills(stills: object, source: str) -> None:
     known_keys(stills, STILLS_MIXTURE, "stills", source)
     snapshot_epochs(stills, source)
     if stills.get("balance") not in (None, "reweight", "resample"):
-        raise EmotionEncoderError(f"{source}: stills balance {stills['balance']!r}: 'reweight' "
-                                  "(class weights in the loss) or 'resample' (class-balanced "
-                                  "batches); the logit adjustment is 'logit_adjust'")
+        raise EmotionEncoderError(f"{source}: stills balance {stills['balance']!r}: "
+                                  "'reweight' (class weights in the loss) or 'resample' "
+                                  "(class-balanced batches); the logit adjustment is "
+                                  "'logit_adjust'")
     for name, spec in _mapping(stills["sources"], "stills sources", source).items():
         if "path" not in known_keys(spec, SOURCE, f"stills source {name!r}", source):
             raise EmotionEncoderError(f"{source}: stills source {name!r} has no 'path'")
