@@ -117,7 +117,7 @@ def main() -> None:
             logits = person_baseline(logits, truth, people, args.baseline)
         if args.em:
             prior = em_prior(logits[scored])
-            logits = logits + np.log(prior)
+            logits = logits + np.log(np.maximum(prior, 1e-12))  # a class EM empties
             print("EM prior " + " ".join(f"{n} {v:.2f}" for n, v in zip(labels, prior))
                   + "; true " + " ".join(f"{n} {np.mean([truth[i] == n for i in scored]):.2f}"
                                          for n in labels))

@@ -22,9 +22,9 @@ itself learns balanced scores; ``balance`` adds the older remedies, class weight
 loss (``reweight``) or class-balanced batches (``resample``), measured against it in
 ``configs/ablation-balance-methods.yaml``. The epoch kept (``best.weights.h5``) is the
 one with the best mean, over the sources, of the validation part's balanced accuracy
-(mean per-class recall), never FER2013 validation alone; ``keep: final`` keeps the last epoch instead (a
-long cosine schedule, where a few validation stills swing the mean between epochs). The
-last epoch is always written too (``final.weights.h5``), and ``snapshots`` (a list of
+(mean per-class recall), never FER2013 validation alone; ``keep: final`` keeps the last
+epoch instead (a long cosine schedule, where a few validation stills swing the mean
+between epochs). The last epoch is always written too (``final.weights.h5``), and ``snapshots`` (a list of
 epochs) writes those epochs' weights as ``epochN.weights.h5`` (how far the probes swing
 along one run). ``distill`` blends the targets
 with what trained still networks read (:mod:`emotion_encoder.training.distill`).
