@@ -208,6 +208,68 @@ def test_resampled_batches_draw_every_class_equally_often():
     assert plain.mean() == pytest.approx(0.1)     # without: every face once
 
 
+def test_averaged_weights_are_the_exponential_moving_average_of_the_steps():
+    import keras
+
+    from emotion_encoder.training.mixture import averaged_weights
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5),
+                  loss="mse")
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(model.get_weights())
+
+    x, y = np.random.default_rng(0).normal(size=(12, 3)), np.ones((12, 2))
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[Record()])
+    average = seen[0]  # the first step's weights; each later one enters at 1 - momentum
+    for step in seen[1:]:
+        average = [0.5 * a + 0.5 * w for a, w in zip(average, step)]
+    trained = seen[-1]
+    model.set_weights(trained)  # fit ends by writing the average in; the trained ones back
+    with averaged_weights(model):
+        for w, a in zip(model.get_weights(), average, strict=True):
+            np.testing.assert_allclose(w, a, rtol=1e-6)
+    for w, t in zip(model.get_weights(), trained, strict=True):
+        np.testing.assert_array_equal(w, t)
+
+
+@pytest.mark.slow
+@pytest.mark.training
+def test_the_mixture_keeps_the_averaged_weights_and_resumes_from_the_trained_ones(tmp_path):
+    import keras
+
+    from emotion_encoder.errors import EmotionEncoderError
+    from emotion_encoder.training.config_keys import check_stills
+    from emotion_encoder.training.mixture import averaged_weights, initial_model, train_mixture
+
+    write_fer_tree(tmp_path)
+    stills = {"init": None, "epochs": 2, "batch_size": 8, "keep": "final", "ema": 0.5,
+              "sources": {"fer2013": {"path": str(tmp_path / "fer2013")}}}
+    check_stills(stills, "c.yaml")
+    with pytest.raises(EmotionEncoderError, match="stills ema 1.5: the moving average's"):
+        check_stills({**stills, "ema": 1.5}, "c.yaml")
+    out = tmp_path / "stills"
+    state = train_mixture(stills, out, "fast")
+    assert [h["epoch"] for h in state["history"]] == [1, 2]
+    last = keras.saving.load_model(out / "last.keras")  # to resume: the trained weights
+    assert last.optimizer.use_ema and last.optimizer.iterations.numpy() == 2 * 3  # 21 faces
+    kept = initial_model("fast", str(out / "best.weights.h5"))
+    final = initial_model("fast", str(out / "final.weights.h5"))
+    trainable = {v.path for v in last.trainable_variables}
+    moved = 0
+    for v, k, f in zip(last.weights, kept.weights, final.weights, strict=True):
+        np.testing.assert_array_equal(k.numpy(), f.numpy())  # keep: final
+        if v.path in trainable and not np.array_equal(v.numpy(), f.numpy()):
+            moved += 1
+    assert moved == len(trainable)  # every trained weight differs from its average
+    with averaged_weights(last):
+        for v, f in zip(last.weights, final.weights, strict=True):
+            np.testing.assert_allclose(v.numpy(), f.numpy(), rtol=1e-5, atol=1e-7)
+
+
 def test_deflating_an_inflated_backbone_gives_back_the_still_network():
     import keras
 

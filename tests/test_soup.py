@@ -13,7 +13,8 @@ import pytest
 
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.training.soup import (augment_faces, average_weights, decode_mosaics,
-                                           encode_mosaics, load_weights, mix, save_weights)
+                                           encode_mosaics, load_weights, mix, pack,
+                                           save_weights)
 
 
 def test_faces_cross_mosaics_in_order_and_come_back_close():
@@ -251,3 +252,18 @@ def test_batch_norm_statistics_are_measured_again_on_given_faces():
     np.testing.assert_allclose(np.asarray(norm.moving_mean), x.mean(0), atol=0.05)
     np.testing.assert_allclose(np.asarray(norm.moving_variance), x.var(0), rtol=0.05)
     assert norm.momentum == 0.9  # put back
+
+
+@pytest.mark.parametrize("option", [{"balance": "resample"}, {"ema": 0.998},
+                                    {"rotation": 10.0}])
+def test_a_bundle_refuses_stills_options_the_seeds_do_not_train_with(tmp_path, option):
+    """Seeds trained from the bundle would silently drop the option."""
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({
+        "preset": "fast", "out": "runs/x", "heads": {"epochs": 1},
+        "stills": {"sources": {"lfw": {"kind": "manifest", "path": "l.csv"}}, **option}}))
+    name = next(iter(option))
+    with pytest.raises(EmotionEncoderError, match=f"stills option '{name}' is not in the "
+                                                  "seeds' numpy pipeline"):
+        pack(config, tmp_path / "run", tmp_path / "bundle.npz")
+    assert not (tmp_path / "bundle.npz").exists()

@@ -31,7 +31,7 @@ STILLS_FOLDER = {"data", "epochs", "batch_size", "learning_rate", "mixup", "eras
 #: the stills stage on a mixture of sources (training/mixture.py)
 STILLS_MIXTURE = (STILLS_FOLDER - {"data"}) | {
     "sources", "init", "weights", "distill", "logit_adjust", "mouth_swap", "gamma",
-    "style_mixing", "keep", "snapshots", "balance"}
+    "style_mixing", "keep", "snapshots", "balance", "ema"}
 SOURCE = {"path", "kind", "ferplus", "ferplus_weight", "neutral_first_frames", "repeat",
           "intensity_levels"}
 DISTILL = {"weight", "teachers"}
@@ -98,6 +98,9 @@ def check_stills(stills: object, source: str) -> None:
                                   "'reweight' (class weights in the loss) or 'resample' "
                                   "(class-balanced batches); the logit adjustment is "
                                   "'logit_adjust'")
+    if "ema" in stills and not (isinstance(stills["ema"], float) and 0.0 < stills["ema"] < 1.0):
+        raise EmotionEncoderError(f"{source}: stills ema {stills['ema']!r}: the moving "
+                                  "average's momentum, a number between 0 and 1 (e.g. 0.999)")
     for name, spec in _mapping(stills["sources"], "stills sources", source).items():
         if "path" not in known_keys(spec, SOURCE, f"stills source {name!r}", source):
             raise EmotionEncoderError(f"{source}: stills source {name!r} has no 'path'")

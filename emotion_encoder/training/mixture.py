@@ -26,7 +26,11 @@ one with the best mean, over the sources, of the validation part's balanced accu
 epoch instead (a long cosine schedule, where a few validation stills swing the mean
 between epochs). The last epoch is always written too (``final.weights.h5``), and ``snapshots`` (a list of
 epochs) writes those epochs' weights as ``epochN.weights.h5`` (how far the probes swing
-along one run). ``distill`` blends the targets
+along one run). ``ema`` (a momentum such as
+0.999) keeps an exponential moving average of the weights along the run (Polyak
+averaging, as in SWAD, Cha et al. 2021, whose averages along a trajectory transfer better
+to unseen domains): every epoch is scored, kept and written with the averaged weights
+(three runs: inside the noise, ``configs/ablation-ema.yaml``). ``distill`` blends the targets
 with what trained still networks read (:mod:`emotion_encoder.training.distill`).
 ``init: default`` starts from a shipped preset's backbone (a stills stage's weights file:
 that 2D network whole); ``image_size`` trains the (fully convolutional) twin at another
@@ -41,6 +45,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -303,6 +308,19 @@ def distilled_targets(distill: dict, arrays, prior: np.ndarray, tau: float, out:
             ).astype(np.float32)
 
 
+@contextmanager
+def averaged_weights(model: keras.Model):
+    """The optimizer's moving average of the weights (``use_ema``) in ``model`` for the
+    block, the trained weights back after it."""
+    trained = [v.numpy() for v in model.trainable_variables]
+    model.optimizer.finalize_variable_values(model.trainable_variables)
+    try:
+        yield model
+    finally:
+        for variable, value in zip(model.trainable_variables, trained):
+            variable.assign(value)
+
+
 def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     """Train (or resume) stage 1 on the mixture; keep the best epoch by the mean of the
     sources' balanced validation accuracy (or the last, ``keep: final``) as
@@ -328,6 +346,7 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     state["prior"] = dict(zip(LABELS, prior.round(4).tolist()))
     tau = float(stills.get("logit_adjust", 1.0))
     balance = stills.get("balance")  # checked with the config (config_keys.check_stills)
+    ema = float(stills.get("ema", 0.0))  # the same
     if stills.get("weights"):  # trained elsewhere: seeds averaged on a GPU (training/soup.py)
         return _take_weights(Path(stills["weights"]), arrays, summary["sources"], out, preset,
                              size, channels, state)
@@ -343,10 +362,10 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
         rate = float(stills.get("learning_rate", 1e-3))
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, max(1, steps * (epochs - 1)), warmup_target=rate, warmup_steps=steps)
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
-                      loss=LogitAdjustedLoss(prior, tau,
-                                             class_weighted=balance == "reweight"),
-                      metrics=["accuracy"])
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=5e-4, use_ema=ema > 0,
+                                           ema_momentum=ema or 0.99)
+        loss = LogitAdjustedLoss(prior, tau, class_weighted=balance == "reweight")
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     train_ds = still_batches(arrays["x_train"], targets, size, channels, batch_size,
                              training=True, mixup_alpha=float(stills.get("mixup", 0.0)),
                              erasing=float(stills.get("erasing", 0.0)),
@@ -360,6 +379,14 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
 
     class Select(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
+            with averaged_weights(self.model) if ema else nullcontext():
+                self._score(epoch, logs)
+            state["epoch"] = epoch + 1
+            with atomic_path(last, ".keras") as tmp:  # the trained weights, to resume
+                self.model.save(tmp)
+            state_file.write_text(json.dumps(state, indent=2))
+
+        def _score(self, epoch, logs):
             pred = self.model.predict(val_x, verbose=0).argmax(1)
             scores = source_scores(arrays["y_validation"], pred, arrays["s_validation"], names)
             mean = scores.pop("mean_balanced")
@@ -373,15 +400,11 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
             if epoch + 1 in snapshots:
                 with atomic_path(out / f"epoch{epoch + 1}.weights.h5", ".weights.h5") as tmp:
                     self.model.save_weights(tmp)
-            state["epoch"] = epoch + 1
-            with atomic_path(last, ".keras") as tmp:
-                self.model.save(tmp)
-            state_file.write_text(json.dumps(state, indent=2))
 
     model.fit(train_ds, epochs=epochs, initial_epoch=state["epoch"], verbose=2,
               shuffle=False,  # the dataset shuffles itself each epoch
               callbacks=[Select(), keras.callbacks.CSVLogger(out / "log.csv", append=True)])
-    model.save_weights(out / "final.weights.h5")  # the last epoch's, beside the chosen one
+    model.save_weights(out / "final.weights.h5")  # the last epoch's (averaged: fit ends so)
     state["kept"] = keep
     if keep == "final":
         with atomic_path(out / "best.weights.h5", ".weights.h5") as tmp:
