@@ -238,7 +238,7 @@ def test_averaged_weights_are_the_exponential_moving_average_of_the_steps():
 
 @pytest.mark.slow
 @pytest.mark.training
-def test_the_mixture_keeps_the_averaged_weights_and_resumes_from_the_trained_ones(tmp_path):
+def test_the_mixture_keeps_the_averaged_weights_and_saves_the_trained_ones_to_resume(tmp_path):
     import keras
 
     from emotion_encoder.errors import EmotionEncoderError
