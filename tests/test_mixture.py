@@ -268,6 +268,9 @@ def test_the_mixture_keeps_the_averaged_weights_and_saves_the_trained_ones_to_re
     with averaged_weights(last):
         for v, f in zip(last.weights, final.weights, strict=True):
             np.testing.assert_allclose(v.numpy(), f.numpy(), rtol=1e-5, atol=1e-7)
+    without = {k: v for k, v in stills.items() if k != "ema"}  # resumed without it: refused
+    with pytest.raises(EmotionEncoderError, match="started with a moving average"):
+        train_mixture(without, out, "fast")
 
 
 def test_deflating_an_inflated_backbone_gives_back_the_still_network():

@@ -24,14 +24,14 @@ loss (``reweight``) or class-balanced batches (``resample``), measured against i
 one with the best mean, over the sources, of the validation part's balanced accuracy
 (mean per-class recall), never FER2013 validation alone; ``keep: final`` keeps the last
 epoch instead (a long cosine schedule, where a few validation stills swing the mean
-between epochs). The last epoch is always written too (``final.weights.h5``), and ``snapshots`` (a list of
-epochs) writes those epochs' weights as ``epochN.weights.h5`` (how far the probes swing
-along one run). ``ema`` (a momentum such as
-0.999) keeps an exponential moving average of the weights along the run (Polyak
-averaging, as in SWAD, Cha et al. 2021, whose averages along a trajectory transfer better
-to unseen domains): every epoch is scored, kept and written with the averaged weights
-(three runs: inside the noise, ``configs/ablation-ema.yaml``). ``distill`` blends the targets
-with what trained still networks read (:mod:`emotion_encoder.training.distill`).
+between epochs). The last epoch is always written too (``final.weights.h5``), and
+``snapshots`` (a list of epochs) writes those epochs' weights as ``epochN.weights.h5`` (how
+far the probes swing along one run). ``ema`` (a momentum such as 0.999) keeps an
+exponential moving average of the weights along the run (Polyak averaging, as in SWAD,
+Cha et al. 2021, whose averages along a trajectory transfer better to unseen domains):
+every epoch is scored, kept and written with the averaged weights (five runs each way:
+inside the noise, ``configs/ablation-ema.yaml``). ``distill`` blends the targets with what
+trained still networks read (:mod:`emotion_encoder.training.distill`).
 ``init: default`` starts from a shipped preset's backbone (a stills stage's weights file:
 that 2D network whole); ``image_size`` trains the (fully convolutional) twin at another
 input side than the preset's (FER2013's and CK+'s 48 px faces are enlarged, the
@@ -346,7 +346,7 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     state["prior"] = dict(zip(LABELS, prior.round(4).tolist()))
     tau = float(stills.get("logit_adjust", 1.0))
     balance = stills.get("balance")  # checked with the config (config_keys.check_stills)
-    ema = float(stills.get("ema", 0.0))  # the same
+    ema = float(stills.get("ema", 0.0))  # checked there too
     if stills.get("weights"):  # trained elsewhere: seeds averaged on a GPU (training/soup.py)
         return _take_weights(Path(stills["weights"]), arrays, summary["sources"], out, preset,
                              size, channels, state)
@@ -355,6 +355,9 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
         targets = distilled_targets(stills["distill"], arrays, prior, tau, out)
     if last.exists():
         model = keras.saving.load_model(last)
+        if model.optimizer.use_ema != (ema > 0):
+            raise EmotionEncoderError(f"{out}: this run was started {'without' if ema else 'with'}"
+                                      " a moving average of the weights (stills ema)")
     else:
         model = initial_model(preset, stills.get("init"), size,
                               float(stills.get("style_mixing", 0.0)))
