@@ -111,6 +111,13 @@ def test_config_errors_name_the_file(tmp_path):
     ({"heads": {"epoch": 6}}, "unknown key 'epoch' in heads \\(did you mean 'epochs'\\?\\)"),
     ({"stills": {"sources": {"lfw": {"path": "l"}}, "balance": "oversample"}},
      "c.yaml: stills balance 'oversample': 'reweight' .* or 'resample'"),
+    ({"stills": {"sources": {"lfw": {"path": "l"}}, "clahe": "yes"}},
+     "c.yaml: stills clahe 'yes': CLAHE's clip limit, a positive number"),
+    ({"stills": {"sources": {"lfw": {"path": "l"}}, "clahe": 2.0,
+                 "distill": {"teachers": [{"preset": "default"}]}}},
+     "c.yaml: stills clahe with distill: the teachers would read equalised faces"),
+    ({"stills": {"sources": {"lfw": {"path": "l"}}, "clahe": 2.0}},
+     "c.yaml: stills clahe is an ablation option"),
     ({"variants": {"a": None}}, "unknown key 'variants' in the config"),
 ])
 def test_a_config_key_that_nothing_reads_is_an_error(tmp_path, changes, message):

@@ -87,15 +87,18 @@ def held_out_faces(spec: dict, pre: FacePreprocessor, cache: Path
 
 
 def probe_scores(still, preset: str, probes: dict, cache: Path,
-                 image_size: int | None = None, shifts: int = 0) -> dict[str, dict]:
+                 image_size: int | None = None, shifts: int = 0, clahe: float = 0.0
+                 ) -> dict[str, dict]:
     """Accuracy and balanced accuracy of a 2D network on each probe (no face = miss), the
-    faces cut at ``image_size`` (default the preset's); ``shifts`` > 0 averages the
+    faces cut at ``image_size`` (default the preset's) and equalised by CLAHE at clip
+    limit ``clahe`` when it is > 0 (as the network was trained); ``shifts`` > 0 averages the
     probabilities over the 3 x 3 grid of crops moved by up to that many pixels. A probe
     reads each sample's middle crop, or with ``frames: mean`` in its spec every crop
     (a video's frames), the sample's label the largest mean probability."""
     pre = build_model(preset).preprocessor
-    if image_size is not None:
-        pre = FacePreprocessor.from_config({**pre.get_config(), "image_size": int(image_size)})
+    if image_size is not None or clahe:
+        pre = FacePreprocessor.from_config({**pre.get_config(), "clahe": float(clahe),
+                                            "image_size": int(image_size or pre.image_size)})
     mirrored = mirror_averaged(lambda x: {"probs": still(x, training=False)})
     offsets = [(dy, dx) for dy in (-shifts, 0, shifts) for dx in (-shifts, 0, shifts)] \
         if shifts else [(0, 0)]
@@ -145,7 +148,8 @@ def run_ablation(config_path: str | Path) -> str:
             still = build_still_classifier(config["preset"], len(LABELS), size)
             still.load_weights(folder / "stills" / "best.weights.h5")
             scores = probe_scores(still_as_clips(still), config["preset"],
-                                  config["probes"], out / "crops", size)
+                                  config["probes"], out / "crops", size,
+                                  clahe=float(stills.get("clahe", 0.0)))
             result.write_text(json.dumps({"stills": stills, "best_epoch": state["best_epoch"],
                                           "validation": state["best"], "probes": scores},
                                          indent=2))

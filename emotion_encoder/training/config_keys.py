@@ -31,7 +31,7 @@ STILLS_FOLDER = {"data", "epochs", "batch_size", "learning_rate", "mixup", "eras
 #: the stills stage on a mixture of sources (training/mixture.py)
 STILLS_MIXTURE = (STILLS_FOLDER - {"data"}) | {
     "sources", "init", "weights", "distill", "logit_adjust", "mouth_swap", "gamma",
-    "style_mixing", "keep", "snapshots", "balance", "ema"}
+    "style_mixing", "keep", "snapshots", "balance", "ema", "clahe"}
 SOURCE = {"path", "kind", "ferplus", "ferplus_weight", "neutral_first_frames", "repeat",
           "intensity_levels"}
 DISTILL = {"weight", "teachers"}
@@ -101,6 +101,14 @@ def check_stills(stills: object, source: str) -> None:
     if "ema" in stills and not (isinstance(stills["ema"], float) and 0.0 < stills["ema"] < 1.0):
         raise EmotionEncoderError(f"{source}: stills ema {stills['ema']!r}: the moving "
                                   "average's momentum, a number between 0 and 1 (e.g. 0.999)")
+    if "clahe" in stills and not (isinstance(stills["clahe"], (int, float))
+                                  and not isinstance(stills["clahe"], bool)
+                                  and stills["clahe"] > 0):
+        raise EmotionEncoderError(f"{source}: stills clahe {stills['clahe']!r}: CLAHE's clip "
+                                  "limit, a positive number (e.g. 2.0)")
+    if "clahe" in stills and "distill" in stills:
+        raise EmotionEncoderError(f"{source}: stills clahe with distill: the teachers would "
+                                  "read equalised faces they were not trained on")
     for name, spec in _mapping(stills["sources"], "stills sources", source).items():
         if "path" not in known_keys(spec, SOURCE, f"stills source {name!r}", source):
             raise EmotionEncoderError(f"{source}: stills source {name!r} has no 'path'")
@@ -117,6 +125,10 @@ def check_recipe(config: dict, source: str) -> None:
         return
     known_keys(config, RECIPE, "the config", source)
     check_stills(config["stills"], source)
+    if "clahe" in config["stills"]:
+        raise EmotionEncoderError(f"{source}: stills clahe is an ablation option "
+                                  "(training/ablation.py): the heads stage and the saved "
+                                  "model do not equalise faces")
     known_keys(config["heads"], HEADS, "heads", source)
     if config.get("zoom") is not None:
         known_keys(config["zoom"], ZOOM, "zoom", source)

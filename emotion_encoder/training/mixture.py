@@ -31,7 +31,11 @@ exponential moving average of the weights along the run (Polyak averaging, as in
 Cha et al. 2021, whose averages along a trajectory transfer better to unseen domains):
 every epoch is scored, kept and written with the averaged weights (five runs each way:
 inside the noise, ``configs/ablation-ema.yaml``). ``distill`` blends the targets with what
-trained still networks read (:mod:`emotion_encoder.training.distill`).
+trained still networks read (:mod:`emotion_encoder.training.distill`). ``clahe`` (a clip
+limit such as 2.0) trains on faces equalised by CLAHE
+(:func:`~emotion_encoder.models.preprocessor.equalize`; ``configs/ablation-clahe.yaml``),
+and a network trained so must be read with the preprocessor's ``clahe``: an ablation
+option, which the recipe's heads stage does not take.
 ``init: default`` starts from a shipped preset's backbone (a stills stage's weights file:
 that 2D network whole); ``image_size`` trains the (fully convolutional) twin at another
 input side than the preset's (FER2013's and CK+'s 48 px faces are enlarged, the
@@ -63,6 +67,7 @@ from emotion_encoder.data.protocols import subject_split
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.labels import CANONICAL_LABELS
 from emotion_encoder.models.loading import build_model, load_encoder_model
+from emotion_encoder.models.preprocessor import equalize
 from emotion_encoder.models.presets import PRESETS
 from emotion_encoder.face_cache import CropSettings, cache_faces
 from emotion_encoder.training.config_keys import snapshot_epochs
@@ -321,6 +326,19 @@ def averaged_weights(model: keras.Model):
             variable.assign(value)
 
 
+def equalized_faces(arrays, clip_limit: float) -> dict[str, np.ndarray]:
+    """The mixture's arrays with every face (``x_*``) equalised by CLAHE, as a network
+    read with the preprocessor's ``clahe`` sees them; targets and sources unchanged.
+
+    >>> x = np.full((2, 48, 48, 1), 90, np.uint8); x[:, 24:] = 100
+    >>> out = equalized_faces({"x_train": x, "y_train": np.array([1, 2])}, 2.0)
+    >>> int(np.ptp(out["x_train"])) > 10, out["y_train"].tolist()
+    (True, [1, 2])
+    """
+    return {k: equalize(arrays[k], clip_limit) if k.startswith("x_") else arrays[k]
+            for k in arrays}
+
+
 def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     """Train (or resume) stage 1 on the mixture; keep the best epoch by the mean of the
     sources' balanced validation accuracy (or the last, ``keep: final``) as
@@ -336,6 +354,8 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
     size = int(stills.get("image_size", PRESETS[preset]["backbone"]["image_size"]))
     summary = build_mixture(stills["sources"], out, size)
     arrays = np.load(out / "faces.npz")
+    if stills.get("clahe"):
+        arrays = equalized_faces(arrays, float(stills["clahe"]))
     state_file, last = out / "state.json", out / "last.keras"
     state = json.loads(state_file.read_text()) if state_file.exists() else \
         {"epoch": 0, "best": -1.0, "epochs": epochs, "history": []}
