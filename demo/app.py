@@ -58,7 +58,6 @@ matplotlib.use("Agg")
 MAX_DURATION_S = 600
 RENDER_MAX_SIDE = 640
 RENDER_MAX_FPS = 25.0
-DETECTION_MAX_SIDE = 1280  # FileSource's default: face boxes are in this frame size
 TABLE_HEADERS = ["#", "start (s)", "end (s)", "label", "confidence", "face seen", "face box",
                  "face"]
 FACE_MODES = {"main face": None, "speaker": "speaker", "all faces": "all"}
@@ -207,8 +206,7 @@ def render_annotated(src: str | os.PathLike, track: EmotionTrack, out: Path, pro
     info = probe_video(src)
     fps = min(info.fps, RENDER_MAX_FPS) if info.fps > 0 else RENDER_MAX_FPS
     width, height = scaled_size(info.width, info.height, RENDER_MAX_SIDE)
-    det_width, _ = scaled_size(info.width, info.height, DETECTION_MAX_SIDE)
-    scale = width / det_width
+    scale = width / info.width  # boxes are in the pixels of the file's own frames
     out_w, out_h = width + width % 2, height + height % 2
     cmd = [FFMPEG_BINARY, "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{out_w}x{out_h}", "-r", f"{fps:.6f}",

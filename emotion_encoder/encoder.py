@@ -316,7 +316,7 @@ class EmotionEncoder:
         cuts: list[float] = []
         frames = note_cuts(iter_multi_face_crops(source.frames(opts.sample_fps), tracker,
                                                  pre.image_size, pre.face_margin,
-                                                 pre.face_offset), cuts)
+                                                 pre.face_offset, scale=source.scale), cuts)
         step = 1.0 / min(opts.sample_fps, source.info.fps)
         windows = (window_faces(w, step, opts.min_face_ratio)
                    for w in sliding_windows(frames, self.window, opts.stride))
@@ -361,7 +361,7 @@ class EmotionEncoder:
         tracker = DominantFaceTracker(self.detector, detect_every=opts.detect_every,
                                       adaptive=opts.keyframes == "adaptive")
         frames = iter_face_crops(source.frames(target_fps), tracker, pre.image_size,
-                                 pre.face_margin, pre.face_offset)
+                                 pre.face_margin, pre.face_offset, scale=source.scale)
         if on_frame is not None:
             frames = _observed(frames, on_frame)
         step = 1.0 / min(target_fps or info.fps, info.fps)  # sources never upsample

@@ -254,3 +254,26 @@ def test_photo_bad_inputs_are_one_line_errors(demo_url, photos, clip_video, tmp_
         analyze_photo(None)
     with pytest.raises(gr.Error, match=r"is 0\.\d+ MB; the limit is 1e-05 MB\."):
         analyze_photo(str(photos["one"]), max_mb=0.00001)
+
+
+def test_the_annotated_video_boxes_the_face_of_a_large_video(tmp_path):
+    """A 1080p upload is detected on shrunk frames and drawn at 640 px: the box drawn
+    must lie on the face (its vertical edges are where the drawing changed the frame)."""
+    import numpy as np
+
+    from demo.app import render_annotated
+    from emotion_encoder import EmotionEncoder
+    from emotion_encoder.video import iter_frames
+
+    path = tmp_path / "full hd.mp4"
+    truth = write_face_video(path, seconds=1.0, fps=10, size=(1920, 1080), moving=False)[0][0]
+    analysis = EmotionEncoder("fast").analyze(path)
+    out = render_annotated(path, analysis.track, tmp_path / "annotated.mp4",
+                           frame_boxes=analysis.frame_boxes)
+    (_, drawn), (_, plain) = next(iter_frames(out)), next(iter_frames(path, max_side=640))
+    assert drawn.shape == plain.shape == (360, 640, 3)
+    x0, y0, x1, y1 = (v * 640 / 1920 for v in truth)
+    rows = slice(int(y0 + 0.3 * (y1 - y0)), int(y1 - 0.3 * (y1 - y0)))  # below the tag
+    changed = np.abs(drawn[rows].astype(int) - plain[rows].astype(int)).max(axis=(0, 2)) > 80
+    columns = np.flatnonzero(changed)
+    assert abs(columns.min() - x0) < 15 and abs(columns.max() - x1) < 15, (columns, x0, x1)

@@ -224,6 +224,24 @@ def test_analyze_is_predict_and_embed_in_one_pass(encoder, face_video):
     assert len(seen) == 30 and all(box is not None for _, box in out.frame_boxes)
 
 
+def test_face_boxes_are_in_the_pixels_of_a_large_videos_own_frames(encoder, tmp_path):
+    """Frames over 1280 px are decoded shrunk for detection; the boxes that come back (clip
+    faces, per-frame boxes, every tracked face) are in the file's pixels, as its width and
+    height are."""
+    path = tmp_path / "uhd.mp4"
+    boxes = write_face_video(path, seconds=2.0, fps=10, size=(2560, 1440), moving=False)
+    truth = boxes[0][0]
+    out = encoder.analyze(path)
+    assert (out.prediction.width, out.prediction.height) == (2560, 1440)
+    clip_boxes = [(c.face.x0, c.face.y0, c.face.x1, c.face.y1) for c in out.prediction.clips]
+    frame_boxes = [box for _, box in out.frame_boxes]
+    tracks = encoder.track(path, faces="all", smooth=False)
+    assert len(tracks.faces) == 1
+    face_boxes = [tuple(b) for b in tracks.faces[0].boxes]
+    for box in clip_boxes + frame_boxes + face_boxes:
+        assert _iou(box, truth) > 0.6, (box, truth)
+
+
 def test_overlapped_pipeline_gives_the_serial_result(face_video):
     path, _ = face_video
     overlapped = EmotionEncoder("fast").predict(path).to_dict()

@@ -529,6 +529,31 @@ def test_the_shipped_default_reads_both_labelled_mead_videos(face_models):
         assert result.video_label == truth, (name, result.video_probs)
 
 
+@needs_data
+@pytest.mark.parametrize("frame,face,at", [((1920, 1080), 640, (700, 200)),
+                                           ((1280, 720), 300, (500, 150))])
+def test_the_mead_disgust_reads_the_same_in_a_full_frame(face_models, tmp_path, frame, face,
+                                                         at):
+    """MEAD's and RAVDESS's own videos are full frames with the face a third of the height
+    or less; the clip here is a 256 px face crop. Placed in such a frame, off-centre on a
+    flat background, it must read as the crop does, with the face found and boxed there."""
+    from moviepy.config import FFMPEG_BINARY
+
+    from emotion_encoder import EmotionEncoder
+
+    video = tmp_path / "full.mp4"
+    pad = f"scale={face}:{face},pad={frame[0]}:{frame[1]}:{at[0]}:{at[1]}:color=0x405060"
+    subprocess.run([FFMPEG_BINARY, "-loglevel", "error", "-i",
+                    str(DATA / "videos" / "mead_disgusted.mp4"), "-vf", pad, "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(video)], check=True)
+    result = EmotionEncoder().predict(video)
+    assert result.video_label == "disgust", result.video_probs
+    assert all(c.face_ratio > 0.9 and c.label == "disgust" for c in result.clips)
+    centres = [((c.face.x0 + c.face.x1) / 2, (c.face.y0 + c.face.y1) / 2) for c in result.clips]
+    for x, y in centres:  # the face's centre, not the frame's
+        assert abs(x - (at[0] + face / 2)) < face / 4 and abs(y - (at[1] + face / 2)) < face / 4
+
+
 def test_the_mixture_starts_from_a_shipped_or_saved_network(tmp_path):
     from emotion_encoder.errors import EmotionEncoderError
     from emotion_encoder.models.loading import load_encoder_model

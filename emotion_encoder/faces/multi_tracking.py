@@ -24,7 +24,7 @@ import numpy as np
 
 from emotion_encoder.faces.detectors import Box, Detector, FaceDetection, box_iou
 from emotion_encoder.faces.tracking import (FaceCrop, _from_cwh, _to_cwh, check_tracker_settings,
-                                            model_crop)
+                                            model_crop, scale_box)
 from emotion_encoder.shots import DEFAULT_THRESHOLD, ShotCutDetector
 
 
@@ -154,13 +154,16 @@ class FaceFrame:
 
 def iter_multi_face_crops(frames: Iterable[tuple[float, np.ndarray]], tracker: MultiFaceTracker,
                           size: int, margin: float = 0.25, offset: float = 0.0,
-                          border: str = "edge") -> Iterator[FaceFrame]:
-    """Track every face and cut a ``size x size`` crop of each (as :func:`iter_face_crops`).
+                          border: str = "edge", scale: tuple[float, float] = (1.0, 1.0)
+                          ) -> Iterator[FaceFrame]:
+    """Track every face and cut a ``size x size`` crop of each (as :func:`iter_face_crops`,
+    ``scale`` too).
 
     >>> [sorted(f.faces) for f in iter_multi_face_crops(frames, tracker, 48)]  # doctest: +SKIP
     """
     for tracked in tracker.track(frames):
         crops = {face.id: FaceCrop(tracked.t, model_crop(tracked.frame, face.box, size, margin,
-                                                         offset, border), face.box, face.score)
+                                                         offset, border),
+                                   scale_box(face.box, scale), face.score)
                  for face in tracked.faces}
         yield FaceFrame(tracked.t, crops, tracked.cut)

@@ -212,8 +212,9 @@ class DominantFaceTracker:
 
 @dataclass(frozen=True, eq=False)
 class FaceCrop:
-    """A square face crop (None when no face) with the face box it came from; ``padded``
-    when the box was found only in a padded frame (a tight face crop)."""
+    """A square face crop (None when no face) with the face box it came from, in the pixels
+    of the video's own frames (see :func:`iter_face_crops`); ``padded`` when the box was
+    found only in a padded frame (a tight face crop)."""
 
     t: float
     crop: np.ndarray | None
@@ -224,19 +225,35 @@ class FaceCrop:
 
 def iter_face_crops(frames: Iterable[tuple[float, np.ndarray]], tracker: DominantFaceTracker,
                     size: int, margin: float = 0.25, offset: float = 0.0,
-                    border: str = "edge") -> Iterator[FaceCrop]:
+                    border: str = "edge", scale: tuple[float, float] = (1.0, 1.0)
+                    ) -> Iterator[FaceCrop]:
     """Track the dominant face and cut a ``size x size`` crop per frame.
 
     The crop is the face's square box enlarged by ``margin`` and shifted down by ``offset``
-    times its side (negative: up).
+    times its side (negative: up). ``scale``: the source's :attr:`~FrameSource.scale`, so
+    that the boxes are in the pixels of the video's own frames when ``frames`` come shrunk.
 
-    >>> crops = list(iter_face_crops(source.frames(10), tracker, size=112))  # doctest: +SKIP
+    >>> crops = list(iter_face_crops(source.frames(10), tracker, size=112,  # doctest: +SKIP
+    ...                              scale=source.scale))
     """
     for tracked in tracker.track(frames):
         crop = None
         if tracked.box is not None:
             crop = model_crop(tracked.frame, tracked.box, size, margin, offset, border)
-        yield FaceCrop(tracked.t, crop, tracked.box, tracked.score, tracked.padded)
+        yield FaceCrop(tracked.t, crop, scale_box(tracked.box, scale), tracked.score,
+                       tracked.padded)
+
+
+def scale_box(box: Box | None, scale: tuple[float, float]) -> Box | None:
+    """``box`` with its x coordinates times ``scale[0]`` and its y times ``scale[1]``.
+
+    >>> scale_box((10.0, 20.0, 30.0, 40.0), (1.5, 2.0))
+    (15.0, 40.0, 45.0, 80.0)
+    """
+    if box is None or scale == (1.0, 1.0):
+        return box
+    sx, sy = scale
+    return box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
 
 
 def fill_gaps(frames: list[FaceCrop]) -> list[np.ndarray]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.media import is_image
-from emotion_encoder.video.reader import VideoInfo, iter_frames, probe_video
+from emotion_encoder.video.reader import VideoInfo, iter_frames, probe_video, scaled_size
 from emotion_encoder.video.still import STILL_FPS, probe_still, read_still, still_info
 
 Frames = Iterator[tuple[float, np.ndarray]]
@@ -95,6 +95,12 @@ class FrameSource(ABC):
     def frames(self, target_fps: float | None = None) -> Frames:
         """Yield ``(t, rgb_uint8_HxWx3)``; with ``target_fps`` fewer frames (never more)."""
 
+    @property
+    def scale(self) -> tuple[float, float]:
+        """``(sx, sy)``: pixels of the source's own frames (``info``'s size) per pixel of
+        the frames yielded; ``(1.0, 1.0)`` unless they come out shrunk."""
+        return 1.0, 1.0
+
 
 class FileSource(FrameSource):
     """A video file, streamed by ffmpeg and shrunk to ``max_side``.
@@ -111,6 +117,11 @@ class FileSource(FrameSource):
     @property
     def info(self) -> VideoInfo:
         return self._info
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        width, height = scaled_size(self._info.width, self._info.height, self.max_side)
+        return self._info.width / width, self._info.height / height
 
     def frames(self, target_fps: float | None = None) -> Frames:
         fps = target_fps if target_fps is not None and target_fps < self._info.fps else None
