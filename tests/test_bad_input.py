@@ -6,6 +6,7 @@ file left behind by a failed run."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from moviepy.config import FFMPEG_BINARY
 
+from emotion_encoder.video import probe_video
 from synthetic import write_face_video
 
 ERROR = "emotion-encoder: error: "
@@ -120,6 +122,7 @@ ODD = {  # kind: (file name, ffmpeg options before -i, after -i)
     "24px": ("tiny.mp4", [], ["-vf", "scale=24:24"]),
     "grey": ("grey.mp4", [], ["-vf", "hue=s=0"]),
     "rotated": ("rotated.mp4", ["-display_rotation", "90"], ["-c", "copy"]),
+    "anamorphic": ("anamorphic.mp4", [], ["-vf", "scale=iw*3/4:ih,setsar=4/3"]),
     "vfr": ("vfr.mp4", [], ["-vf", "setpts='if(lt(N,25),N/25,1+(N-25)/12.5)/TB'",
                             "-fps_mode", "vfr"]),
     "120fps": ("fast.mp4", [], ["-vf", "fps=120"]),
@@ -148,7 +151,7 @@ def make_odd(kind: str, folder: Path, face: Path) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["no-face", "one-frame", "4k", "24px", "grey", "rotated",
-                                  "vfr", "120fps", "mjpeg-avi", "gif", "jpeg", "png", "tiff",
+                                  "anamorphic", "vfr", "120fps", "mjpeg-avi", "gif", "jpeg", "png", "tiff",
                                   "webp", "non-ascii name"])
 def test_odd_videos_are_read(kind, face, tmp_path):
     video = make_odd(kind, tmp_path, face)
@@ -160,8 +163,12 @@ def test_odd_videos_are_read(kind, face, tmp_path):
     if kind in ("no-face", "24px"):
         assert proc.returncode == 3  # no face can show: flagged, not an error
     if kind in ("one-frame", "grey", "mjpeg-avi", "non-ascii name", "jpeg", "png", "tiff",
-                "webp", "4k", "120fps"):
+                "webp", "4k", "120fps", "anamorphic"):
         assert proc.returncode == 0, f"{kind}: the drawn face was not found"
+    if kind == "anamorphic":  # stored 3/4 as wide, shown as the clip it was made from
+        shown = json.loads(out.read_text())
+        assert (shown["width"], shown["height"]) == (probe_video(face).width,
+                                                     probe_video(face).height)
 
 
 @pytest.fixture(scope="module")

@@ -554,6 +554,26 @@ def test_the_mead_disgust_reads_the_same_in_a_full_frame(face_models, tmp_path, 
         assert abs(x - (at[0] + face / 2)) < face / 4 and abs(y - (at[1] + face / 2)) < face / 4
 
 
+@needs_data
+def test_the_mead_clips_read_the_same_from_non_square_pixels(face_models, tmp_path):
+    """Squeezed to 3/4 of their width with a 4:3 pixel aspect (as anamorphic DVD and HDV
+    files store frames), the clips must be read as shown: read as stored, the thin faces
+    read as fear and surprise."""
+    from moviepy.config import FFMPEG_BINARY
+
+    from emotion_encoder import EmotionEncoder
+
+    encoder = EmotionEncoder()
+    for name, truth in (("mead_disgusted.mp4", "disgust"), ("mead_happy.mp4", "happiness")):
+        squeezed = tmp_path / name
+        subprocess.run([FFMPEG_BINARY, "-loglevel", "error", "-i", str(DATA / "videos" / name),
+                        "-vf", "scale=192:256,setsar=4/3", "-c:v", "libx264", "-pix_fmt",
+                        "yuv420p", str(squeezed)], check=True)
+        result = encoder.predict(squeezed)
+        assert (result.width, result.height) == (256, 256)
+        assert result.video_label == truth, (name, result.video_probs)
+
+
 def test_the_mixture_starts_from_a_shipped_or_saved_network(tmp_path):
     from emotion_encoder.errors import EmotionEncoderError
     from emotion_encoder.models.loading import load_encoder_model

@@ -73,7 +73,7 @@ def test_probe_and_read_each_container(tmp_path, small_frames, ext):
 def test_video_info_to_dict():
     info = VideoInfo("a.mp4", 25.0, 3.0, 75, 320, 240)
     assert info.to_dict() == {"path": "a.mp4", "fps": 25.0, "duration": 3.0, "n_frames": 75,
-                              "width": 320, "height": 240}
+                              "width": 320, "height": 240, "sar": 1.0}
 
 
 def test_probe_reports_rotated_size(tmp_path, face_video):
@@ -84,6 +84,21 @@ def test_probe_reports_rotated_size(tmp_path, face_video):
     assert (info.width, info.height) == (240, 320)
     _, frame = next(iter_frames(rotated))
     assert frame.shape == (320, 240, 3)
+
+
+def test_non_square_pixels_come_out_as_shown(tmp_path, face_video):
+    """Wide-screen DVD and HDV files store their frames squeezed (SAR 32:27, 4:3) for the
+    player to stretch; the reader must stretch them too, or every face comes out thin."""
+    squeezed = tmp_path / "anamorphic.mp4"
+    subprocess.run([FFMPEG_BINARY, "-v", "error", "-i", str(face_video[0]), "-vf",
+                    "scale=240:240,setsar=4/3", "-c:v", "libx264", str(squeezed)], check=True)
+    info = probe_video(squeezed)
+    assert (info.width, info.height, info.sar) == (320, 240, pytest.approx(4 / 3))
+    (_, shown), (_, original) = next(iter_frames(squeezed)), next(iter_frames(face_video[0]))
+    assert shown.shape == original.shape == (240, 320, 3)
+    assert np.abs(shown.astype(int) - original.astype(int)).mean() < 6
+    assert next(iter_frames(squeezed, max_side=160))[1].shape == (120, 160, 3)
+    assert probe_video(face_video[0]).sar == 1.0
 
 
 LAVFI_CLIPS = [  # (file name, ffmpeg output options): containers, codecs, exact and NTSC rates

@@ -37,7 +37,9 @@ _LOG_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What is known about a video: frame rate, length and frame size (after rotation).
+    """What is known about a video: frame rate, length and frame size as shown (after
+    rotation, and stretched to square pixels where the file stores them non-square:
+    ``sar`` is the stored pixels' aspect, 32:27 on a wide-screen DVD, 4:3 on HDV).
 
     >>> VideoInfo("a.mp4", 25.0, 3.0, 75, 320, 240).to_dict()["n_frames"]
     75
@@ -49,6 +51,7 @@ class VideoInfo:
     n_frames: int
     width: int
     height: int
+    sar: float = 1.0
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -117,6 +120,7 @@ def _input_header(stderr: str) -> str:
 _DURATION = re.compile(r"^\s+Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.M)
 _VIDEO_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: Video: (.*)$", re.M)
 _SIZE = re.compile(r" (\d+)x(\d+)(?:[,\s]|$)")
+_SAR = re.compile(r"\[SAR (\d+):(\d+) DAR")
 _RATE = re.compile(r" (\d+(?:\.\d+)?)(k?) (fps|tbr)\b")
 _ROTATE_TAG = re.compile(r"^\s+rotate\s*:\s*(-?[\d.]+)", re.M)
 
@@ -124,9 +128,9 @@ _ROTATE_TAG = re.compile(r"^\s+rotate\s*:\s*(-?[\d.]+)", re.M)
 def parse_header(header: str) -> dict[str, float | None] | None:
     """What ffmpeg's log says of an input's first video stream: ``width``, ``height`` (as
     stored), ``fps`` (from "fps", else "tbr"; 23.98 and the like made exact, 24000/1001,
-    as moviepy does), ``duration`` (``None`` when the log has none) and ``rotation``
-    (degrees, 0 when none). ``None`` when the log names no input; ``{}`` when the input
-    has no video stream.
+    as moviepy does), ``duration`` (``None`` when the log has none), ``rotation``
+    (degrees, 0 when none) and ``sar`` (the stored pixels' aspect; 1 when square or not
+    said). ``None`` when the log names no input; ``{}`` when the input has no video stream.
 
     >>> log = ("Input #0, mov,mp4, from 'a.mp4':\\n  Duration: 00:01:02.50, start: 0.0\\n"
     ...        "  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), "
@@ -135,6 +139,8 @@ def parse_header(header: str) -> dict[str, float | None] | None:
     >>> info = parse_header(log)
     >>> info["width"], info["height"], round(info["fps"], 5), info["duration"], info["rotation"]
     (640, 360, 29.97003, 62.5, -90.0)
+    >>> parse_header(log.replace("SAR 1:1 DAR 16:9", "SAR 4:3 DAR 64:27"))["sar"]
+    1.3333333333333333
     >>> parse_header("Input #0, wav, from 'a.wav':\\n  Stream #0:0: Audio: pcm_s16le")
     {}
     >>> parse_header("") is None
@@ -155,18 +161,22 @@ def parse_header(header: str) -> dict[str, float | None] | None:
             fps = x * 1000 / 1001
     duration = _DURATION.search(header)
     rotation = _ROTATION.search(header) or _ROTATE_TAG.search(header)
+    sar = _SAR.search(line)
     return {"width": int(size.group(1)) if size else 0,
             "height": int(size.group(2)) if size else 0, "fps": fps,
             "duration": (int(duration.group(1)) * 3600 + int(duration.group(2)) * 60
                          + float(duration.group(3))) if duration else None,
-            "rotation": float(rotation.group(1)) if rotation else 0.0}
+            "rotation": float(rotation.group(1)) if rotation else 0.0,
+            "sar": int(sar.group(1)) / int(sar.group(2)) if sar and int(sar.group(1)) > 0
+            and int(sar.group(2)) > 0 else 1.0}
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Describe a video file, checking that at least its first frame decodes.
 
     One ffmpeg call prints the container's header and decodes one grey frame.
-    ``width``/``height`` are those of the decoded (rotation-applied) frames;
+    ``width``/``height`` are those of the frames as shown (rotation applied, non-square
+    pixels stretched to square: :class:`VideoInfo`), which :func:`iter_frames` yields;
     ``n_frames`` is estimated as ``round(duration * fps)``.
 
     >>> probe_video("missing.mp4")
@@ -194,6 +204,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     width, height = meta["width"], meta["height"]
     if not width or not height:
         raise VideoError(path, "video stream has no frame size")
+    if abs(meta["sar"] - 1.0) > 1e-3:  # as shown: the width stretched by the pixels' aspect
+        width = max(2, round(width * meta["sar"] / 2) * 2)
     if round(abs(meta["rotation"])) % 180 == 90:
         width, height = height, width
     fps = meta["fps"]
@@ -201,7 +213,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         raise VideoError(path, "video stream has no frame rate")
     n_frames = max(1, round(meta["duration"] * fps))
     duration = meta["duration"] if meta["duration"] > 0 else n_frames / fps
-    return VideoInfo(path, fps, duration, n_frames, int(width), int(height))
+    sar = meta["sar"] if abs(meta["sar"] - 1.0) > 1e-3 else 1.0
+    return VideoInfo(path, fps, duration, n_frames, int(width), int(height), sar)
 
 
 def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
@@ -237,8 +250,9 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None,
     """Stream ``(time_s, rgb_uint8_HxWx3)`` frames of a video file from an ffmpeg pipe.
 
     ``fps`` resamples with ffmpeg's ``fps`` filter (frame ``i`` is at ``i / fps``);
-    without it every decoded frame comes out at ``i / native_fps``. Frames larger than
-    ``max_side`` are shrunk. ``start`` and ``end`` (seconds) decode only that span: ffmpeg
+    without it every decoded frame comes out at ``i / native_fps``. Frames come out as
+    shown (:func:`probe_video`'s size: non-square pixels made square), and shrunk when
+    larger than ``max_side``. ``start`` and ``end`` (seconds) decode only that span: ffmpeg
     seeks to ``start`` (no decoding of what comes before) and times count from the file's
     start. A truncated file ends at its last whole frame; a file (or span) that yields no
     frame at all raises :class:`VideoError`. Closing the generator early kills ffmpeg.
@@ -256,8 +270,8 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None,
     info = probe_video(path)
     width, height = scaled_size(info.width, info.height, max_side)
     filters = [f"fps={fps}:eof_action=pass"] if fps else []  # pass: a 1-frame video keeps it
-    if (width, height) != (info.width, info.height):
-        filters.append(f"scale={width}:{height}:flags=area")
+    if (width, height) != (info.width, info.height) or info.sar != 1.0:
+        filters.append(f"scale={width}:{height}:flags=area")  # shrunk, square pixels
     cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error"]
     cmd += ["-ss", f"{start:.6f}"] if start > 0 else []
     cmd += ["-threads", "1"] if info.width * info.height <= ONE_DECODER_THREAD_PIXELS else []
