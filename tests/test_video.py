@@ -125,8 +125,11 @@ def test_probe_reads_what_moviepys_parser_reads(tmp_path, name, options):
     assert (ours["width"], ours["height"]) == tuple(theirs["video_size"])
     assert ours["fps"] == theirs["video_fps"] and ours["duration"] == theirs["duration"]
     info = probe_video(path)
+    width, height = theirs["video_size"]  # as stored; shown with the pixels' aspect
+    shown = round(width * ours["sar"] / 2) * 2  # ("-s 1280x720" keeps testsrc's 4:3: SAR 3:4)
     assert (info.width, info.height, info.fps, info.duration) == \
-        (*theirs["video_size"], theirs["video_fps"], theirs["duration"])
+        (shown, height, theirs["video_fps"], theirs["duration"])
+    assert (shown == width) == (name != "fast.mp4")
 
 
 def test_an_image_named_like_a_video_is_not_a_video(tmp_path):
@@ -181,7 +184,9 @@ def test_parse_header_never_raises(cut, insert, at):
 def test_parse_header_of_a_full_log():
     meta = parse_header(HEADER)
     assert meta == {"width": 640, "height": 360, "fps": 30000 / 1001, "duration": 10.02,
-                    "rotation": -90.0}
+                    "rotation": -90.0, "sar": 1.0}
+    assert parse_header(HEADER.replace("SAR 1:1", "SAR 32:27"))["sar"] == 32 / 27
+    assert parse_header(HEADER.replace("SAR 1:1", "SAR 0:1"))["sar"] == 1.0  # not known
 
 
 # -- streaming ---------------------------------------------------------------------------
