@@ -204,8 +204,9 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     width, height = meta["width"], meta["height"]
     if not width or not height:
         raise VideoError(path, "video stream has no frame size")
-    if abs(meta["sar"] - 1.0) > 1e-3:  # as shown: the width stretched by the pixels' aspect
-        width = max(2, round(width * meta["sar"] / 2) * 2)
+    sar = meta["sar"] if abs(meta["sar"] - 1.0) > 1e-3 else 1.0
+    if sar != 1.0:  # as shown: the width stretched by the pixels' aspect
+        width = max(2, round(width * sar / 2) * 2)
     if round(abs(meta["rotation"])) % 180 == 90:
         width, height = height, width
     fps = meta["fps"]
@@ -213,7 +214,6 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         raise VideoError(path, "video stream has no frame rate")
     n_frames = max(1, round(meta["duration"] * fps))
     duration = meta["duration"] if meta["duration"] > 0 else n_frames / fps
-    sar = meta["sar"] if abs(meta["sar"] - 1.0) > 1e-3 else 1.0
     return VideoInfo(path, fps, duration, n_frames, int(width), int(height), sar)
 
 
