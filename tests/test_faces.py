@@ -15,6 +15,7 @@ from emotion_encoder.faces import (BlazeFaceDetector, DominantFaceTracker, FaceD
                                    LiteRTBlazeFace, MTCNNDetector, box_iou, cache_dir,
                                    crop_face, fetch_models, iter_face_crops, make_detector,
                                    model_path, model_status, square_box)
+from emotion_encoder.faces.detectors import SmallFaceZoom
 from emotion_encoder.faces.model_files import MODELS
 from emotion_encoder.video import iter_frames
 from synthetic import ASTRONAUT_FACE, face_frames, write_face_video
@@ -178,6 +179,24 @@ def test_closed_detector_refuses_to_detect(face_models, runtime):
         det.detect(np.zeros((64, 64, 3), np.uint8))
 
 
+def test_a_small_face_gets_a_tight_box_from_its_close_up(face_models, astronaut_image):
+    """The astronaut at half size in a 1280x720 frame (a 50 px face, as in a wide shot):
+    BlazeFace over the whole frame boxes her loosely; its close-up boxes the face."""
+    import cv2
+
+    small = cv2.resize(astronaut_image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    frame = np.full((720, 1280, 3), 110, np.uint8)
+    frame[200:200 + small.shape[0], 700:700 + small.shape[1]] = small
+    truth = tuple(0.5 * v + o for v, o in zip(ASTRONAUT_FACE, (700, 200, 700, 200)))
+    with make_detector(padded_retry=False) as bare:
+        loose = bare.detect(frame)[0]
+        tight = SmallFaceZoom(bare).detect(frame)[0]
+        assert box_iou(loose.box, truth) < 0.6 < 0.75 < box_iou(tight.box, truth)
+        assert tight.score > loose.score
+        big = SmallFaceZoom(bare, below=0.01)  # no face that small: the frame's own boxes
+        assert big.detect(frame)[0].box == loose.box
+
+
 def test_mtcnn_finds_the_astronaut(astronaut_image):
     det = MTCNNDetector()
     faces = det.detect(astronaut_image)
@@ -190,9 +209,11 @@ def test_mtcnn_finds_the_astronaut(astronaut_image):
 
 def test_make_detector(face_models):
     with make_detector("blazeface-short", min_score=0.7) as det:
-        assert (det.detector.model, det.detector.min_score) == ("short", 0.7)
+        zoom = det.detector
+        assert isinstance(zoom, SmallFaceZoom)
+        assert (zoom.detector.model, zoom.detector.min_score) == ("short", 0.7)
     with make_detector() as det:
-        assert det.detector.model == "full" and det.pads == (0.5, 1.0)
+        assert det.detector.detector.model == "full" and det.pads == (0.5, 1.0)
     with make_detector("blazeface-full", padded_retry=False) as det:
         assert det.model == "full" and isinstance(det, LiteRTBlazeFace)
     with make_detector("blazeface-short-mediapipe", padded_retry=False) as det:

@@ -2,8 +2,9 @@
 before a refactor and checked after it (issue 15: behaviour unchanged, numbers to 1e-5).
 
 The ``fast`` preset is used: its weights change far less often than ``default``'s (last
-re-recorded 2026-12-03, when ``fast`` moved to the mixture recipe), so a change here means
-the code changed what it computes. Re-record (only when a change of
+re-recorded 2026-12-03, when ``fast`` moved to the mixture recipe; 2026-12-07, when small
+faces got boxes from close-ups: the stage clip's), so a change here means the code changed
+what it computes. Re-record (only when a change of
 output is intended, and say why in the commit) with::
 
     EMOTION_ENCODER_RECORD_GOLDEN=1 python -m pytest tests/test_golden.py

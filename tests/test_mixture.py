@@ -531,12 +531,15 @@ def test_the_shipped_default_reads_both_labelled_mead_videos(face_models):
 
 @needs_data
 @pytest.mark.parametrize("frame,face,at", [((1920, 1080), 640, (700, 200)),
-                                           ((1280, 720), 300, (500, 150))])
+                                           ((1280, 720), 300, (500, 150)),
+                                           ((1920, 1080), 100, (1100, 300))])
 def test_the_mead_disgust_reads_the_same_in_a_full_frame(face_models, tmp_path, frame, face,
                                                          at):
     """MEAD's and RAVDESS's own videos are full frames with the face a third of the height
     or less; the clip here is a 256 px face crop. Placed in such a frame, off-centre on a
-    flat background, it must read as the crop does, with the face found and boxed there."""
+    flat background, it must read as the crop does, with the face found and boxed there;
+    also as a wide shot's 65 px face (read neutral while its box came from the whole frame
+    alone: ``SmallFaceZoom``)."""
     from moviepy.config import FFMPEG_BINARY
 
     from emotion_encoder import EmotionEncoder
