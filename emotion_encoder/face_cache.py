@@ -33,8 +33,8 @@ from emotion_encoder.models.preprocessor import fit_crop
 from emotion_encoder.sampling import fixed_interval_indices
 from emotion_encoder.video import iter_frames, probe_video, read_still
 
-CACHE_VERSION = 2  # 2: "blazeface" runs on LiteRT (boxes within a pixel of version 1's)
-VIDEO_FRAMES = 2  # of video samples only; 2: frames as shown (non-square pixels stretched)
+CACHE_VERSION = 3  # 2: "blazeface" runs on LiteRT (boxes within a pixel of version 1's);
+# 3: small faces boxed from close-ups (SmallFaceZoom), video frames as shown (square pixels)
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,8 @@ def cache_key(sample: Sample, settings: CropSettings) -> str:
     """A hash of the sample's files (path, size, mtime), span and the crop settings."""
     files = [sample.video] if sample.video is not None else list(sample.frames)
     stats = [(str(Path(f).resolve()), *_stat(f)) for f in files]
-    video = [VIDEO_FRAMES] if sample.video is not None else []  # stills' keys as before
-    text = json.dumps([CACHE_VERSION, stats, sample.start, sample.end, settings.__dict__]
-                      + video, sort_keys=True, default=str)
+    text = json.dumps([CACHE_VERSION, stats, sample.start, sample.end, settings.__dict__],
+                      sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
