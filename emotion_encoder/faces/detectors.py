@@ -364,6 +364,8 @@ class SmallFaceZoom(_Closing):
         h, w = frame.shape[:2]
         x0, y0 = int(max(0, cx - half)), int(max(0, cy - half))
         x1, y1 = int(min(w, cx + half)), int(min(h, cy + half))
+        if x1 - x0 < 8 or y1 - y0 < 8:  # the box lies off the frame: nothing to look at
+            return face
         inside = [f for f in self.detector.detect(frame[y0:y1, x0:x1])
                   if face.box[0] <= f.center[0] + x0 <= face.box[2]
                   and face.box[1] <= f.center[1] + y0 <= face.box[3]]
