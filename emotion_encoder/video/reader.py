@@ -120,7 +120,7 @@ def _input_header(stderr: str) -> str:
 _DURATION = re.compile(r"^\s+Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.M)
 _VIDEO_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: Video: (.*)$", re.M)
 _SIZE = re.compile(r" (\d+)x(\d+)(?:[,\s]|$)")
-_SAR = re.compile(r"\[SAR (\d+):(\d+) DAR")
+_SAR = re.compile(r"\[SAR ([1-9]\d*):([1-9]\d*) DAR")  # "SAR 0:1": not known
 _RATE = re.compile(r" (\d+(?:\.\d+)?)(k?) (fps|tbr)\b")
 _ROTATE_TAG = re.compile(r"^\s+rotate\s*:\s*(-?[\d.]+)", re.M)
 
@@ -167,8 +167,7 @@ def parse_header(header: str) -> dict[str, float | None] | None:
             "duration": (int(duration.group(1)) * 3600 + int(duration.group(2)) * 60
                          + float(duration.group(3))) if duration else None,
             "rotation": float(rotation.group(1)) if rotation else 0.0,
-            "sar": int(sar.group(1)) / int(sar.group(2)) if sar and int(sar.group(1)) > 0
-            and int(sar.group(2)) > 0 else 1.0}
+            "sar": int(sar.group(1)) / int(sar.group(2)) if sar else 1.0}
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
