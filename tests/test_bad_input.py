@@ -59,6 +59,11 @@ def make_bad(kind: str, folder: Path, face: Path) -> str:
     elif kind == "audio-only":
         path = folder / "speech.m4a"
         ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(path))
+    elif kind == "audio-with-cover":  # a song with its album art: one picture, no video
+        path = folder / "song.mp3"
+        ffmpeg("-i", str(face), "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+               "-map", "1", "-map", "0:v", "-frames:v", "1", "-c:v", "mjpeg",
+               "-disposition:v", "attached_pic", str(path))
     elif kind == "symlink-loop":
         os.symlink(folder / "loop-b.mp4", folder / "loop-a.mp4")
         os.symlink(folder / "loop-a.mp4", folder / "loop-b.mp4")
@@ -69,8 +74,8 @@ def make_bad(kind: str, folder: Path, face: Path) -> str:
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "text", "truncated", "folder",
-                                  "png-header", "broken-png", "audio-only", "symlink-loop",
-                                  "url"])
+                                  "png-header", "broken-png", "audio-only", "audio-with-cover",
+                                  "symlink-loop", "url"])
 def test_bad_input_is_one_line_naming_the_file(kind, face, tmp_path):
     video = make_bad(kind, tmp_path, face)
     out = tmp_path / "result.json"
@@ -143,6 +148,11 @@ def make_odd(kind: str, folder: Path, face: Path) -> Path:
     elif kind == "no-face":
         out = folder / "no_face.mp4"
         write_face_video(out, seconds=1.0, face=False)
+    elif kind == "cover-first":  # a still of no face, unflagged, muxed before the video
+        out = folder / "cover.mkv"
+        ffmpeg("-f", "lavfi", "-i", "color=c=navy:s=400x400:d=0.04", "-i", str(face), "-map", "0",
+               "-map", "1", "-c:v:0", "mjpeg", "-c:v:1", "copy", "-disposition:v:0", "0",
+               "-disposition:v:1", "default", str(out))
     else:
         name, before, after = ODD[kind]
         out = folder / name
@@ -151,8 +161,8 @@ def make_odd(kind: str, folder: Path, face: Path) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["no-face", "one-frame", "4k", "24px", "grey", "rotated",
-                                  "anamorphic", "vfr", "120fps", "mjpeg-avi", "gif", "jpeg", "png", "tiff",
-                                  "webp", "non-ascii name"])
+                                  "anamorphic", "cover-first", "vfr", "120fps", "mjpeg-avi", "gif",
+                                  "jpeg", "png", "tiff", "webp", "non-ascii name"])
 def test_odd_videos_are_read(kind, face, tmp_path):
     video = make_odd(kind, tmp_path, face)
     out = tmp_path / "result.json"
@@ -163,9 +173,9 @@ def test_odd_videos_are_read(kind, face, tmp_path):
     if kind in ("no-face", "24px"):
         assert proc.returncode == 3  # no face can show: flagged, not an error
     if kind in ("one-frame", "grey", "mjpeg-avi", "non-ascii name", "jpeg", "png", "tiff",
-                "webp", "4k", "120fps", "anamorphic"):
+                "webp", "4k", "120fps", "anamorphic", "cover-first"):
         assert proc.returncode == 0, f"{kind}: the drawn face was not found"
-    if kind == "anamorphic":  # stored 3/4 as wide, shown as the clip it was made from
+    if kind in ("anamorphic", "cover-first"):  # shown as the clip it was made from
         shown = json.loads(out.read_text())
         assert (shown["width"], shown["height"]) == (probe_video(face).width,
                                                      probe_video(face).height)

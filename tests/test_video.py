@@ -73,7 +73,7 @@ def test_probe_and_read_each_container(tmp_path, small_frames, ext):
 def test_video_info_to_dict():
     info = VideoInfo("a.mp4", 25.0, 3.0, 75, 320, 240)
     assert info.to_dict() == {"path": "a.mp4", "fps": 25.0, "duration": 3.0, "n_frames": 75,
-                              "width": 320, "height": 240, "sar": 1.0}
+                              "width": 320, "height": 240, "sar": 1.0, "stream": 0}
 
 
 def test_probe_reports_rotated_size(tmp_path, face_video):
@@ -183,7 +183,7 @@ def test_parse_header_never_raises(cut, insert, at):
 
 def test_parse_header_of_a_full_log():
     meta = parse_header(HEADER)
-    assert meta == {"width": 640, "height": 360, "fps": 30000 / 1001, "duration": 10.02,
+    assert meta == {"stream": 0, "width": 640, "height": 360, "fps": 30000 / 1001, "duration": 10.02,
                     "rotation": -90.0, "sar": 1.0}
     assert parse_header(HEADER.replace("SAR 1:1", "SAR 32:27"))["sar"] == 32 / 27
     assert parse_header(HEADER.replace("SAR 1:1", "SAR 0:1"))["sar"] == 1.0  # not known

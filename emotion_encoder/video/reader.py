@@ -39,7 +39,8 @@ _LOG_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
 class VideoInfo:
     """What is known about a video: frame rate, length and frame size as shown (after
     rotation, and stretched to square pixels where the file stores them non-square:
-    ``sar`` is the stored pixels' aspect, 32:27 on a wide-screen DVD, 4:3 on HDV).
+    ``sar`` is the stored pixels' aspect, 32:27 on a wide-screen DVD, 4:3 on HDV;
+    ``stream`` the file's stream read, 1 where a cover image is stream 0).
 
     >>> VideoInfo("a.mp4", 25.0, 3.0, 75, 320, 240).to_dict()["n_frames"]
     75
@@ -52,6 +53,7 @@ class VideoInfo:
     width: int
     height: int
     sar: float = 1.0
+    stream: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -118,7 +120,7 @@ def _input_header(stderr: str) -> str:
 
 
 _DURATION = re.compile(r"^\s+Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.M)
-_VIDEO_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: Video: (.*)$", re.M)
+_VIDEO_STREAM = re.compile(r"^\s+Stream #0:(\d+)\S*: Video: (.*)$", re.M)
 _SIZE = re.compile(r" (\d+)x(\d+)(?:[,\s]|$)")
 _SAR = re.compile(r"\[SAR ([1-9]\d*):([1-9]\d*) DAR")  # "SAR 0:1": not known
 _RATE = re.compile(r" (\d+(?:\.\d+)?)(k?) (fps|tbr)\b")
@@ -126,11 +128,14 @@ _ROTATE_TAG = re.compile(r"^\s+rotate\s*:\s*(-?[\d.]+)", re.M)
 
 
 def parse_header(header: str) -> dict[str, float | None] | None:
-    """What ffmpeg's log says of an input's first video stream: ``width``, ``height`` (as
-    stored), ``fps`` (from "fps", else "tbr"; 23.98 and the like made exact, 24000/1001,
-    as moviepy does), ``duration`` (``None`` when the log has none), ``rotation``
-    (degrees, 0 when none) and ``sar`` (the stored pixels' aspect; 1 when square or not
-    said). ``None`` when the log names no input; ``{}`` when the input has no video stream.
+    """What ffmpeg's log says of an input's video stream: ``stream`` (its index in the file:
+    the first one flagged default, else the first, as a player picks it; cover pictures
+    never, nor an unflagged one before it), ``width``, ``height`` (as stored), ``fps``
+    (from "fps", else "tbr"; 23.98 and the like made exact, 24000/1001, as moviepy does),
+    ``duration`` (``None`` when the log has none), ``rotation`` (degrees, 0 when none) and
+    ``sar`` (the stored pixels' aspect; 1 when square or not said). ``None`` when the log
+    names no input; ``{}`` when the input has no video stream (audio with a cover picture
+    has none).
 
     >>> log = ("Input #0, mov,mp4, from 'a.mp4':\\n  Duration: 00:01:02.50, start: 0.0\\n"
     ...        "  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), "
@@ -139,19 +144,27 @@ def parse_header(header: str) -> dict[str, float | None] | None:
     >>> info = parse_header(log)
     >>> info["width"], info["height"], round(info["fps"], 5), info["duration"], info["rotation"]
     (640, 360, 29.97003, 62.5, -90.0)
+    >>> cover = "  Stream #0:0: Video: mjpeg (Baseline), yuvj444p(pc), 512x512, 25 fps, 25 tbr\\n"
+    >>> info = parse_header(log.replace("  Stream #0:0[0x1]", cover + "  Stream #0:1[0x1]"))
+    >>> info["stream"], info["width"]
+    (1, 640)
     >>> parse_header(log.replace("SAR 1:1 DAR 16:9", "SAR 4:3 DAR 64:27"))["sar"]
     1.3333333333333333
     >>> parse_header("Input #0, wav, from 'a.wav':\\n  Stream #0:0: Audio: pcm_s16le")
+    {}
+    >>> parse_header("Input #0, mp3, from 'a.mp3':\\n  Stream #0:0: Audio: mp3\\n"
+    ...              "  Stream #0:1: Video: png, 500x500, 90k tbn (attached pic)")
     {}
     >>> parse_header("") is None
     True
     """
     if not re.search(r"^Input #0\b", header, re.M):
         return None
-    stream = _VIDEO_STREAM.search(header)
-    if stream is None:
+    streams = [(int(index), line) for index, line in _VIDEO_STREAM.findall(header)
+               if "(attached pic)" not in line]
+    if not streams:
         return {}
-    line = stream.group(1)
+    index, line = next((s for s in streams if "(default)" in s[1]), streams[0])
     size = _SIZE.search(" " + line)
     rates = {kind: float(value) * (1000 if k else 1)
              for value, k, kind in _RATE.findall(line)}
@@ -162,7 +175,7 @@ def parse_header(header: str) -> dict[str, float | None] | None:
     duration = _DURATION.search(header)
     rotation = _ROTATION.search(header) or _ROTATE_TAG.search(header)
     sar = _SAR.search(line)
-    return {"width": int(size.group(1)) if size else 0,
+    return {"stream": index, "width": int(size.group(1)) if size else 0,
             "height": int(size.group(2)) if size else 0, "fps": fps,
             "duration": (int(duration.group(1)) * 3600 + int(duration.group(2)) * 60
                          + float(duration.group(3))) if duration else None,
@@ -173,9 +186,11 @@ def parse_header(header: str) -> dict[str, float | None] | None:
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Describe a video file, checking that at least its first frame decodes.
 
-    One ffmpeg call prints the container's header and decodes one grey frame.
+    One ffmpeg call prints the container's header and decodes one grey frame (a second
+    decodes the stream a player would show, where a cover image comes before it).
     ``width``/``height`` are those of the frames as shown (rotation applied, non-square
-    pixels stretched to square: :class:`VideoInfo`), which :func:`iter_frames` yields;
+    pixels stretched to square: :class:`VideoInfo`) of the stream :func:`parse_header`
+    picks (``stream``), which :func:`iter_frames` yields;
     ``n_frames`` is estimated as ``round(duration * fps)``.
 
     >>> probe_video("missing.mp4")
@@ -184,21 +199,19 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     """
     path = os.fspath(path)
     check_file(path)
-    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-i", _ffmpeg_input(path),
-           "-map", "0:v:0", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise VideoError(path, f"ffmpeg took over {PROBE_TIMEOUT_S:.0f} s to read the header") from None
-    stderr = proc.stderr.decode("utf-8", "replace")
-    meta = parse_header(_input_header(stderr))
+    frame, stderr = _first_frame(path, "0:v:0")
+    header = _input_header(stderr)
+    meta = parse_header(header)
     if meta is None:
         raise VideoError(path, f"not a readable video (ffmpeg: {ffmpeg_reason(stderr)})")
     if not meta:
-        raise VideoError(path, "no video stream (audio or data only)")
+        cover = ", with a cover picture" if "(attached pic)" in header else ""
+        raise VideoError(path, f"no video stream (audio or data only{cover})")
     if meta["duration"] is None:  # an image, a raw stream: as moviepy, not a video
         raise VideoError(path, "not a readable video (ffmpeg reports no duration)")
-    if not proc.stdout:
+    if meta["stream"] != int(_VIDEO_STREAM.search(header).group(1)):  # a cover came first
+        frame, stderr = _first_frame(path, f"0:{meta['stream']}")
+    if not frame:
         raise VideoError(path, f"no decodable video frames (ffmpeg: {ffmpeg_reason(stderr)})")
     width, height = meta["width"], meta["height"]
     if not width or not height:
@@ -213,7 +226,20 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         raise VideoError(path, "video stream has no frame rate")
     n_frames = max(1, round(meta["duration"] * fps))
     duration = meta["duration"] if meta["duration"] > 0 else n_frames / fps
-    return VideoInfo(path, fps, duration, n_frames, int(width), int(height), sar)
+    return VideoInfo(path, fps, duration, n_frames, int(width), int(height), sar,
+                     meta["stream"])
+
+
+def _first_frame(path: str, stream: str) -> tuple[bytes, str]:
+    """One grey frame of the ``-map`` ``stream`` (empty if none decodes) and ffmpeg's log,
+    which begins with the file's header."""
+    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-i", _ffmpeg_input(path),
+           "-map", stream, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise VideoError(path, f"ffmpeg took over {PROBE_TIMEOUT_S:.0f} s to read the header") from None
+    return proc.stdout, proc.stderr.decode("utf-8", "replace")
 
 
 def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
@@ -274,7 +300,7 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None,
     cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error"]
     cmd += ["-ss", f"{start:.6f}"] if start > 0 else []
     cmd += ["-threads", "1"] if info.width * info.height <= ONE_DECODER_THREAD_PIXELS else []
-    cmd += ["-i", _ffmpeg_input(info.path), "-map", "0:v:0", "-an", "-sn"]
+    cmd += ["-i", _ffmpeg_input(info.path), "-map", f"0:{info.stream}", "-an", "-sn"]
     cmd += ["-t", f"{end - start:.6f}"] if end is not None else []
     cmd += ["-vf", ",".join(filters)] if filters else []
     cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
@@ -323,7 +349,7 @@ def frame_times(path: str | os.PathLike, fps: float | None = None,
     filters = ([f"fps={fps}"] if fps and by == "filter" else []) + ["scale=16:16"]
     rate = ["-r", f"{fps}"] if fps and by == "rate" else []
     cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
-           _ffmpeg_input(info.path), "-map", "0:v:0", "-an", "-sn", "-vf", ",".join(filters),
+           _ffmpeg_input(info.path), "-map", f"0:{info.stream}", "-an", "-sn", "-vf", ",".join(filters),
            *rate, "-f", "image2pipe", "-c:v", "rawvideo", "-pix_fmt", "gray", "-"]
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
     count = len(proc.stdout) // 256

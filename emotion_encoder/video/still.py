@@ -9,7 +9,7 @@ gives most image formats no duration, and it ignores EXIF orientation.
 >>> path = os.path.join(tempfile.mkdtemp(), "grey.png")
 >>> _ = cv2.imwrite(path, np.full((30, 40), 200, np.uint8))
 >>> probe_still(path)
-VideoInfo(path='...grey.png', fps=25.0, duration=0.04, n_frames=1, width=40, height=30, sar=1.0)
+VideoInfo(path='...grey.png', fps=25.0, duration=0.04, n_frames=1, width=40, height=30, sar=1.0, stream=0)
 >>> read_still(path).shape, int(read_still(path)[0, 0, 1])
 ((30, 40, 3), 200)
 """
