@@ -91,6 +91,8 @@ def _print_table(result) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from emotion_encoder.results import NO_FACE_WARNING, UNTRAINED_WARNING
+
     result = _encoder(args).predict(args.video, sampling=args.sampling)
     text = result.to_json()
     if args.output:
@@ -99,6 +101,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(text)
     else:
         _print_table(result)
+    for warning in result.warnings:  # the rest are said already: on loading, by the exit
+        if warning not in (UNTRAINED_WARNING, NO_FACE_WARNING):
+            print(f"emotion-encoder: warning: {args.video}: {warning}", file=sys.stderr)
     return _exit_code(args.video, bool(result.faces_found))
 
 

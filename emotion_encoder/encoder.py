@@ -53,6 +53,11 @@ BACKENDS = ("auto", "keras", "litert", "litert-int8")
 """Where the network runs (:class:`EmotionEncoder`'s ``backend``)."""
 KEYFRAMES = ("fixed", "adaptive")
 """Which sampled frames the face detector runs on (:class:`ClipOptions`' ``keyframes``)."""
+SMALL_FACE_PX = 24
+"""Faces narrower than this, in the pixels the network's crops are cut from (a video's
+frames shrunk to 1280 px), get a warning: the labelled clips shrunk until their faces
+were 24 px wide read as at full size; at 20 px one of eight changed its label, at 16 px
+two (``benchmarks/footage_conditions.py``, MODEL_CARD)."""
 
 
 @dataclass(frozen=True)
@@ -284,13 +289,16 @@ class EmotionEncoder:
             if progress is not None:
                 progress(frame)
 
-        info, clips = self.face_clips(video, fps, sampling, opts, on_frame=seen)
+        source = open_source(video, fps=fps)
+        info, clips = self.face_clips(source, fps, sampling, opts, on_frame=seen)
         done: list[Clip] = []
         for batch in _batched(self._ahead(clips), self.batch_size):
             self.classify(batch, opts)
             done.extend(batch)
         track = assemble_track(done, info, self, self.sampling_info(sampling, opts))
-        return Analysis(VideoPrediction.of(track, info), tuple(boxes))
+        widths = [(box[2] - box[0]) / source.scale[0] for _, box in boxes if box is not None]
+        small = [small_face_warning(float(np.median(widths)))] if widths else []
+        return Analysis(VideoPrediction.of(track, info, [w for w in small if w]), tuple(boxes))
 
     def track(self, video: VideoInput, fps: float | None = None,
               faces: Literal["speaker", "all"] = "speaker", smooth: bool = True,
@@ -421,6 +429,20 @@ def assemble_track(clips: list[Clip], info: VideoInfo, encoder: EmotionEncoder,
 
 def _clip(frames: list[FaceCrop], start: float, end: float) -> Clip:
     return Clip(start, end, frames, sum(f.crop is not None for f in frames) / len(frames))
+
+
+def small_face_warning(width: float) -> str | None:
+    """The warning for faces ``width`` px wide as read (None from :data:`SMALL_FACE_PX` up).
+
+    >>> small_face_warning(18.4)
+    'faces are 18 px wide as read (median): under 24 px the readings are unreliable'
+    >>> small_face_warning(30.0) is None
+    True
+    """
+    if width >= SMALL_FACE_PX:
+        return None
+    return (f"faces are {width:.0f} px wide as read (median): under {SMALL_FACE_PX} px the "
+            "readings are unreliable")
 
 
 def _observed(frames: Iterator[FaceCrop], on_frame: Callable[[FaceCrop], None]

@@ -33,8 +33,9 @@ from emotion_encoder.models.preprocessor import fit_crop
 from emotion_encoder.sampling import fixed_interval_indices
 from emotion_encoder.video import iter_frames, probe_video, read_still
 
-CACHE_VERSION = 3  # 2: "blazeface" runs on LiteRT (boxes within a pixel of version 1's);
-# 3: small faces boxed from close-ups (SmallFaceZoom), video frames as shown (square pixels)
+CACHE_VERSION = 4  # 2: "blazeface" runs on LiteRT (boxes within a pixel of version 1's);
+# 3: small faces boxed from close-ups (SmallFaceZoom), video frames as shown (square pixels);
+# 4: faces too small for the whole frame searched in its tiles (TiledSearch), covers skipped
 
 
 @dataclass(frozen=True)

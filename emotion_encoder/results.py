@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -25,6 +25,8 @@ UNTRAINED_WARNING = (
     "the model has no trained weights: outputs are random, not emotions "
     "(train one with the training recipe, or load a trained model file)"
 )
+
+NO_FACE_WARNING = "no face found in any clip"
 
 
 def _round(x: float | None, digits: int = 4) -> float | None:
@@ -124,13 +126,15 @@ class VideoPrediction:
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, track: EmotionTrack, info: Any) -> "VideoPrediction":
+    def of(cls, track: EmotionTrack, info: Any, notes: Sequence[str] = ()) -> "VideoPrediction":
         """The prediction of ``track`` for a video described by ``info`` (a ``VideoInfo``:
         ``path``, ``duration``, ``fps``, ``n_frames``, ``width``, ``height``), with the
-        warnings a reader needs (untrained weights, no face anywhere)."""
+        warnings a reader needs (untrained weights, no face anywhere) and ``notes``, the
+        caller's (faces too small to read)."""
         warnings = [] if track.weights_trained else [UNTRAINED_WARNING]
         if track.video_probs is None:
-            warnings.append("no face found in any clip")
+            warnings.append(NO_FACE_WARNING)
+        warnings += notes
         return cls(info.path, info.duration, info.fps, info.n_frames, info.width, info.height,
                    track, warnings)
 

@@ -103,6 +103,22 @@ def test_no_face_video_is_flagged_not_dropped(encoder, tmp_path):
     assert not emb.has_face.any() and not emb.embeddings.any()
 
 
+@pytest.mark.parametrize("side, warned", [(96, True), (160, False)])
+def test_a_face_too_small_to_read_is_warned(encoder, side, warned):
+    """The astronaut's face 19 px wide (a 96 px picture) is under the 24 px where the
+    labelled clips stop reading as at full size: the result says so; at 32 px it does not."""
+    import cv2
+
+    picture = cv2.resize(astronaut(), (side, side), interpolation=cv2.INTER_AREA)
+    result = encoder.predict(np.stack([picture] * 20), fps=10)
+    assert result.faces_found
+    small = [w for w in result.warnings if "px wide as read" in w]
+    assert len(small) == warned
+    if warned:
+        assert small[0].startswith("faces are 19 px wide") and "under 24 px" in small[0]
+    assert result.to_dict()["warnings"] == small  # the only warning, in the JSON too
+
+
 def test_gap_without_face_is_flagged_in_its_clips(encoder, tmp_path):
     path = tmp_path / "gap.mp4"
     write_face_video(path, seconds=6.0, no_face_spans=[(2.0, 4.4)])

@@ -15,7 +15,7 @@ from emotion_encoder.faces import (BlazeFaceDetector, DominantFaceTracker, FaceD
                                    LiteRTBlazeFace, MTCNNDetector, box_iou, cache_dir,
                                    crop_face, fetch_models, iter_face_crops, make_detector,
                                    model_path, model_status, square_box)
-from emotion_encoder.faces.detectors import SmallFaceZoom
+from emotion_encoder.faces.detectors import PaddedRetry, SmallFaceZoom, TiledSearch
 from emotion_encoder.faces.model_files import MODELS
 from emotion_encoder.video import iter_frames
 from synthetic import ASTRONAUT_FACE, face_frames, write_face_video
@@ -197,6 +197,27 @@ def test_a_small_face_gets_a_tight_box_from_its_close_up(face_models, astronaut_
         assert big.detect(frame)[0].box == loose.box
 
 
+def test_a_face_too_small_for_the_whole_frame_is_found_in_its_tiles(face_models):
+    """A 36 px face in a 1280x720 frame (a wide shot of a 4K film, as read) is under the
+    smallest face BlazeFace finds in a whole frame; in a tile of 60% of the frame it is
+    found and boxed. Frames without a face stay without one."""
+    from synthetic import background, draw_face
+
+    centres = [(200, 150), (640, 360), (900, 300), (1100, 600), (300, 500), (700, 200)]
+    found, without = 0, 0
+    with make_detector() as det, make_detector(padded_retry=False) as bare:
+        assert isinstance(det, TiledSearch)
+        whole = PaddedRetry(SmallFaceZoom(bare))  # the same detector without its tiles
+        for centre in centres:
+            frame = background((1280, 720))
+            truth = draw_face(frame, centre, 36)
+            without += any(box_iou(f.box, truth) > 0.5 for f in whole.detect(frame))
+            faces = det.detect(frame)
+            found += bool(faces) and box_iou(faces[0].box, truth) > 0.6
+        assert det.detect(background((1280, 720))) == []
+    assert without == 0 and found >= 5
+
+
 def test_mtcnn_finds_the_astronaut(astronaut_image):
     det = MTCNNDetector()
     faces = det.detect(astronaut_image)
@@ -209,11 +230,11 @@ def test_mtcnn_finds_the_astronaut(astronaut_image):
 
 def test_make_detector(face_models):
     with make_detector("blazeface-short", min_score=0.7) as det:
-        zoom = det.detector
-        assert isinstance(zoom, SmallFaceZoom)
+        zoom = det.detector.detector
+        assert isinstance(zoom, SmallFaceZoom) and det.tile_detector is zoom
         assert (zoom.detector.model, zoom.detector.min_score) == ("short", 0.7)
     with make_detector() as det:
-        assert det.detector.detector.model == "full" and det.pads == (0.5, 1.0)
+        assert det.detector.detector.detector.model == "full" and det.detector.pads == (0.5, 1.0)
     with make_detector("blazeface-full", padded_retry=False) as det:
         assert det.model == "full" and isinstance(det, LiteRTBlazeFace)
     with make_detector("blazeface-short-mediapipe", padded_retry=False) as det:

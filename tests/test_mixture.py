@@ -530,25 +530,28 @@ def test_the_shipped_default_reads_both_labelled_mead_videos(face_models):
 
 
 @needs_data
-@pytest.mark.parametrize("frame,face,at", [((1920, 1080), 640, (700, 200)),
-                                           ((1280, 720), 300, (500, 150)),
-                                           ((1920, 1080), 100, (1100, 300))])
+@pytest.mark.parametrize("frame,face,at,colour", [((1920, 1080), 640, (700, 200), "0x405060"),
+                                                  ((1280, 720), 300, (500, 150), "0x405060"),
+                                                  ((1920, 1080), 100, (1100, 300), "0x405060"),
+                                                  ((3840, 2160), 180, (2000, 700), "black")])
 def test_the_mead_disgust_reads_the_same_in_a_full_frame(face_models, tmp_path, frame, face,
-                                                         at):
+                                                         at, colour):
     """MEAD's and RAVDESS's own videos are full frames with the face a third of the height
     or less; the clip here is a 256 px face crop. Placed in such a frame, off-centre on a
     flat background, it must read as the crop does, with the face found and boxed there;
     also as a wide shot's 65 px face (read neutral while its box came from the whole frame
-    alone: ``SmallFaceZoom``)."""
+    alone: ``SmallFaceZoom``) and a 4K wide shot's 100 px face in the dark (found in no
+    frame until the frame's tiles were searched: ``TiledSearch``)."""
     from moviepy.config import FFMPEG_BINARY
 
     from emotion_encoder import EmotionEncoder
 
     video = tmp_path / "full.mp4"
-    pad = f"scale={face}:{face},pad={frame[0]}:{frame[1]}:{at[0]}:{at[1]}:color=0x405060"
+    pad = f"scale={face}:{face},pad={frame[0]}:{frame[1]}:{at[0]}:{at[1]}:color={colour}"
     subprocess.run([FFMPEG_BINARY, "-loglevel", "error", "-i",
-                    str(DATA / "videos" / "mead_disgusted.mp4"), "-vf", pad, "-c:v", "libx264",
-                    "-pix_fmt", "yuv420p", str(video)], check=True)
+                    str(DATA / "videos" / "mead_disgusted.mp4"), "-t", "4", "-vf", pad,
+                    "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(video)],
+                   check=True)
     result = EmotionEncoder().predict(video)
     assert result.video_label == "disgust", result.video_probs
     assert all(c.face_ratio > 0.9 and c.label == "disgust" for c in result.clips)
