@@ -106,6 +106,7 @@ def test_tag_folder_results_index_log_and_resume(folder, local_run):
         mine = [r for r in rows if Path(r["video"]).name == name]
         assert len(mine) == len(doc["prediction"]["clips"]) >= 1
         assert all(r["duration"] == doc["prediction"]["duration"] for r in mine)
+        assert all(r["warnings"] == doc["prediction"]["warnings"] for r in mine)
         assert [r["start"] for r in mine] == [c["start"] for c in doc["prediction"]["clips"]]
     log = (out / "tag.log").read_text()
     assert f"FAILED {folder / 'broken.mp4'}: not a readable video" in log
@@ -114,7 +115,9 @@ def test_tag_folder_results_index_log_and_resume(folder, local_run):
     assert "tagged 2, skipped 0 (already done), failed 1" in proc.stdout
     if (out / "index.parquet").exists():
         pq = pytest.importorskip("pyarrow.parquet")
-        assert pq.read_table(out / "index.parquet").num_rows == len(rows)
+        table = pq.read_table(out / "index.parquet")
+        assert table.num_rows == len(rows)
+        assert table.column("warnings").to_pylist() == [r["warnings"] for r in rows]
 
     # rerun (file, folder and glob inputs, without the bad file): finished videos are
     # skipped, their files untouched, and no model is loaded
@@ -125,6 +128,27 @@ def test_tag_folder_results_index_log_and_resume(folder, local_run):
     assert "network-loaded: False" in again.stdout
     assert {p.name: p.stat().st_mtime_ns for p in sorted(out.glob("*.json"))} == before
     assert (out / "index.jsonl").read_text().splitlines() == [json.dumps(r) for r in rows]
+
+
+def test_the_index_carries_each_videos_warnings(tmp_path):
+    """A batch tagger filters out what it cannot trust: every clip row of the index says
+    its video's warnings, in the JSONL and the Parquet file alike."""
+    from emotion_encoder.tagging.index import write_index
+
+    clip = {"start": 0.0, "end": 1.6, "label": "anger", "confidence": 0.9, "face_ratio": 1.0}
+    small = "faces are 14 px wide as read (median): under 24 px the readings are unreliable"
+    docs = [{"source": "far.mp4", "result_file": "far.json", "prediction": {
+                "duration": 3.0, "video_label": "anger", "clips": [clip, clip],
+                "warnings": [small]}},
+            {"source": "near.mp4", "result_file": "near.json", "prediction": {
+                "duration": 2.0, "video_label": "anger", "clips": [clip], "warnings": []}}]
+    paths = write_index(tmp_path, docs)
+    rows = [json.loads(line) for line in paths[0].read_text().splitlines()]
+    assert [(r["video"], r["warnings"]) for r in rows] == [
+        ("far.mp4", [small]), ("far.mp4", [small]), ("near.mp4", [])]
+    if len(paths) > 1:
+        pq = pytest.importorskip("pyarrow.parquet")
+        assert pq.read_table(paths[1]).column("warnings").to_pylist() == [[small], [small], []]
 
 
 def test_two_worker_processes_give_the_same_results(folder, local_run, tmp_path):

@@ -3,8 +3,8 @@ when pyarrow is installed), written atomically.
 
 >>> doc = {"source": "a.mp4", "result_file": "a.1.json", "prediction": {"duration": 2.0,
 ...        "video_label": None, "clips": []}}
->>> [row["clip"] for row in index_rows(doc)]        # a video without clips: one empty row
-[None]
+>>> [(row["clip"], row["warnings"]) for row in index_rows(doc)]  # no clips: one empty row
+[(None, [])]
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ INDEX_PARQUET = "index.parquet"
 
 
 def index_rows(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Clip rows of one result document (a video without clips gives one empty row)."""
+    """Clip rows of one result document (a video without clips gives one empty row), each
+    with its video's warnings (faces too small to read, no face, untrained weights)."""
     pred = result["prediction"]
     base = {"video": result["source"], "duration": pred["duration"],
-            "video_label": pred["video_label"], "result": result["result_file"]}
+            "video_label": pred["video_label"], "warnings": list(pred.get("warnings", [])),
+            "result": result["result_file"]}
     clips = pred["clips"] or [None]
     for i, clip in enumerate(clips):
         row = dict(base, clip=None if clip is None else i)
@@ -56,10 +58,11 @@ def write_index(outdir: Path, results: Sequence[dict[str, Any]]) -> list[Path]:
         import pyarrow.parquet as pq
     except ImportError:
         return paths
-    columns = ["video", "duration", "video_label", "result", "clip", "start", "end", "label",
-               "confidence", "face_ratio"]
-    table = pa.table({c: [row[c] for row in rows] for c in columns}) if rows else \
-        pa.table({c: pa.array([], pa.string()) for c in columns})
+    columns = ["video", "duration", "video_label", "warnings", "result", "clip", "start", "end",
+               "label", "confidence", "face_ratio"]
+    table = pa.table({c: pa.array([row[c] for row in rows], pa.list_(pa.string()))
+                      if c == "warnings" else [row[c] for row in rows] for c in columns}) \
+        if rows else pa.table({c: pa.array([], pa.string()) for c in columns})
     with atomic_path(outdir / INDEX_PARQUET) as tmp:
         pq.write_table(table, tmp)
     paths.append(outdir / INDEX_PARQUET)
