@@ -219,3 +219,18 @@ def test_the_ray_engine_writes_the_same_files(clips, exported, tmp_path):
     for name in ("VA_feature/Mead@Actor-feature-Mead@Actor_00_0002_00.npy",
                  "emos/Phone@Woman-emo-Phone@Woman_00_0001_00.npy"):
         np.testing.assert_allclose(np.load(out / name), np.load(local / name), atol=1e-5)
+
+
+def test_a_clip_whose_face_is_not_read_is_named_in_the_problems(tmp_path):
+    """A clip with no face exports zero rows of features; the run says so on stderr and
+    in the records' index, not only in the exit code of another command."""
+    video = tmp_path / "Room@Nobody_00_0001_00.mp4"
+    write_face_video(video, seconds=1.5, face=False)
+    out = tmp_path / "preprocessed"
+    proc = run_export(video, "-o", out, "--layout", "npz")
+    assert proc.returncode == 0, proc.stderr
+    assert f"emotion-encoder: warning: {video}: no face found in any clip" in proc.stderr
+    index = [json.loads(line) for line in
+             (out / "emotion_encoder" / "index.jsonl").read_text().splitlines()]
+    assert [r["problems"] for r in index] == [["no face found in any clip"]]
+    assert index[0]["face_rows"] == 0

@@ -29,6 +29,7 @@ from emotion_encoder.atomic import atomic_path, write_atomic
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.feature_layouts import LAYOUTS, clip_names, layout_arrays
 from emotion_encoder.frames import sample_frames, to_v2c
+from emotion_encoder.results import UNTRAINED_WARNING
 from emotion_encoder.tagging.inputs import expand_inputs
 from emotion_encoder.tagging.run import batch_summary, prepare_outdir, run_batch, write_or_explain
 from emotion_encoder.tagging.worker import failure
@@ -86,7 +87,8 @@ class ExportJob:
                 "v2c_emotion_id": None if probs is None else int(np.argmax(probs)),
                 "preset": prediction.track.preset,
                 "weights_trained": prediction.track.weights_trained,
-                "problems": layout.problems(len(frames)),
+                "problems": layout.problems(len(frames)) + [  # and faces not read well
+                    w for w in prediction.warnings if w != UNTRAINED_WARNING],
             }
             write_atomic(out, json.dumps(record, indent=1) + "\n")
             return {"video": video, "ok": True, "clips": len(prediction.clips),
@@ -118,7 +120,8 @@ def export_features(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLi
                     ray_address: str | None = None, stream: TextIO | None = None
                     ) -> dict[str, Any]:
     """Write every clip of ``inputs`` into ``outdir`` in ``layout``; returns the summary
-    (``tag``'s, plus ``index`` and ``problems``: clips the system's model would refuse)."""
+    (``tag``'s, plus ``index`` and ``problems``: clips the system's model would refuse, and
+    clips whose faces were not read well: none found, too small)."""
     if layout not in LAYOUTS:
         raise EmotionEncoderError(f"unknown layout {layout!r}; choose one of "
                                   f"{', '.join(LAYOUTS)}")
