@@ -37,7 +37,7 @@ from emotion_encoder.video import probe_file
 from v2c_bridge import (align, emotion_runs, read_subtitles, read_textgrid, read_words,
                         write_csv, write_intervals_npz, write_json, write_npz, write_srt,
                         write_textgrid, write_vtt)
-from v2c_bridge.mel import probe
+from v2c_bridge.mel import audio_start, probe
 
 EXIT_ERROR = 2
 EXIT_NO_FACE = 3
@@ -327,7 +327,9 @@ def cmd_align(args: argparse.Namespace) -> int:
         print(f"{args.output}: {cond.n_frames} mel frames x {cond.values.shape[1]} dims, "
               f"{cond.mask.mean():.0%} with a face")
     else:
-        lines = align(tracks, subtitles=transcript, pool=args.pool)
+        from_audio = bool(args.words or args.textgrid)  # counted from the audio's first sample
+        lines = align(tracks, subtitles=transcript, pool=args.pool,
+                      audio_start=audio_start(args.video) if from_audio else 0.0)
         _write_intervals(args.output, fmt, lines, tracks.speaker.labels)
         print(f"{args.output}: {len(lines)} intervals, "
               f"{sum(iv.label is not None for iv in lines)} with a face")

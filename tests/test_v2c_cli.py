@@ -12,7 +12,7 @@ import pytest
 
 from v2c_bridge import read_json, read_npz, read_subtitles, read_textgrid
 
-from synthetic import face_frames
+from synthetic import face_frames, write_face_video
 
 
 def run_cli(*args, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -119,3 +119,42 @@ def test_bad_input_is_one_line_and_exit_2(talking, tmp_path, args, says):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("emotion-encoder: error:") and says in lines[0]
     assert not list(tmp_path.glob("[ta].*"))
+
+
+def test_audio_that_starts_after_the_video_is_aligned_on_the_videos_clock(tmp_path):
+    """Cameras, screen recordings and streams cut without re-encoding can start their audio
+    after the first frame; ffmpeg reads the frames from the file's start, but a mel
+    spectrogram or a transcript made from the audio counts from its first sample. Mel
+    frame ``j`` must be read at ``audio_start + times[j]`` on the video's clock, and a word
+    of an audio transcript pooled there, keeping its own times."""
+    from moviepy.config import FFMPEG_BINARY
+
+    from emotion_encoder import EmotionEncoder
+    from v2c_bridge import Interval, Segment, align, audio_start, pool_interval
+
+    silent = tmp_path / "silent.mp4"
+    write_face_video(silent, seconds=4.0, no_face_spans=[(0.0, 1.6)])  # a face from 1.6 s
+    video = tmp_path / "late audio.mp4"
+    subprocess.run([FFMPEG_BINARY, "-v", "error", "-i", str(silent), "-itsoffset", "0.8",
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-map", "0:v",
+                    "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(video)], check=True)
+    start = audio_start(video)
+    assert 0.75 < start < 0.85 and audio_start(silent) == 0.0
+    track = EmotionEncoder("fast").track(video).speaker
+    cond = align(track, mel_frames_for=video)
+    assert cond.audio_start == pytest.approx(start)
+    values, mask = track.at(cond.times + start, cond.mode)
+    assert cond.mask.tolist() == mask.tolist()
+    np.testing.assert_allclose(cond.values[mask], values[mask], atol=1e-6)
+    assert track.at(cond.times, cond.mode)[1].tolist() != mask.tolist()  # the shift matters
+    assert cond.video_frames()[0] == int(start * 25) > 0  # the frame shown at the first sound
+    out = tmp_path / "cond.npz"
+    proc = run_cli("align", video, "--preset", "fast", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    written = read_npz(out)  # the command: the same shift and faces, kept in the file
+    assert written.audio_start == pytest.approx(start) and written.mask.tolist() == mask.tolist()
+    word = Interval(Segment(0.4, 1.0), "hello", "words")
+    (pooled,) = align(track, words=[word], audio_start=start)
+    moved = pool_interval(track, Segment(0.4 + start, 1.0 + start), "hello", "words")
+    assert pooled.segment == word.segment and pooled.face_ratio == moved.face_ratio
+    np.testing.assert_allclose(pooled.vector, moved.vector, atol=1e-6)

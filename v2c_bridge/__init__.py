@@ -33,16 +33,18 @@ from v2c_bridge.align import align, load_track
 from v2c_bridge.errors import AlignmentError, TranscriptWarning
 from v2c_bridge.export import (read_json, read_npz, write_csv, write_intervals_npz, write_json,
                                write_npz, write_srt, write_textgrid, write_vtt)
-from v2c_bridge.mel import (MelConditioning, align_to_mel, audio_of_video, mel_frame_count,
-                            mel_frame_times, mel_frames_for, mel_window, video_frame_indices)
+from v2c_bridge.mel import (MelConditioning, align_to_mel, audio_of_video, audio_start,
+                            mel_frame_count, mel_frame_times, mel_frames_for, mel_window,
+                            video_frame_indices)
 from v2c_bridge.pooling import AlignedInterval, emotion_runs, pool_interval, pool_intervals
 from v2c_bridge.transcripts import Interval, read_subtitles, read_textgrid, read_words
 
 __all__ = [
     "AlignedInterval", "AlignmentError", "EmotionTrack", "FaceTrack", "FaceTracks", "Interval",
     "MelConditioning", "Segment", "SlidingWindow", "TranscriptWarning", "align",
-    "align_to_mel", "audio_of_video", "emotion_runs", "load_track", "mel_frame_count",
-    "mel_frame_times", "mel_frames_for", "mel_window", "pool_interval", "pool_intervals",
+    "align_to_mel", "audio_of_video", "audio_start", "emotion_runs", "load_track",
+    "mel_frame_count", "mel_frame_times", "mel_frames_for", "mel_window", "pool_interval",
+    "pool_intervals",
     "read_json", "read_npz", "read_subtitles", "read_textgrid", "read_words", "smooth_track",
     "track_viterbi", "video_frame_indices", "viterbi_path", "write_csv", "write_intervals_npz",
     "write_json",

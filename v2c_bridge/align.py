@@ -71,7 +71,8 @@ def align(track: TrackSource, *, mel_frames_for: str | os.PathLike | np.ndarray 
           n_mel_frames: int | None = None, subtitles: TranscriptSource | None = None,
           textgrid: TranscriptSource | None = None, words: TranscriptSource | None = None,
           tier: str | None = None, pool: Pool = "mean",
-          interpolation: SampleMode = "linear") -> MelConditioning | list[AlignedInterval]:
+          interpolation: SampleMode = "linear",
+          audio_start: float | None = None) -> MelConditioning | list[AlignedInterval]:
     """Align an emotion track to mel frames, or to words / phones / subtitle lines.
 
     Mel frames: give ``mel_frames_for`` (a video or audio file, or its samples at ``sr``)
@@ -80,6 +81,11 @@ def align(track: TrackSource, *, mel_frames_for: str | os.PathLike | np.ndarray 
     (SRT/WebVTT), ``textgrid`` (tier ``tier``, default "words") or ``words`` (whisper /
     whisperX JSON) as a path or a list of :class:`Interval`; returns one
     :class:`AlignedInterval` per interval, pooled with ``pool``.
+
+    ``audio_start``: where the audio that the mel frames, words or TextGrid count from
+    starts on the video's clock, in seconds (:func:`v2c_bridge.mel.audio_start`; 0 in most
+    files). By default it is read from the file ``mel_frames_for``, or for words and
+    TextGrids from the track's own video file; subtitles are timed on the video's clock.
     """
     track = load_track(track)
     wants_mel = mel_frames_for is not None or n_mel_frames is not None
@@ -87,7 +93,11 @@ def align(track: TrackSource, *, mel_frames_for: str | os.PathLike | np.ndarray 
         raise ValueError("give mel_frames_for= or n_mel_frames= (mel frames), or one of "
                          "subtitles=, textgrid=, words= (intervals)")
     if not wants_mel:
-        return pool_intervals(track, _intervals(subtitles, textgrid, words, tier), pool)
+        intervals = _intervals(subtitles, textgrid, words, tier)
+        if audio_start is None:
+            from_audio = subtitles is None and track.video and os.path.isfile(track.video)
+            audio_start = mel.audio_start(track.video) if from_audio else 0.0
+        return pool_intervals(track, intervals, pool, shift=audio_start)
     if mel_frames_for is not None and n_mel_frames is not None:
         raise ValueError("give mel_frames_for= or n_mel_frames=, not both")
     fps = None
@@ -96,8 +106,13 @@ def align(track: TrackSource, *, mel_frames_for: str | os.PathLike | np.ndarray 
     elif mel_frames_for is not None:
         n_mel_frames = mel.mel_frames_for(mel_frames_for, sr, hop_length, n_fft, center)
         fps = mel.probe(mel_frames_for).get("video_fps")
+        if audio_start is None:
+            audio_start = mel.audio_start(mel_frames_for)
+    audio_start = audio_start or 0.0
     values, mask = align_to_mel(track, n_mel_frames, sr=sr, hop_length=hop_length,
-                                n_fft=n_fft, center=center, mode=interpolation)
+                                n_fft=n_fft, center=center, mode=interpolation,
+                                audio_start=audio_start)
     times = mel_frame_times(n_mel_frames, sr, hop_length, n_fft, center)
     return MelConditioning(values, mask, times, sr, hop_length, n_fft, center, interpolation,
-                           fps, track.labels, track.preset, track.video)
+                           fps, track.labels, track.preset, track.video,
+                           audio_start=audio_start)

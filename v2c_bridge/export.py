@@ -181,7 +181,7 @@ def write_textgrid(path: str | os.PathLike, tiers: Items | Mapping[str, Items], 
 
 def write_npz(path: str | os.PathLike, cond: MelConditioning) -> Path:
     """Mel conditioning arrays and metadata (sr, hop_length, n_fft, center, fps, labels,
-    preset, mode, video, version) as ``.npz``; read back with :func:`read_npz`."""
+    preset, mode, video, version, audio_start) as ``.npz``; read back with :func:`read_npz`."""
     arrays = {
         "format": np.asarray(MEL_FORMAT), "values": cond.values, "mask": cond.mask,
         "times": cond.times, "sr": np.asarray(cond.sr), "hop_length": np.asarray(cond.hop_length),
@@ -189,7 +189,8 @@ def write_npz(path: str | os.PathLike, cond: MelConditioning) -> Path:
         "mode": np.asarray(cond.mode),
         "fps": np.asarray(np.nan if cond.fps is None else cond.fps, np.float64),
         "labels": np.asarray(cond.labels, dtype=str), "preset": np.asarray(cond.preset),
-        "video": np.asarray(cond.video or ""), "version": np.asarray(cond.version)}
+        "video": np.asarray(cond.video or ""), "version": np.asarray(cond.version),
+        "audio_start": np.asarray(cond.audio_start, np.float64)}
     with atomic_write(path, "wb") as f:
         np.savez(f, **arrays)
     return Path(path)
@@ -264,7 +265,8 @@ def read_npz(path: str | os.PathLike) -> MelConditioning | list[AlignedInterval]
                 center=bool(data["center"]), mode=str(data["mode"]),
                 fps=None if np.isnan(fps) else fps,
                 labels=tuple(str(x) for x in data["labels"]), preset=str(data["preset"]),
-                video=str(data["video"]) or None, version=str(data["version"]))
+                video=str(data["video"]) or None, version=str(data["version"]),
+                audio_start=float(data["audio_start"]) if "audio_start" in data else 0.0)
     except FileNotFoundError:
         raise AlignmentError(path, "file not found") from None
     except KeyError as e:

@@ -18,6 +18,7 @@ video fps ratio (22050/256 mel frames per second against 30000/1001 video frames
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -104,12 +105,13 @@ def video_frame_indices(n_frames: int, fps: float | str | Fraction, sr: int = 22
 
 def align_to_mel(track: EmotionTrack, n_frames: int | None = None, *,
                  n_samples: int | None = None, sr: int = 22050, hop_length: int = 256,
-                 n_fft: int = 1024, center: bool = True,
-                 mode: SampleMode = "linear") -> tuple[np.ndarray, np.ndarray]:
+                 n_fft: int = 1024, center: bool = True, mode: SampleMode = "linear",
+                 audio_start: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The track at each mel frame's centre: ``(values (n_mel, d) float32, mask (n_mel,))``.
 
-    Give ``n_frames``, or ``n_samples`` of the audio to count them. Frames in a no-face
-    gap, or outside the track, are NaN with a False mask (see :meth:`EmotionTrack.at`).
+    Give ``n_frames``, or ``n_samples`` of the audio to count them; ``audio_start``: where
+    the audio starts on the track's clock (:func:`audio_start`). Frames in a no-face gap,
+    or outside the track, are NaN with a False mask (see :meth:`EmotionTrack.at`).
     """
     if (n_frames is None) == (n_samples is None):
         raise ValueError("give exactly one of n_frames and n_samples")
@@ -117,7 +119,7 @@ def align_to_mel(track: EmotionTrack, n_frames: int | None = None, *,
         n_frames = mel_frame_count(n_samples, sr, hop_length, n_fft, center)
     if n_frames < 0:
         raise ValueError(f"n_frames must be >= 0, got {n_frames}")
-    return track.at(mel_frame_times(n_frames, sr, hop_length, n_fft, center), mode)
+    return track.at(mel_frame_times(n_frames, sr, hop_length, n_fft, center) + audio_start, mode)
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,7 +127,9 @@ class MelConditioning:
     """The emotion track on mel frames, ready to condition a TTS / dubbing decoder.
 
     ``values`` (n_mel, d) float32 are NaN where ``mask`` is False (no face); ``times``
-    are the frames' centre times; ``fps`` is the video's frame rate when known.
+    are the frames' centre times on the audio's clock (0: its first sample), read from
+    the video at ``audio_start + times`` (:func:`audio_start`: where the audio track
+    starts in its file, 0 in most files); ``fps`` is the video's frame rate when known.
     """
 
     values: np.ndarray
@@ -141,6 +145,7 @@ class MelConditioning:
     preset: str = ""
     video: str | None = None
     version: str = __version__
+    audio_start: float = 0.0
 
     @property
     def n_frames(self) -> int:
@@ -158,6 +163,8 @@ class MelConditioning:
         """For each mel frame, the index of the video frame shown at its centre."""
         if self.fps is None:
             raise ValueError("the video frame rate is unknown (align from a video file)")
+        if self.audio_start:
+            return np.floor((self.times + self.audio_start) * self.fps + 1e-9).astype(np.int64)
         return video_frame_indices(self.n_frames, self.fps, self.sr, self.hop_length,
                                    self.n_fft, self.center)
 
@@ -239,6 +246,49 @@ def audio_of_video(path: str | os.PathLike, sr: int = 22050) -> np.ndarray:
     if native != sr:
         y = librosa.resample(y, orig_sr=native, target_sr=sr)
     return y.astype(np.float32, copy=False)
+
+
+_CONTAINER_START = re.compile(r"^\s+Duration: .*?, start: (-?\d+(?:\.\d+)?)", re.M)
+_AUDIO_STREAM = re.compile(r"^\s+Stream #0:\d+\S*: Audio: (.*)$", re.M)
+_STREAM_START = re.compile(r", start (-?\d+(?:\.\d+)?)")
+
+
+def audio_start(path: str | os.PathLike) -> float:
+    """Where the audio track's first sample plays on its file's clock, in seconds after the
+    file's start (the clock the video frames are read on: ffmpeg starts them there). 0 in
+    most files; a recording or a stream cut without re-encoding can start its audio later,
+    and a mel spectrogram or a transcript made from the audio then counts from there.
+
+    >>> audio_start("missing.mp4")
+    Traceback (most recent call last):
+    emotion_encoder.errors.AlignmentError: missing.mp4: file not found
+    """
+    from moviepy.config import FFMPEG_BINARY
+
+    if not Path(path).is_file():
+        raise AlignmentError(path, "file not found")
+    log = subprocess.run([FFMPEG_BINARY, "-hide_banner", "-nostdin", "-i", os.fspath(path)],
+                         capture_output=True, text=True, errors="replace").stderr
+    return header_audio_start(log)
+
+
+def header_audio_start(log: str) -> float:
+    r""":func:`audio_start` from ffmpeg's log of the file (its first audio stream).
+
+    >>> header_audio_start("  Duration: 00:00:04.00, start: 0.000000, bitrate: 282 kb/s\n"
+    ...                    "  Stream #0:0: Video: h264, 320x240, 25 fps\n"
+    ...                    "  Stream #0:1: Audio: aac (LC), 44100 Hz, mono, start 0.476780")
+    0.47678
+    >>> header_audio_start("  Duration: 00:00:04.00, start: 0.000000\n  Stream #0:0: Audio: aac")
+    0.0
+    """
+    container, audio = _CONTAINER_START.search(log), _AUDIO_STREAM.search(log)
+    if container is None or audio is None:
+        return 0.0
+    start = _STREAM_START.search(audio.group(1))
+    if start is None:  # ffmpeg names a stream's start where it is not 0
+        return max(0.0, -float(container.group(1)))
+    return round(max(0.0, float(start.group(1)) - float(container.group(1))), 6)
 
 
 def mel_frames_for(video_path: str | os.PathLike, sr: int = 22050, hop_length: int = 256,

@@ -114,9 +114,17 @@ def pool_interval(track: EmotionTrack, segment: Segment, text: str = "", tier: s
 
 
 def pool_intervals(track: EmotionTrack, intervals: Iterable[Interval],
-                   pool: Pool = "mean") -> list[AlignedInterval]:
-    """:func:`pool_interval` for each interval, keeping its text and tier."""
-    return [pool_interval(track, iv.segment, iv.text, iv.tier, pool) for iv in intervals]
+                   pool: Pool = "mean", shift: float = 0.0) -> list[AlignedInterval]:
+    """:func:`pool_interval` for each interval, keeping its text and tier; ``shift``
+    (seconds) is where the intervals' 0 lies on the track's clock (a transcript of an audio
+    track that starts after the video: :func:`v2c_bridge.mel.audio_start`). The intervals
+    are pooled there and keep their own times."""
+    pooled = []
+    for iv in intervals:
+        moved = Segment(iv.segment.start + shift, iv.segment.end + shift) if shift else iv.segment
+        pooled.append(replace(pool_interval(track, moved, iv.text, iv.tier, pool),
+                              segment=iv.segment))
+    return pooled
 
 
 def emotion_runs(track: EmotionTrack, pool: Pool = "mean") -> list[AlignedInterval]:
