@@ -297,8 +297,8 @@ class EmotionEncoder:
             done.extend(batch)
         track = assemble_track(done, info, self, self.sampling_info(sampling, opts))
         widths = [(box[2] - box[0]) / source.scale[0] for _, box in boxes if box is not None]
-        small = [small_face_warning(float(np.median(widths)))] if widths else []
-        return Analysis(VideoPrediction.of(track, info, [w for w in small if w]), tuple(boxes))
+        small = small_face_warning(float(np.median(widths))) if widths else None
+        return Analysis(VideoPrediction.of(track, info, [small] if small else []), tuple(boxes))
 
     def track(self, video: VideoInput, fps: float | None = None,
               faces: Literal["speaker", "all"] = "speaker", smooth: bool = True,

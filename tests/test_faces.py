@@ -234,7 +234,8 @@ def test_make_detector(face_models):
         assert isinstance(zoom, SmallFaceZoom) and det.tile_detector is zoom
         assert (zoom.detector.model, zoom.detector.min_score) == ("short", 0.7)
     with make_detector() as det:
-        assert det.detector.detector.detector.model == "full" and det.detector.pads == (0.5, 1.0)
+        padded = det.detector
+        assert padded.detector.detector.model == "full" and padded.pads == (0.5, 1.0)
     with make_detector("blazeface-full", padded_retry=False) as det:
         assert det.model == "full" and isinstance(det, LiteRTBlazeFace)
     with make_detector("blazeface-short-mediapipe", padded_retry=False) as det:

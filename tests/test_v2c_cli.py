@@ -158,3 +158,8 @@ def test_audio_that_starts_after_the_video_is_aligned_on_the_videos_clock(tmp_pa
     moved = pool_interval(track, Segment(0.4 + start, 1.0 + start), "hello", "words")
     assert pooled.segment == word.segment and pooled.face_ratio == moved.face_ratio
     np.testing.assert_allclose(pooled.vector, moved.vector, atol=1e-6)
+    (found,) = align(track, words=[word])  # the shift read from the track's own video
+    np.testing.assert_allclose(found.vector, moved.vector, atol=1e-6)
+    (line,) = align(track, subtitles=[word])  # subtitles: on the video's clock, not moved
+    np.testing.assert_allclose(line.vector, pool_interval(track, word.segment).vector,
+                               atol=1e-6)

@@ -183,8 +183,8 @@ def test_parse_header_never_raises(cut, insert, at):
 
 def test_parse_header_of_a_full_log():
     meta = parse_header(HEADER)
-    assert meta == {"stream": 0, "width": 640, "height": 360, "fps": 30000 / 1001, "duration": 10.02,
-                    "rotation": -90.0, "sar": 1.0}
+    assert meta == {"stream": 0, "width": 640, "height": 360, "fps": 30000 / 1001,
+                    "duration": 10.02, "rotation": -90.0, "sar": 1.0}
     assert parse_header(HEADER.replace("SAR 1:1", "SAR 32:27"))["sar"] == 32 / 27
     assert parse_header(HEADER.replace("SAR 1:1", "SAR 0:1"))["sar"] == 1.0  # not known
 

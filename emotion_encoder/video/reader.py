@@ -238,7 +238,8 @@ def _first_frame(path: str, stream: str) -> tuple[bytes, str]:
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise VideoError(path, f"ffmpeg took over {PROBE_TIMEOUT_S:.0f} s to read the header") from None
+        raise VideoError(path, f"ffmpeg took over {PROBE_TIMEOUT_S:.0f} s to read the "
+                               "header") from None
     return proc.stdout, proc.stderr.decode("utf-8", "replace")
 
 
@@ -349,7 +350,8 @@ def frame_times(path: str | os.PathLike, fps: float | None = None,
     filters = ([f"fps={fps}"] if fps and by == "filter" else []) + ["scale=16:16"]
     rate = ["-r", f"{fps}"] if fps and by == "rate" else []
     cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
-           _ffmpeg_input(info.path), "-map", f"0:{info.stream}", "-an", "-sn", "-vf", ",".join(filters),
+           _ffmpeg_input(info.path), "-map", f"0:{info.stream}", "-an", "-sn",
+           "-vf", ",".join(filters),
            *rate, "-f", "image2pipe", "-c:v", "rawvideo", "-pix_fmt", "gray", "-"]
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
     count = len(proc.stdout) // 256
