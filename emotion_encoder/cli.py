@@ -284,6 +284,8 @@ def _tracks(args: argparse.Namespace, faces: str):
     probe_file(args.video)  # a bad video fails before the model loads
     tracks = _encoder(args).track(args.video, faces=faces, smooth=args.smooth)
     _exit_code(args.video, bool(tracks.speaker.has_face.any()))  # says it; callers exit
+    for warning in tracks.warnings:
+        print(f"emotion-encoder: warning: {args.video}: {warning}", file=sys.stderr)
     return tracks
 
 

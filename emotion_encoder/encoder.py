@@ -343,7 +343,11 @@ class EmotionEncoder:
             for window in batch:
                 assembler.add(window)
         info = source.info
-        return assembler.result(info.path, info.duration, cuts, smooth)
+        result = assembler.result(info.path, info.duration, cuts, smooth)
+        boxes = result.speaker_boxes
+        widths = (boxes[:, 2] - boxes[:, 0])[np.isfinite(boxes[:, 0])] / source.scale[0]
+        small = small_face_warning(float(np.median(widths))) if len(widths) else None
+        return replace(result, warnings=[small]) if small else result
 
     def _ahead(self, items: Iterator) -> Iterator:
         """``items`` produced in a background thread when ``overlap`` is on."""

@@ -13,7 +13,7 @@ it and aligns its ``speaker`` track (single-voice conditioning).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,7 +49,8 @@ class FaceTracks:
     enough: a gap), its box in ``speaker.boxes``. ``faces`` holds every person's track
     when tracking ``faces="all"`` (empty for ``faces="speaker"``). ``cuts`` are the times
     of the sampled frames that start a new shot; ``smoothed`` tells whether the
-    probabilities are HMM posteriors (see :mod:`emotion_encoder.smoothing`).
+    probabilities are HMM posteriors (see :mod:`emotion_encoder.smoothing`); ``warnings``
+    what a reader should know (the speaker's faces too small to read).
     """
 
     video: str | None
@@ -59,6 +60,7 @@ class FaceTracks:
     faces: list[FaceTrack]
     cuts: list[float]
     smoothed: bool
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def speaker_boxes(self) -> np.ndarray:

@@ -106,7 +106,8 @@ def test_no_face_video_is_flagged_not_dropped(encoder, tmp_path):
 @pytest.mark.parametrize("side, warned", [(96, True), (160, False)])
 def test_a_face_too_small_to_read_is_warned(encoder, side, warned):
     """The astronaut's face 19 px wide (a 96 px picture) is under the 24 px where the
-    labelled clips stop reading as at full size: the result says so; at 32 px it does not."""
+    labelled clips stop reading as at full size: the result says so, and so do the face
+    tracks (``timeline``, ``align``); at 32 px they do not."""
     import cv2
 
     picture = cv2.resize(astronaut(), (side, side), interpolation=cv2.INTER_AREA)
@@ -117,6 +118,8 @@ def test_a_face_too_small_to_read_is_warned(encoder, side, warned):
     if warned:
         assert small[0].startswith("faces are 19 px wide") and "under 24 px" in small[0]
     assert result.to_dict()["warnings"] == small  # the only warning, in the JSON too
+    tracks = encoder.track(np.stack([picture] * 20), fps=10)  # the speaker's faces too
+    assert tracks.speaker.has_face.any() and tracks.warnings == small
 
 
 def test_gap_without_face_is_flagged_in_its_clips(encoder, tmp_path):

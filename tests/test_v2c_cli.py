@@ -163,3 +163,19 @@ def test_audio_that_starts_after_the_video_is_aligned_on_the_videos_clock(tmp_pa
     (line,) = align(track, subtitles=[word])  # subtitles: on the video's clock, not moved
     np.testing.assert_allclose(line.vector, pool_interval(track, word.segment).vector,
                                atol=1e-6)
+
+
+def test_faces_too_small_to_read_are_said_on_stderr(tmp_path):
+    """The astronaut's face ~20 px wide: ``timeline`` writes its file and warns, once."""
+    import cv2
+
+    from synthetic import astronaut, write_video
+
+    picture = cv2.resize(astronaut(), (96, 96), interpolation=cv2.INTER_AREA)
+    video = write_video(tmp_path / "far.mp4", [picture] * 30, fps=10)
+    out = tmp_path / "far.json"
+    proc = run_cli("timeline", video, "-o", out)
+    assert proc.returncode == 0 and out.exists(), proc.stderr
+    said = [line for line in proc.stderr.splitlines() if "px wide as read" in line]
+    assert len(said) == 1 and said[0].startswith(f"emotion-encoder: warning: {video}: faces ")
+    assert int(said[0].split("faces are ")[1].split()[0]) in (19, 20, 21)
