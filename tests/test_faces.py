@@ -199,7 +199,7 @@ def test_a_small_face_gets_a_tight_box_from_its_close_up(face_models, astronaut_
 
 def test_a_face_too_small_for_the_whole_frame_is_found_in_its_tiles(face_models):
     """A 36 px face in a 1280x720 frame (a wide shot of a 4K film, as read) is under the
-    smallest face BlazeFace finds in a whole frame; in a tile of 60% of the frame it is
+    smallest face BlazeFace finds in a whole frame; in a tile of 45% of the frame it is
     found and boxed. Frames without a face stay without one."""
     from synthetic import background, draw_face
 
