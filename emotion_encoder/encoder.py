@@ -296,8 +296,8 @@ class EmotionEncoder:
             self.classify(batch, opts)
             done.extend(batch)
         track = assemble_track(done, info, self, self.sampling_info(sampling, opts))
-        widths = [(box[2] - box[0]) / source.scale[0] for _, box in boxes if box is not None]
-        small = small_face_warning(float(np.median(widths))) if widths else None
+        small = small_face_warning([(box[2] - box[0]) / source.scale[0]
+                                    for _, box in boxes if box is not None])
         return Analysis(VideoPrediction.of(track, info, [small] if small else []), tuple(boxes))
 
     def track(self, video: VideoInput, fps: float | None = None,
@@ -344,9 +344,8 @@ class EmotionEncoder:
                 assembler.add(window)
         info = source.info
         result = assembler.result(info.path, info.duration, cuts, smooth)
-        boxes = result.speaker_boxes
-        widths = (boxes[:, 2] - boxes[:, 0])[np.isfinite(boxes[:, 0])] / source.scale[0]
-        small = small_face_warning(float(np.median(widths))) if len(widths) else None
+        boxes = result.speaker_boxes[np.isfinite(result.speaker_boxes[:, 0])]
+        small = small_face_warning((boxes[:, 2] - boxes[:, 0]) / source.scale[0])
         return replace(result, warnings=[small]) if small else result
 
     def _ahead(self, items: Iterator) -> Iterator:
@@ -435,14 +434,17 @@ def _clip(frames: list[FaceCrop], start: float, end: float) -> Clip:
     return Clip(start, end, frames, sum(f.crop is not None for f in frames) / len(frames))
 
 
-def small_face_warning(width: float) -> str | None:
-    """The warning for faces ``width`` px wide as read (None from :data:`SMALL_FACE_PX` up).
+def small_face_warning(widths: Iterable[float]) -> str | None:
+    """The warning for faces ``widths`` px wide as read: None when there are none or their
+    median is :data:`SMALL_FACE_PX` or more.
 
-    >>> small_face_warning(18.4)
+    >>> small_face_warning([18.4, 17.0, 30.0])
     'faces are 18 px wide as read (median): under 24 px the readings are unreliable'
-    >>> small_face_warning(30.0) is None
-    True
+    >>> small_face_warning([30.0]) is None, small_face_warning([]) is None
+    (True, True)
     """
+    widths = np.asarray(list(widths), float)
+    width = float(np.median(widths)) if widths.size else np.inf
     if width >= SMALL_FACE_PX:
         return None
     return (f"faces are {width:.0f} px wide as read (median): under {SMALL_FACE_PX} px the "
