@@ -452,6 +452,8 @@ def test_mixture_recipe_trains_on_three_sources(tmp_path, face_models):
 @pytest.mark.slow
 @pytest.mark.training
 def test_ablation_trains_each_variant_and_scores_the_probes(tmp_path, face_models):
+    from emotion_encoder.training.mixture import LABELS
+
     sources = write_three_sources(tmp_path)
     proc = run_config(tmp_path / "ablation.yaml", {
         "preset": "fast", "out": str(tmp_path / "ablation"), "stills": tiny_stills(sources),
@@ -482,6 +484,9 @@ def test_ablation_trains_each_variant_and_scores_the_probes(tmp_path, face_model
     assert large["x_train"].shape[1:] == large["x_test"].shape[1:] == (64, 64, 1)
     assert len(large["x_train"]) == len(np.load(tmp_path / "ablation" / "all" / "stills"
                                                 / "faces.npz")["x_train"])
+    with open(tmp_path / "ablation" / "all" / "readings" / "stills" / "predictions.csv") as f:
+        readings = list(csv.DictReader(f))  # the faces found: the no-face still is not one
+    assert len(readings) == 4 and {r["true"] for r in readings} <= set(LABELS)
     wide = json.loads((tmp_path / "ablation" / "all-64" / "probes.json").read_text())
     assert wide["stills"]["image_size"] == 64 and wide["probes"]["stills"]["n"] == 5
 
@@ -749,8 +754,13 @@ def test_a_video_probe_reads_the_middle_frame_or_every_frame(tmp_path, face_mode
 
     probes = {"middle": {"path": str(tmp_path / "clips")},
               "mean": {"path": str(tmp_path / "clips"), "frames": "mean"}}
-    scores = probe_scores(still, "fast", probes, tmp_path / "crops")
+    scores = probe_scores(still, "fast", probes, tmp_path / "crops", out=tmp_path / "readings")
     assert scores["middle"]["accuracy"] == 0.0 and scores["middle"]["n"] == 1  # one sad face
+    for probe, predicted in (("middle", "sadness"), ("mean", "happiness")):
+        with open(tmp_path / "readings" / probe / "predictions.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [(r["predicted"], r["true"]) for r in rows] == [(predicted, "happiness")]
+        assert rows[0]["sample"].endswith("a.mp4") and len(rows[0]) == 3 + len(LABELS)
     assert scores["mean"]["accuracy"] == 1.0 and scores["mean"]["n"] == 1
     assert seen[0] == 2 and seen[-1] >= 30  # the middle crop and its mirror, then ~20 frames
     with pytest.raises(EmotionEncoderError, match="probe 'x': frames 'all'"):

@@ -69,6 +69,28 @@ def test_rotate_turns_a_face_about_its_centre_within_the_bound():
     assert max(angles) > 5 and min(angles) < -5  # both ways
     np.testing.assert_array_equal(rotate(bar, 0.0).numpy(), bar)
 
+
+def test_a_turned_head_moves_the_nose_towards_the_turn_and_narrows_the_far_cheek():
+    import tensorflow as tf
+
+    from emotion_encoder.training.stills import head_turn
+
+    face = np.zeros((8, 49, 1), np.float32)
+    face[:, [10, 24, 38]] = 1.0  # the left cheek, the nose, the right cheek
+    moves = []
+    for seed in range(40):
+        tf.random.set_seed(seed)
+        row = head_turn(face, 30.0).numpy()[0, :, 0]
+        peaks = [c for c in range(1, 48) if row[c] > 0.3 and row[c] >= row[c - 1]
+                 and row[c] >= row[c + 1]]
+        left, nose, right = peaks  # all three stay in view up to 30 degrees
+        moves.append(nose - 24)
+        if abs(nose - 24) >= 7:  # the cheek on the side the nose moved to comes closer
+            near, far = (right - nose, nose - left) if nose > 24 else (nose - left, right - nose)
+            assert near < far - 2, (seed, peaks)
+    moves = np.array(moves)
+    assert 0.3 < np.mean(moves == 0) < 0.7  # half the faces stay frontal
+    assert moves.max() >= 6 and moves.min() <= -6 and np.abs(moves).max() <= 11  # r sin 30
 def test_mixup_keeps_a_dominant_sample_and_matching_labels():
     import tensorflow as tf
 

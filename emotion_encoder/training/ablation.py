@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import argparse
 import copy
+import csv
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 
+from emotion_encoder.atomic import write_atomic
 from emotion_encoder.data.discover import open_dataset
 from emotion_encoder.errors import EmotionEncoderError
 from emotion_encoder.models.loading import build_model
 from emotion_encoder.models.emotion_classifier import mirror_averaged
 from emotion_encoder.models.preprocessor import FacePreprocessor
-from emotion_encoder.face_cache import CropSettings, cache_faces
+from emotion_encoder.face_cache import CropSettings, cache_faces, sample_name
 from emotion_encoder.training.config_keys import check_stills
 from emotion_encoder.training.mixture import LABELS, train_mixture
 from emotion_encoder.training.recipe import read_yaml
@@ -86,15 +89,27 @@ def held_out_faces(spec: dict, pre: FacePreprocessor, cache: Path
         missing, samples
 
 
+def write_predictions(path: Path, samples: list, probs: np.ndarray, truth: np.ndarray) -> None:
+    """``sample,predicted,true,p_<label>...`` of the samples with a face, as ``evaluate``
+    writes them (what ``benchmarks/head_turn.py`` and ``combine_predictions.py`` read)."""
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["sample", "predicted", "true", *(f"p_{label}" for label in LABELS)])
+    writer.writerows((sample_name(s), LABELS[int(np.argmax(p))], LABELS[t],
+                      *(f"{v:.5f}" for v in p)) for s, p, t in zip(samples, probs, truth))
+    write_atomic(path, table.getvalue())
+
+
 def probe_scores(still, preset: str, probes: dict, cache: Path,
-                 image_size: int | None = None, shifts: int = 0, clahe: float = 0.0
-                 ) -> dict[str, dict]:
+                 image_size: int | None = None, shifts: int = 0, clahe: float = 0.0,
+                 out: Path | None = None) -> dict[str, dict]:
     """Accuracy and balanced accuracy of a 2D network on each probe (no face = miss), the
     faces cut at ``image_size`` (default the preset's) and equalised by CLAHE at clip
     limit ``clahe`` when it is > 0 (as the network was trained); ``shifts`` > 0 averages the
     probabilities over the 3 x 3 grid of crops moved by up to that many pixels. A probe
     reads each sample's middle crop, or with ``frames: mean`` in its spec every crop
-    (a video's frames), the sample's label the largest mean probability."""
+    (a video's frames), the sample's label the largest mean probability. With ``out``,
+    each probe's readings go to ``out/<probe>/predictions.csv`` (:func:`write_predictions`)."""
     pre = build_model(preset).preprocessor
     if image_size is not None or clahe:
         pre = FacePreprocessor.from_config({**pre.get_config(), "clahe": float(clahe),
@@ -118,11 +133,13 @@ def probe_scores(still, preset: str, probes: dict, cache: Path,
             raise EmotionEncoderError(f"probe {name!r}: frames {mode!r} is neither 'middle' "
                                       "nor 'mean'")
         if mode == "mean":
-            sequences, found, missing, _ = held_out_sequences(spec, pre, cache)
+            sequences, found, missing, samples = held_out_sequences(spec, pre, cache)
             probs = np.stack([predict(sequence).mean(axis=0) for sequence in sequences])
         else:
-            frames, found, missing, _ = held_out_faces(spec, pre, cache)
+            frames, found, missing, samples = held_out_faces(spec, pre, cache)
             probs = predict(frames)
+        if out is not None:
+            write_predictions(out / name / "predictions.csv", samples, probs, found)
         truth = np.concatenate([found, missing])
         pred = np.concatenate([probs.argmax(1), np.full(len(truth) - len(found), -1)])
         scores[name] = {"accuracy": float(np.mean(pred == truth)),
@@ -149,7 +166,8 @@ def run_ablation(config_path: str | Path) -> str:
             still.load_weights(folder / "stills" / "best.weights.h5")
             scores = probe_scores(still_as_clips(still), config["preset"],
                                   config["probes"], out / "crops", size,
-                                  clahe=float(stills.get("clahe", 0.0)))
+                                  clahe=float(stills.get("clahe", 0.0)),
+                                  out=folder / "readings")
             result.write_text(json.dumps({"stills": stills, "best_epoch": state["best_epoch"],
                                           "validation": state["best"], "probes": scores},
                                          indent=2))

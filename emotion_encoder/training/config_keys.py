@@ -31,7 +31,7 @@ STILLS_FOLDER = {"data", "epochs", "batch_size", "learning_rate", "mixup", "eras
 #: the stills stage on a mixture of sources (training/mixture.py)
 STILLS_MIXTURE = (STILLS_FOLDER - {"data"}) | {
     "sources", "init", "weights", "distill", "logit_adjust", "mouth_swap", "gamma",
-    "style_mixing", "keep", "snapshots", "balance", "ema", "clahe"}
+    "style_mixing", "keep", "snapshots", "balance", "ema", "clahe", "head_turn"}
 SOURCE = {"path", "kind", "ferplus", "ferplus_weight", "neutral_first_frames", "repeat",
           "intensity_levels"}
 DISTILL = {"weight", "teachers"}

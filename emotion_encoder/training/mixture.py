@@ -35,7 +35,9 @@ trained still networks read (:mod:`emotion_encoder.training.distill`). ``clahe``
 limit such as 2.0) trains on faces equalised by CLAHE
 (:func:`~emotion_encoder.models.preprocessor.equalize`; ``configs/ablation-clahe.yaml``),
 and a network trained so must be read with the preprocessor's ``clahe``: an ablation
-option, which the recipe's heads stage does not take.
+option, which the recipe's heads stage does not take. ``head_turn`` (degrees) turns half
+of the training faces about a vertical axis by up to that angle
+(:func:`~emotion_encoder.training.stills.head_turn`; ``configs/ablation-head-turn.yaml``).
 ``init: default`` starts from a shipped preset's backbone (a stills stage's weights file:
 that 2D network whole); ``image_size`` trains the (fully convolutional) twin at another
 input side than the preset's (FER2013's and CK+'s 48 px faces are enlarged, the
@@ -395,6 +397,7 @@ def train_mixture(stills: dict, out: Path, preset: str) -> dict:
                              rotation=float(stills.get("rotation", 0.0)),
                              mouth_swap_rate=float(stills.get("mouth_swap", 0.0)),
                              gamma=float(stills.get("gamma", 0.0)),
+                             turn=float(stills.get("head_turn", 0.0)),
                              resample=balance == "resample")
     val_x = still_batches(arrays["x_validation"], arrays["p_validation"], size, channels,
                           256, training=False)

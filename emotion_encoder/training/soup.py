@@ -112,7 +112,8 @@ def pack(config_path: Path, mixture: Path, out: Path, quality: int = QUALITY) ->
 
     config = read_config(config_path)
     stills, preset = config["stills"], config["preset"]
-    unsupported = [key for key in ("rotation", "mouth_swap", "distill", "balance", "ema")
+    unsupported = [key for key in ("rotation", "mouth_swap", "distill", "balance", "ema",
+                                       "head_turn")
                    if stills.get(key)]
     if unsupported:
         raise EmotionEncoderError(f"{config_path}: stills option {unsupported[0]!r} is not "
