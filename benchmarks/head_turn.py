@@ -9,10 +9,13 @@ The turn of each face is measured from BlazeFace's keypoints (mediapipe's Tasks 
 detector on the full-range model of ``emotion-encoder fetch-models``, the image padded
 as the encoder pads a tight crop): ``(nose x - eyes' mid x) / eye distance``, 0 for a
 frontal face, about 0.5 where the far eye is about to hide. Prints, per bin, the faces,
-the model's accuracy and balanced accuracy (mean per-class recall) and the `fer`
-package's accuracy on the same faces (its predictions from the panel's run; a face its
-Haar cascade does not find is a miss, as in the panel). Faces the encoder found no face
-in are left out (the panel counts them as misses).
+the model's accuracy, its accuracy at the frontal bin's mix of classes (each class's
+recall in the bin weighted by that class's share of the frontal faces: the bins' mixes
+differ, LFW's turned faces are far more often disgust), its balanced accuracy (mean
+per-class recall), the recall of the two commonest classes and the `fer` package's
+accuracy on the same faces (its predictions from the panel's run; a face its Haar cascade
+does not find is a miss, as in the panel). Faces the encoder found no face in are left
+out (the panel counts them as misses).
 """
 
 from __future__ import annotations
@@ -58,9 +61,29 @@ def read_predictions(path: Path) -> dict[str, tuple[str, str]]:
 def scores(rows: list[tuple[str, str]]) -> tuple[float, float]:
     """Accuracy and balanced accuracy of ``(predicted, true)`` pairs."""
     hits = [p == t for p, t in rows]
+    return float(np.mean(hits)), float(np.mean(list(recalls(rows).values())))
+
+
+def recalls(rows: list[tuple[str, str]]) -> dict[str, float]:
+    """Each true class's recall among ``(predicted, true)`` pairs.
+
+    >>> recalls([("a", "a"), ("b", "a"), ("b", "b")])
+    {'a': 0.5, 'b': 1.0}
+    """
     classes = sorted({t for _, t in rows})
-    recall = [np.mean([p == t for p, t in rows if t == c]) for c in classes]
-    return float(np.mean(hits)), float(np.mean(recall))
+    return {c: float(np.mean([p == t for p, t in rows if t == c])) for c in classes}
+
+
+def at_mix(rows: list[tuple[str, str]], shares: dict[str, float]) -> float:
+    """Accuracy of ``rows`` had their classes come in ``shares`` (each class's recall
+    weighted by its share; classes ``rows`` lacks are left out and the rest renormalised).
+
+    >>> at_mix([("a", "a"), ("b", "a"), ("b", "b")], {"a": 0.9, "b": 0.1})
+    0.55
+    """
+    recall = recalls(rows)
+    weights = {c: shares.get(c, 0.0) for c in recall}
+    return round(sum(weights[c] * recall[c] for c in recall) / sum(weights.values()), 6)
 
 
 def main() -> None:
@@ -86,17 +109,28 @@ def main() -> None:
     measured = [t for t in turns.values() if t is not None]
     print(f"{args.probe}: {len(ours)} faces, the turn measured on {len(measured)} "
           f"(median {np.median(measured):.2f})\n")
-    print("| head turn | faces | model | balanced | `fer` |\n|---|---|---|---|---|")
+    binned = {name: [s for s, t in turns.items() if t is not None and lo <= t < hi]
+              for lo, hi, name in BINS}
+    frontal = [ours[s][1] for s in binned[BINS[0][2]]]
+    shares = {c: frontal.count(c) / len(frontal) for c in set(frontal)}
+    common = sorted(shares, key=shares.get, reverse=True)[:2]
+    print("| head turn | faces | model | at the frontal mix | balanced | "
+          + " | ".join(f"{c} recall" for c in common) + " | `fer` |\n" + "|---" * 8 + "|")
     for lo, hi, name in BINS:
-        chosen = [s for s, t in turns.items() if t is not None and lo <= t < hi]
+        chosen = binned[name]
         if not chosen:
             continue
-        acc, balanced = scores([ours[s] for s in chosen])
+        rows = [ours[s] for s in chosen]
+        acc, balanced = scores(rows)
+        recall = recalls(rows)
+        counts = {c: sum(t == c for _, t in rows) for c in common}
         peer = [theirs.get(s, ("", ours[s][1])) for s in chosen]  # no face found: a miss
         missed = sum(s not in theirs for s in chosen)
         peer_cell = f"{scores(peer)[0]:.1%} ({missed} no face)" if theirs else "-"
-        print(f"| {name} ({lo:g}-{hi:g}) | {len(chosen)} | {acc:.1%} | {balanced:.1%} | "
-              f"{peer_cell} |")
+        print(f"| {name} ({lo:g}-{hi:g}) | {len(chosen)} | {acc:.1%} | "
+              f"{at_mix(rows, shares):.1%} | {balanced:.1%} | "
+              + " | ".join(f"{recall[c]:.0%} of {counts[c]}" if counts[c] else "-"
+                           for c in common) + f" | {peer_cell} |")
 
 
 if __name__ == "__main__":
